@@ -1,0 +1,99 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/lemlist-graphql/server/graph/model"
+	"github.com/lemlist-graphql/server/graph/relay"
+	"github.com/lemlist-graphql/server/lemlist"
+)
+
+// Error codes set in extensions.code.
+const (
+	CodeBadUserInput        = "BAD_USER_INPUT"
+	CodeUnauthenticated     = "UNAUTHENTICATED"
+	CodeForbidden           = "FORBIDDEN"
+	CodeNotFound            = "NOT_FOUND"
+	CodeRateLimited         = "RATE_LIMITED"
+	CodeUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"
+	CodeInternal            = "INTERNAL"
+)
+
+// ErrorPresenter maps every error a resolver returns to a code in
+// extensions.code. Errors it does not know become INTERNAL with a generic
+// message; their detail goes to logger, not to the client.
+func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gerr := graphql.DefaultErrorPresenter(ctx, err)
+		if gerr.Extensions != nil && gerr.Extensions["code"] != nil {
+			return gerr // parse, validation and other gqlgen-coded errors
+		}
+		code, msg, ext := classify(err)
+		if code == CodeInternal {
+			logger.ErrorContext(ctx, "internal error", "path", gerr.Path.String(), "err", err.Error())
+		}
+		if msg != "" {
+			gerr.Message = msg
+		}
+		if gerr.Extensions == nil {
+			gerr.Extensions = map[string]any{}
+		}
+		gerr.Extensions["code"] = code
+		for k, v := range ext {
+			gerr.Extensions[k] = v
+		}
+		return gerr
+	}
+}
+
+// classify returns an error's code, a message replacing the error's own
+// (or "" to keep it), and extra extensions.
+func classify(err error) (code, msg string, ext map[string]any) {
+	var (
+		inputErr *relay.InputError
+		rateErr  *lemlist.RateLimitError
+		respErr  *lemlist.ErrorResponse
+		decErr   *lemlist.DecodeError
+	)
+	switch {
+	case errors.As(err, &inputErr):
+		return CodeBadUserInput, inputErr.Error(), map[string]any{"argument": inputErr.Arg}
+	case errors.Is(err, model.ErrBadDate):
+		return CodeBadUserInput, "", nil
+	case errors.As(err, &rateErr):
+		secs := math.Ceil(rateErr.RetryAfter.Seconds()*1000) / 1000
+		return CodeRateLimited, "lemlist rate limit reached; retry later", map[string]any{"retryAfter": secs}
+	case errors.As(err, &respErr):
+		switch s := respErr.StatusCode; {
+		case s == http.StatusUnauthorized:
+			return CodeUnauthenticated, "lemlist rejected the API key: " + respErr.Message, nil
+		case s == http.StatusPaymentRequired || s == http.StatusForbidden:
+			return CodeForbidden, "lemlist refused: " + respErr.Message, nil
+		case s == http.StatusNotFound:
+			return CodeNotFound, "lemlist: " + respErr.Message, nil
+		case s == http.StatusBadRequest:
+			return CodeBadUserInput, "lemlist rejected the request: " + respErr.Message, nil
+		case s >= 500:
+			return CodeUpstreamUnavailable, "lemlist is unavailable: " + respErr.Message, nil
+		}
+		return CodeUpstreamUnavailable, "lemlist answered " + http.StatusText(respErr.StatusCode) + ": " + respErr.Message, nil
+	case errors.As(err, &decErr):
+		return CodeUpstreamUnavailable, "lemlist sent a response that could not be read (" + decErr.Endpoint + ")", nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return CodeUpstreamUnavailable, "lemlist did not answer in time", nil
+	case errors.Is(err, context.Canceled):
+		return CodeUpstreamUnavailable, "request cancelled", nil
+	case errors.As(err, new(*url.Error)), errors.As(err, new(*net.OpError)):
+		return CodeUpstreamUnavailable, "lemlist is unreachable", nil
+	}
+	return CodeInternal, "internal error", nil
+}
