@@ -1,9 +1,11 @@
 package lemlist
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net/url"
 	"strconv"
 	"time"
@@ -35,7 +37,7 @@ func (o *ActivityListOptions) Values() (url.Values, error) {
 		return q, nil
 	}
 	if o.Limit < 0 || o.Limit > MaxPageSize {
-		return nil, fmt.Errorf("lemlist: limit %d out of range 1..%d", o.Limit, MaxPageSize)
+		return nil, fmt.Errorf("lemlist: limit %d out of range 1..%d (0 means %[2]d)", o.Limit, MaxPageSize)
 	}
 	if o.Offset < 0 {
 		return nil, fmt.Errorf("lemlist: negative offset %d", o.Offset)
@@ -76,7 +78,10 @@ func FormatTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
 }
 
-// List returns one page of activities, newest first.
+// List returns one page of activities, newest first. Invalid options are
+// rejected before any request is sent. A 200 answer that is not a JSON array
+// (lemlist's {} for an unknown type filter, its HTML page for an unknown
+// path) is a *DecodeError, never an empty page.
 //
 // lemlist API docs: https://developer.lemlist.com/api-reference/endpoints/activities/get-many-activities
 //
@@ -87,20 +92,54 @@ func (s *ActivitiesService) List(ctx context.Context, opts *ActivityListOptions)
 		return nil, nil, err
 	}
 	var page []*Activity
-	resp, err := s.client.getJSON(ctx, "activities", q, &page)
+	resp, err := s.client.get(ctx, "activities", "activities", q, &page)
 	if err != nil {
 		return nil, resp, err
 	}
-	limit := MaxPageSize
-	if opts != nil && opts.Limit > 0 {
-		limit = opts.Limit
+	var o ActivityListOptions
+	if opts != nil {
+		o = *opts
 	}
-	if len(page) == limit {
-		off := 0
-		if opts != nil {
-			off = opts.Offset
-		}
-		resp.NextOffset = off + len(page)
+	if len(page) == cmp.Or(o.Limit, MaxPageSize) {
+		resp.NextOffset = o.Offset + len(page)
 	}
 	return page, resp, nil
+}
+
+// ListIter returns the activities matching opts across pages, newest first,
+// stopping after a short page or at the first error (yielded with a nil
+// activity). opts is copied, so the sequence can be ranged over again.
+//
+// Pages are fetched by offset, so activities created while iterating push
+// rows down and the next page would repeat them; an activity already yielded
+// by the previous page is skipped. To get a stable set, set MaxDate.
+//
+//meta:operation GET /activities
+func (s *ActivitiesService) ListIter(ctx context.Context, opts *ActivityListOptions) iter.Seq2[*Activity, error] {
+	var start ActivityListOptions
+	if opts != nil {
+		start = *opts
+	}
+	return func(yield func(*Activity, error) bool) {
+		o := start
+		var prev map[string]bool // ids of the previous page
+		for {
+			page, resp, err := s.List(ctx, &o)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			seen := make(map[string]bool, len(page))
+			for _, a := range page {
+				seen[a.ID] = true
+				if !prev[a.ID] && !yield(a, nil) {
+					return
+				}
+			}
+			if resp.NextOffset == 0 {
+				return
+			}
+			o.Offset, prev = resp.NextOffset, seen
+		}
+	}
 }

@@ -3,19 +3,30 @@
 //
 // It covers the calls a GraphQL facade over activities needs: listing
 // activities with every documented filter, and the lookups for the objects an
-// activity points at (leads, contacts, campaigns, team users). Every call made
-// with one API key goes through one rate limiter, so the client stays inside
-// lemlist's budget of 20 requests per 2 seconds per key.
+// activity points at (leads, contacts, campaigns, team users).
+//
+// Every attempt of every call goes through a Limiter, so the client stays
+// inside lemlist's budget of 20 requests per 2 seconds per API key; a server
+// holding one Client per tenant key shares one limiter per key through
+// Limiters. Calls are retried on 429, 5xx and transport errors (see
+// RetryPolicy), always within the ctx deadline. Failures are typed:
+// *ErrorResponse, *RateLimitError and *DecodeError, for errors.As.
+//
+// The API key is sent only as the Basic auth password. It never appears in a
+// URL, and it is redacted from any upstream text quoted in an error.
 package lemlist
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -29,7 +40,24 @@ const MaxPageSize = 100
 // MaxContactsPerCall is the most ids one GET /contacts?idsOrEmails= call takes.
 const MaxContactsPerCall = 100
 
-// Client talks to lemlist's API with one API key.
+const (
+	// DefaultRateLimit is how many requests lemlist allows per API key in
+	// DefaultRateWindow, and the client's default limit.
+	DefaultRateLimit = 20
+	// DefaultRateWindow is the window of lemlist's rate limit.
+	DefaultRateWindow = 2 * time.Second
+)
+
+// DefaultTimeout bounds one HTTP attempt unless WithTimeout says otherwise.
+const DefaultTimeout = 30 * time.Second
+
+const (
+	maxBody      = 8 << 20 // bytes read from a 2xx body
+	maxErrorBody = 1 << 20 // bytes read from an error body
+)
+
+// Client talks to lemlist's API with one API key. It is safe for concurrent
+// use.
 type Client struct {
 	common service
 
@@ -37,6 +65,10 @@ type Client struct {
 	baseURL   *url.URL
 	http      *http.Client
 	userAgent string
+	timeout   time.Duration
+	limiter   Limiter
+	retry     RetryPolicy
+	obs       Observer
 
 	// Activities lists activities.
 	Activities *ActivitiesService
@@ -78,7 +110,7 @@ func WithBaseURL(raw string) Option {
 			raw += "/"
 		}
 		u, err := url.Parse(raw)
-		if err != nil || u.Scheme == "" || u.Host == "" {
+		if err != nil || u.Scheme == "" || u.Host == "" || u.User != nil || u.RawQuery != "" {
 			return fmt.Errorf("lemlist: invalid base URL %q", raw)
 		}
 		c.baseURL = u
@@ -102,14 +134,81 @@ func WithUserAgent(ua string) Option {
 	return func(c *Client) error { c.userAgent = ua; return nil }
 }
 
+// WithTimeout bounds each HTTP attempt, body read included; 0 means no bound
+// beyond the ctx. The default is DefaultTimeout. An attempt that times out is
+// retried like a transport error.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) error {
+		if d < 0 {
+			return fmt.Errorf("lemlist: negative timeout %s", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithLimiter makes the client take its request slots from l, typically
+// Limiters.For(apiKey) so that every client of one key shares its budget.
+func WithLimiter(l Limiter) Option {
+	return func(c *Client) error {
+		if l == nil {
+			return errors.New("lemlist: nil Limiter")
+		}
+		c.limiter = l
+		return nil
+	}
+}
+
+// WithRateLimit gives the client its own WindowLimiter of n requests per
+// window; n = 0 disables limiting. Without this option or WithLimiter, the
+// client limits itself to DefaultRateLimit per DefaultRateWindow.
+func WithRateLimit(n int, per time.Duration) Option {
+	return func(c *Client) error {
+		if err := checkRate(n, per); err != nil {
+			return err
+		}
+		c.limiter = NewWindowLimiter(n, per)
+		return nil
+	}
+}
+
+// WithRetry sets the retry policy; zero fields take their defaults.
+func WithRetry(p RetryPolicy) Option {
+	return func(c *Client) (err error) {
+		c.retry, err = p.withDefaults()
+		return err
+	}
+}
+
+// WithObserver sends the client's metrics to o; nil discards them.
+func WithObserver(o Observer) Option {
+	return func(c *Client) error {
+		if o == nil {
+			o = NopObserver{}
+		}
+		c.obs = o
+		return nil
+	}
+}
+
 // NewClient returns a client that authenticates with apiKey.
 func NewClient(apiKey string, opts ...Option) (*Client, error) {
-	c := &Client{apiKey: apiKey, http: &http.Client{Timeout: 30 * time.Second}, userAgent: "lemlist-graphql"}
+	c := &Client{
+		apiKey:    apiKey,
+		http:      &http.Client{},
+		userAgent: "lemlist-graphql",
+		timeout:   DefaultTimeout,
+		obs:       NopObserver{},
+	}
 	c.baseURL, _ = url.Parse(DefaultBaseURL)
+	c.retry, _ = RetryPolicy{}.withDefaults()
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err
 		}
+	}
+	if c.limiter == nil {
+		c.limiter = NewWindowLimiter(DefaultRateLimit, DefaultRateWindow)
 	}
 	c.common.client = c
 	c.Activities = (*ActivitiesService)(&c.common)
@@ -120,45 +219,194 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// Response wraps the upstream HTTP response.
+// Response wraps the upstream HTTP response. Its body has been read and
+// closed.
 type Response struct {
 	*http.Response
 	// NextOffset is offset+len(page) when an activities page was full, else 0.
 	NextOffset int
 }
 
-// getJSON sends GET endpoint?q and decodes the JSON body into v.
-func (c *Client) getJSON(ctx context.Context, endpoint string, q url.Values, v any) (*Response, error) {
-	u, err := c.baseURL.Parse(endpoint)
+// get sends GET path?q, retrying per the policy, and decodes the JSON body
+// into v. route is the endpoint's template, used in errors and metrics.
+func (c *Client) get(ctx context.Context, route, path string, q url.Values, v any) (*Response, error) {
+	u, err := c.baseURL.Parse(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("lemlist: GET %s: %w", route, err)
 	}
 	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	decodeRetried := false
+	for attempt := 1; ; attempt++ {
+		resp, err := c.attempt(ctx, route, u, attempt, v)
+		if err == nil {
+			return resp, nil
+		}
+		if ctx.Err() != nil {
+			return resp, fmt.Errorf("lemlist: GET %s: %w", route, ctx.Err())
+		}
+		reason, wait := c.retry.classify(err, attempt)
+		if reason == reasonDecode { // retried once only
+			if decodeRetried {
+				reason = ""
+			}
+			decodeRetried = true
+		}
+		if reason == "" || attempt == c.retry.MaxAttempts || !fitsDeadline(ctx, wait) {
+			return resp, err
+		}
+		c.obs.Retry(route, reason)
+		if err := sleep(ctx, wait); err != nil {
+			return resp, fmt.Errorf("lemlist: GET %s: %w", route, err)
+		}
+	}
+}
+
+// attempt makes one rate-limited request and decodes its answer into v.
+func (c *Client) attempt(ctx context.Context, route string, u *url.URL, n int, v any) (*Response, error) {
+	start := time.Now()
+	err := c.limiter.Wait(ctx)
+	c.obs.RateLimitWait(time.Since(start))
 	if err != nil {
+		if e, ok := errors.AsType[*RateLimitError](err); ok && e.Endpoint == "" {
+			e.Endpoint = route
+		}
 		return nil, err
+	}
+
+	actx, cancel := ctx, context.CancelFunc(func() {})
+	if c.timeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, c.timeout)
+	}
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("lemlist: GET %s: %w", route, err)
 	}
 	req.SetBasicAuth("", c.apiKey)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
+
+	start = time.Now()
 	hr, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	var body []byte
+	if err == nil {
+		defer hr.Body.Close()
+		limit := int64(maxErrorBody)
+		if hr.StatusCode/100 == 2 {
+			limit = maxBody
 		}
-		return nil, err
+		body, err = io.ReadAll(io.LimitReader(hr.Body, limit+1))
 	}
-	defer hr.Body.Close()
-	resp := &Response{Response: hr}
-	body, err := io.ReadAll(io.LimitReader(hr.Body, 32<<20))
+	status := 0
+	if hr != nil {
+		status = hr.StatusCode
+	}
+	c.obs.Request(route, status, n, time.Since(start))
 	if err != nil {
-		return resp, fmt.Errorf("GET %s: read body: %w", endpoint, err)
+		return nil, c.transportError(route, u, actx, err)
+	}
+	resp := &Response{Response: hr}
+	return resp, c.check(route, hr, body, v)
+}
+
+// transportError wraps a failure to exchange a request with lemlist, body
+// read included, as a *url.Error (for callers that match it) whose URL has no
+// query: the query can hold lead ids and email addresses.
+func (c *Client) transportError(route string, u *url.URL, actx context.Context, err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		err = ue.Err
+	}
+	bare := *u
+	bare.RawQuery = ""
+	err = &url.Error{Op: "Get", URL: bare.String(), Err: err}
+	if actx.Err() != nil {
+		err = fmt.Errorf("attempt timed out after %s: %w", c.timeout, err)
+	}
+	return &transportError{endpoint: route, err: err}
+}
+
+// check turns an answer into an error by status, pausing the limiter when
+// lemlist reports the budget spent, or decodes a 2xx body into v.
+func (c *Client) check(route string, hr *http.Response, body []byte, v any) error {
+	now := time.Now()
+	retryAfter := parseRetryAfter(hr.Header.Get("Retry-After"), now)
+	switch {
+	case hr.StatusCode == http.StatusTooManyRequests:
+		c.limiter.Pause(now.Add(pauseFor(retryAfter)))
+		return &RateLimitError{Response: hr, Endpoint: route, RetryAfter: retryAfter}
+	case strings.TrimSpace(hr.Header.Get("X-RateLimit-Remaining")) == "0":
+		c.limiter.Pause(now.Add(min(pauseFor(retryAfter), DefaultRateWindow)))
 	}
 	if hr.StatusCode/100 != 2 {
-		return resp, fmt.Errorf("GET %s: %d %s", endpoint, hr.StatusCode, strings.TrimSpace(string(body)))
+		code, msg := errorText(c.redact(body))
+		if msg == "" {
+			msg = http.StatusText(hr.StatusCode)
+		}
+		return &ErrorResponse{Response: hr, StatusCode: hr.StatusCode, Endpoint: route, Code: code, Message: msg}
+	}
+	var err error
+	if len(body) > maxBody {
+		err = fmt.Errorf("body exceeds %d bytes", maxBody)
+	} else {
+		err = decodeBody(body, v)
+	}
+	if err != nil {
+		return &DecodeError{
+			Endpoint:    route,
+			Status:      hr.StatusCode,
+			ContentType: hr.Header.Get("Content-Type"),
+			Snippet:     snippet(c.redact(body)),
+			Err:         err,
+		}
+	}
+	return nil
+}
+
+// decodeBody decodes a JSON body into v, which points to a struct or to a
+// slice of pointers; the body must be a JSON object or an array without nulls
+// to match.
+func decodeBody(body []byte, v any) error {
+	b := bytes.TrimLeft(body, " \t\r\n")
+	if len(b) == 0 || b[0] != '[' && b[0] != '{' {
+		return errNotJSON
+	}
+	rv := reflect.ValueOf(v).Elem()
+	if wantArray := rv.Kind() == reflect.Slice; wantArray != (b[0] == '[') {
+		return fmt.Errorf("got a JSON %s, want an %s", jsonKind(b[0] == '['), jsonKind(wantArray))
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return resp, fmt.Errorf("GET %s: decode: %w", endpoint, err)
+		return err
 	}
-	return resp, nil
+	if rv.Kind() == reflect.Slice {
+		for i := range rv.Len() {
+			if rv.Index(i).IsNil() {
+				return fmt.Errorf("null at index %d of the array", i)
+			}
+		}
+	}
+	return nil
+}
+
+// snippet returns the start of a body for an error message.
+func snippet(body []byte) string {
+	return clean(string(body[:min(len(body), 1<<10)]), 120)
+}
+
+func jsonKind(array bool) string {
+	if array {
+		return "array"
+	}
+	return "object"
+}
+
+// redact replaces the API key, raw or Basic-encoded, in upstream text that
+// may end up in an error. It must see the whole text: a key cut in two by a
+// truncation would escape it.
+func (c *Client) redact(b []byte) []byte {
+	if c.apiKey == "" {
+		return b
+	}
+	b = bytes.ReplaceAll(b, []byte(c.apiKey), []byte("[REDACTED]"))
+	basic := base64.StdEncoding.EncodeToString([]byte(":" + c.apiKey))
+	return bytes.ReplaceAll(b, []byte(basic), []byte("[REDACTED]"))
 }

@@ -147,22 +147,32 @@ type activityAlias Activity
 
 // UnmarshalJSON decodes the known fields and keeps a copy of the object in Raw.
 func (a *Activity) UnmarshalJSON(b []byte) error {
-	var v activityAlias
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*a = Activity(v)
-	a.Raw = append(json.RawMessage(nil), b...)
-	return nil
+	return unmarshalRaw(b, (*activityAlias)(a), &a.Raw)
 }
 
 // MarshalJSON writes Raw when it is set, so a decoded activity encodes back
 // without losing a field; otherwise it encodes the typed fields.
-func (a Activity) MarshalJSON() ([]byte, error) {
-	if len(a.Raw) > 0 {
-		return a.Raw, nil
+func (a Activity) MarshalJSON() ([]byte, error) { return marshalRaw(a.Raw, (*activityAlias)(&a)) }
+
+// unmarshalRaw decodes b into alias, a pointer to a Raw-carrying type's alias
+// (an alias has no JSON methods, so this does not recurse), and stores a copy
+// of b in raw. The value is reset first, so the typed fields always match Raw.
+func unmarshalRaw[T any](b []byte, alias *T, raw *json.RawMessage) error {
+	var zero T
+	*alias = zero
+	if err := json.Unmarshal(b, alias); err != nil {
+		return err
 	}
-	return json.Marshal(activityAlias(a))
+	*raw = append(json.RawMessage(nil), b...)
+	return nil
+}
+
+// marshalRaw returns raw when it is set, else the JSON encoding of alias.
+func marshalRaw[T any](raw json.RawMessage, alias *T) ([]byte, error) {
+	if len(raw) > 0 {
+		return raw, nil
+	}
+	return json.Marshal(alias)
 }
 
 // Lead is the answer of GET /leads?id= (one lead in one campaign).
@@ -262,3 +272,36 @@ type User struct {
 	Email string `json:"email,omitempty"`
 	Role  string `json:"role,omitempty"`
 }
+
+type (
+	leadAlias     Lead
+	contactAlias  Contact
+	campaignAlias Campaign
+	teamAlias     Team
+)
+
+// UnmarshalJSON decodes the known fields and keeps a copy of the object in Raw.
+func (l *Lead) UnmarshalJSON(b []byte) error { return unmarshalRaw(b, (*leadAlias)(l), &l.Raw) }
+
+// MarshalJSON writes Raw when it is set, else the typed fields.
+func (l Lead) MarshalJSON() ([]byte, error) { return marshalRaw(l.Raw, (*leadAlias)(&l)) }
+
+// UnmarshalJSON decodes the known fields and keeps a copy of the object in Raw.
+func (c *Contact) UnmarshalJSON(b []byte) error { return unmarshalRaw(b, (*contactAlias)(c), &c.Raw) }
+
+// MarshalJSON writes Raw when it is set, else the typed fields.
+func (c Contact) MarshalJSON() ([]byte, error) { return marshalRaw(c.Raw, (*contactAlias)(&c)) }
+
+// UnmarshalJSON decodes the known fields and keeps a copy of the object in Raw.
+func (c *Campaign) UnmarshalJSON(b []byte) error {
+	return unmarshalRaw(b, (*campaignAlias)(c), &c.Raw)
+}
+
+// MarshalJSON writes Raw when it is set, else the typed fields.
+func (c Campaign) MarshalJSON() ([]byte, error) { return marshalRaw(c.Raw, (*campaignAlias)(&c)) }
+
+// UnmarshalJSON decodes the known fields and keeps a copy of the object in Raw.
+func (t *Team) UnmarshalJSON(b []byte) error { return unmarshalRaw(b, (*teamAlias)(t), &t.Raw) }
+
+// MarshalJSON writes Raw when it is set, else the typed fields.
+func (t Team) MarshalJSON() ([]byte, error) { return marshalRaw(t.Raw, (*teamAlias)(&t)) }

@@ -1,0 +1,284 @@
+package lemlist
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Limiter grants request slots. The client calls Wait before every attempt
+// and Pause when lemlist reports the budget spent (a 429, or
+// X-RateLimit-Remaining: 0). Implementations must be safe for concurrent use.
+type Limiter interface {
+	// Wait blocks until a request may be sent. It returns ctx.Err() when ctx
+	// is done first, and may return a *RateLimitError matching
+	// ErrRateLimitWait at once when ctx's deadline comes too early.
+	Wait(ctx context.Context) error
+	// Pause grants nothing before until.
+	Pause(until time.Time)
+}
+
+type callerKey struct{}
+
+// WithCaller returns a copy of ctx whose calls a WindowLimiter attributes to
+// caller key (a tenant, a user, a GraphQL operation). Slots are shared
+// round-robin between callers with waiting calls, so one caller's backlog
+// cannot starve another. Calls without a key form a group of their own.
+func WithCaller(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, callerKey{}, key)
+}
+
+func callerOf(ctx context.Context) string {
+	k, _ := ctx.Value(callerKey{}).(string)
+	return k
+}
+
+// WindowLimiter is a sliding-window-log Limiter: it never grants more than n
+// slots in any window-long interval, bursts included. (A token bucket does not
+// give that guarantee: with burst 20 refilling at 10/s it lets 30 requests
+// through in 2 s, and lemlist counts 20 per 2 s.)
+//
+// Waiters are served round-robin across callers (see WithCaller) and FIFO
+// within one caller. A waiter whose ctx ends leaves the queue, handing back
+// its slot if it had just been granted one. A waiter whose deadline comes
+// before the earliest moment it could be served fails at once with a
+// *RateLimitError matching ErrRateLimitWait. A WindowLimiter starts no
+// goroutine: one time.AfterFunc timer, armed only while calls wait, hands
+// out the slots.
+type WindowLimiter struct {
+	n      int
+	window time.Duration
+
+	mu          sync.Mutex
+	log         []time.Time // the last n grants, oldest first
+	pausedUntil time.Time
+	callers     map[string]*callerQueue // callers with waiting calls
+	ring        []*callerQueue          // the same, in round-robin order
+	next        int                     // index in ring of the caller served next
+	timer       *time.Timer             // runs dispatch when the next slot frees up
+}
+
+type callerQueue struct {
+	key     string
+	waiters []*waiter
+}
+
+type waiter struct {
+	ready chan struct{} // closed on grant
+	at    time.Time     // grant time; zero while queued
+}
+
+// NewWindowLimiter returns a limiter granting at most n slots per window.
+// n = 0 disables limiting. It panics if n < 0, or if n > 0 and window <= 0.
+func NewWindowLimiter(n int, window time.Duration) *WindowLimiter {
+	if err := checkRate(n, window); err != nil {
+		panic(err)
+	}
+	return &WindowLimiter{n: n, window: window, callers: map[string]*callerQueue{}}
+}
+
+func checkRate(n int, window time.Duration) error {
+	if n < 0 || n > 0 && window <= 0 {
+		return fmt.Errorf("lemlist: invalid rate limit of %d per %s", n, window)
+	}
+	return nil
+}
+
+// Wait blocks until a slot is granted to the call. It implements Limiter.
+func (l *WindowLimiter) Wait(ctx context.Context) error {
+	if err := ctx.Err(); err != nil || l.n == 0 {
+		return err
+	}
+	key := callerOf(ctx)
+	l.mu.Lock()
+	now := time.Now()
+	q := l.callers[key]
+	ahead := 0
+	if q != nil {
+		ahead = len(q.waiters)
+	}
+	at := l.earliestLocked(now, ahead)
+	if len(l.ring) == 0 && !at.After(now) {
+		l.grantLocked(now)
+		l.mu.Unlock()
+		return nil
+	}
+	if dl, ok := ctx.Deadline(); ok && dl.Before(at) {
+		l.mu.Unlock()
+		return &RateLimitError{RetryAfter: at.Sub(now)}
+	}
+	if q == nil {
+		q = &callerQueue{key: key}
+		l.callers[key] = q
+		l.ring = append(l.ring, q)
+	}
+	w := &waiter{ready: make(chan struct{})}
+	q.waiters = append(q.waiters, w)
+	l.dispatchLocked(now)
+	l.mu.Unlock()
+
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w.at.IsZero() {
+		l.removeLocked(q, w)
+	} else if i := slices.IndexFunc(l.log, w.at.Equal); i >= 0 {
+		// Granted while ctx ended: the slot goes unused, so refund it.
+		l.log = slices.Delete(l.log, i, i+1)
+	}
+	l.dispatchLocked(time.Now())
+	return ctx.Err()
+}
+
+// Pause grants nothing before until. It implements Limiter.
+func (l *WindowLimiter) Pause(until time.Time) {
+	if l.n == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if until.After(l.pausedUntil) {
+		l.pausedUntil = until
+	}
+	// An armed timer may now fire early; dispatch then re-arms it.
+}
+
+// earliestLocked returns the earliest time of the k-th next grant (k = 0 for
+// the next one) if no waiter left: after any pause, and at least window after
+// the grant n before it.
+func (l *WindowLimiter) earliestLocked(now time.Time, k int) time.Time {
+	start := now
+	if l.pausedUntil.After(now) {
+		start = l.pausedUntil
+	}
+	var future []time.Time // grant j of the k before the one asked for is at j%n
+	for j := 0; ; j++ {
+		t := start
+		var prev time.Time // the grant n before grant j
+		switch i := len(l.log) + j - l.n; {
+		case i >= len(l.log):
+			prev = future[j%l.n]
+		case i >= 0:
+			prev = l.log[i]
+		}
+		if !prev.IsZero() && prev.Add(l.window).After(t) {
+			t = prev.Add(l.window)
+		}
+		switch {
+		case j == k:
+			return t
+		case len(future) < l.n:
+			future = append(future, t)
+		default:
+			future[j%l.n] = t
+		}
+	}
+}
+
+// dispatchLocked grants every slot available now, round-robin, and arms the
+// timer for the next one while calls are waiting.
+func (l *WindowLimiter) dispatchLocked(now time.Time) {
+	for len(l.ring) > 0 {
+		if at := l.earliestLocked(now, 0); at.After(now) {
+			if l.timer == nil {
+				l.timer = time.AfterFunc(at.Sub(now), l.fire)
+			} else {
+				l.timer.Reset(at.Sub(now))
+			}
+			return
+		}
+		q := l.ring[l.next]
+		w := q.waiters[0]
+		q.waiters[0] = nil
+		q.waiters = q.waiters[1:]
+		if len(q.waiters) == 0 {
+			l.dropLocked(q)
+		} else {
+			l.next = (l.next + 1) % len(l.ring)
+		}
+		w.at = now
+		l.grantLocked(now)
+		close(w.ready)
+	}
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+}
+
+func (l *WindowLimiter) fire() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dispatchLocked(time.Now())
+}
+
+// grantLocked logs a grant at now, keeping the last n.
+func (l *WindowLimiter) grantLocked(now time.Time) {
+	if len(l.log) < l.n {
+		l.log = append(l.log, now)
+		return
+	}
+	copy(l.log, l.log[1:])
+	l.log[l.n-1] = now
+}
+
+// removeLocked takes queued waiter w out of q.
+func (l *WindowLimiter) removeLocked(q *callerQueue, w *waiter) {
+	i := slices.Index(q.waiters, w)
+	q.waiters = slices.Delete(q.waiters, i, i+1)
+	if len(q.waiters) == 0 {
+		l.dropLocked(q)
+	}
+}
+
+// dropLocked forgets caller q, whose queue is empty, keeping the turn order.
+func (l *WindowLimiter) dropLocked(q *callerQueue) {
+	i := slices.Index(l.ring, q)
+	l.ring = slices.Delete(l.ring, i, i+1)
+	delete(l.callers, q.key)
+	if i < l.next {
+		l.next--
+	}
+	if l.next >= len(l.ring) {
+		l.next = 0
+	}
+}
+
+// Limiters hands out one WindowLimiter per API key, for servers that hold one
+// Client per tenant key: every client of a key shares the key's budget. Keys
+// are kept only as SHA-256 hashes. It is safe for concurrent use.
+type Limiters struct {
+	n      int
+	window time.Duration
+
+	mu    sync.Mutex
+	byKey map[[sha256.Size]byte]*WindowLimiter
+}
+
+// NewLimiters returns a registry of limiters granting n slots per window, as
+// NewWindowLimiter does (and panicking on the same invalid values).
+func NewLimiters(n int, window time.Duration) *Limiters {
+	if err := checkRate(n, window); err != nil {
+		panic(err)
+	}
+	return &Limiters{n: n, window: window, byKey: map[[sha256.Size]byte]*WindowLimiter{}}
+}
+
+// For returns the limiter of apiKey, the same one on every call.
+func (ls *Limiters) For(apiKey string) Limiter {
+	h := sha256.Sum256([]byte(apiKey))
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	l, ok := ls.byKey[h]
+	if !ok {
+		l = NewWindowLimiter(ls.n, ls.window)
+		ls.byKey[h] = l
+	}
+	return l
+}
