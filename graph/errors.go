@@ -3,13 +3,16 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/lemlist-graphql/server/graph/model"
@@ -38,6 +41,12 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			return gerr // parse, validation and other gqlgen-coded errors
 		}
 		code, msg, ext := classify(err)
+		if errors.Is(err, model.ErrBadDate) {
+			// Input coercion errors carry the argument's path, e.g.
+			// [activities filter minDate]: name the argument.
+			arg := inputArgument(gerr.Path)
+			msg, ext = arg+": "+gerr.Message, map[string]any{"argument": arg}
+		}
 		if code == CodeInternal {
 			logger.ErrorContext(ctx, "internal error", "path", gerr.Path.String(), "err", err.Error())
 		}
@@ -68,7 +77,7 @@ func classify(err error) (code, msg string, ext map[string]any) {
 	case errors.As(err, &inputErr):
 		return CodeBadUserInput, inputErr.Error(), map[string]any{"argument": inputErr.Arg}
 	case errors.Is(err, model.ErrBadDate):
-		return CodeBadUserInput, "", nil
+		return CodeBadUserInput, "", nil // named by the caller
 	case errors.As(err, &rateErr):
 		secs := math.Ceil(rateErr.RetryAfter.Seconds()*1000) / 1000
 		return CodeRateLimited, "lemlist rate limit reached; retry later", map[string]any{"retryAfter": secs}
@@ -96,4 +105,21 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		return CodeUpstreamUnavailable, "lemlist is unreachable", nil
 	}
 	return CodeInternal, "internal error", nil
+}
+
+// inputArgument names the argument at the end of an input path: the part
+// from the last "filter" on, dotted, e.g. "filter.minDate".
+func inputArgument(p ast.Path) string {
+	start := 0
+	for i := len(p) - 1; i >= 0; i-- {
+		if n, ok := p[i].(ast.PathName); ok && n == "filter" {
+			start = i
+			break
+		}
+	}
+	parts := make([]string, 0, len(p)-start)
+	for _, el := range p[start:] {
+		parts = append(parts, fmt.Sprint(el))
+	}
+	return strings.Join(parts, ".")
 }

@@ -1,0 +1,291 @@
+package upstream
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"golang.org/x/sync/singleflight"
+)
+
+// Kinds of call, as a CacheObserver is told them.
+const (
+	KindActivities = "activities" // ListActivities
+	KindLead       = "lead"       // GetLead
+	KindContacts   = "contacts"   // GetContacts
+	KindCampaign   = "campaign"   // GetCampaign
+	KindTeam       = "team"       // GetTeam
+)
+
+// Cache defaults.
+const (
+	// DefaultMaxBytes bounds a Cache's estimated memory unless
+	// CacheOptions.MaxBytes says otherwise.
+	DefaultMaxBytes = 64 << 20
+	// DefaultCallTimeout bounds a shared upstream call unless
+	// CacheOptions.CallTimeout says otherwise.
+	DefaultCallTimeout = 30 * time.Second
+)
+
+// CacheObserver receives a Cache's metrics. kind is one of the Kind
+// constants. Methods run on the calling goroutine, so they must be fast and
+// safe for concurrent use.
+type CacheObserver interface {
+	// CacheHit reports a call answered from the cache.
+	CacheHit(kind string)
+	// CacheMiss reports a call not answered from the cache (every call when
+	// caching is off for its kind). It then either makes an upstream call or
+	// joins one in flight.
+	CacheMiss(kind string)
+	// Coalesced reports a missed call that got the result of another
+	// caller's identical upstream call instead of making its own.
+	Coalesced(kind string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) CacheHit(string)  {}
+func (nopObserver) CacheMiss(string) {}
+func (nopObserver) Coalesced(string) {}
+
+// CacheOptions configure a Cache. The zero value coalesces identical
+// concurrent calls and caches nothing.
+type CacheOptions struct {
+	// TTL is how long activities pages, leads and contacts are kept. Zero
+	// (or less) turns caching off for every kind; identical concurrent
+	// calls are still coalesced.
+	TTL time.Duration
+	// LongTTL is how long campaigns and the team, which rarely change, are
+	// kept. Zero means 10×TTL.
+	LongTTL time.Duration
+	// NotFoundTTL is how long a 404 from GetLead or GetCampaign, and an id
+	// missing from a GetContacts answer, are remembered. Such ids come from
+	// activities whose lead, contact or campaign was deleted, and would
+	// otherwise cost a request each time a page shows them. Zero means TTL;
+	// a negative value turns this off.
+	NotFoundTTL time.Duration
+	// MaxBytes bounds the cache's estimated memory; the least recently used
+	// entries are evicted to stay under it. Zero means DefaultMaxBytes.
+	MaxBytes int64
+	// CallTimeout bounds an upstream call made on behalf of a cache miss.
+	// The call runs detached from its first caller's cancellation, so that
+	// callers who joined it are not failed when that caller goes away; this
+	// timeout is then its only bound. Zero means DefaultCallTimeout.
+	CallTimeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Observer receives hits, misses and coalesced calls; nil discards them.
+	Observer CacheObserver
+}
+
+// Cache is an in-memory cache of upstream answers, shared by every tenant
+// of a process and partitioned by tenant (see Cached). It also coalesces
+// identical concurrent calls of a tenant into one upstream call. Its memory
+// is bounded by CacheOptions.MaxBytes: entries are weighed by an estimate
+// of their size (mostly the length of their objects' raw JSON), and the
+// least recently used go first. It is safe for concurrent use.
+type Cache struct {
+	ttl         [numKinds]time.Duration
+	notFoundTTL time.Duration
+	callTimeout time.Duration
+	now         func() time.Time
+	obs         CacheObserver
+	store       store
+	flights     singleflight.Group
+
+	// joined, when set by a test, is called by every caller that waits for
+	// a flight, once it is registered with it.
+	joined func()
+}
+
+// NewCache returns a cache configured by o.
+func NewCache(o CacheOptions) *Cache {
+	if o.LongTTL <= 0 {
+		o.LongTTL = 10 * o.TTL
+	}
+	if o.TTL <= 0 {
+		o.TTL, o.LongTTL = 0, 0
+	}
+	if o.NotFoundTTL == 0 {
+		o.NotFoundTTL = o.TTL
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = DefaultCallTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
+	c := &Cache{
+		notFoundTTL: max(o.NotFoundTTL, 0),
+		callTimeout: o.CallTimeout,
+		now:         o.Now,
+		obs:         o.Observer,
+		store:       newMemStore(o.MaxBytes),
+	}
+	c.ttl = [numKinds]time.Duration{
+		kindActivities: o.TTL,
+		kindLead:       o.TTL,
+		kindContacts:   o.TTL,
+		kindCampaign:   o.LongTTL,
+		kindTeam:       o.LongTTL,
+	}
+	return c
+}
+
+// Size returns the number of entries held and their estimated size in
+// bytes, for a gauge.
+func (c *Cache) Size() (entries int, bytes int64) { return c.store.size() }
+
+// kind is a cached call, as a small integer.
+type kind uint8
+
+const (
+	kindActivities kind = iota
+	kindLead
+	kindContacts
+	kindCampaign
+	kindTeam
+	numKinds
+)
+
+var kindNames = [numKinds]string{KindActivities, KindLead, KindContacts, KindCampaign, KindTeam}
+
+func (k kind) String() string { return kindNames[k] }
+
+// key identifies an entry: a tenant's call. arg is the call's canonical
+// argument: the encoded query of an activities page, a lead, contact or
+// campaign id, or nothing for the team. A struct rather than a joined string,
+// so that lookups by id build nothing and no separator can be forged.
+type key struct {
+	tenant string
+	kind   kind
+	arg    string
+}
+
+// String encodes k unambiguously (the tenant is length-prefixed), as the
+// singleflight key and, later, a shared store's key.
+func (k key) String() string {
+	b := make([]byte, 0, 8+len(k.tenant)+len(k.arg))
+	b = strconv.AppendInt(b, int64(len(k.tenant)), 10)
+	b = append(b, ':')
+	b = append(b, k.tenant...)
+	b = append(b, '/')
+	b = append(b, kindNames[k.kind]...)
+	b = append(b, '/')
+	b = append(b, k.arg...)
+	return string(b)
+}
+
+// entry is a cached answer.
+type entry struct {
+	// val is the answer: []*lemlist.Activity, *lemlist.Lead,
+	// *lemlist.Contact, *lemlist.Campaign or *lemlist.Team; nil with err,
+	// or for a contact id lemlist does not know.
+	val any
+	// err is a remembered 404 of GetLead or GetCampaign.
+	err error
+	// size is the entry's estimated memory in bytes, key included.
+	size    int64
+	expires time.Time
+}
+
+// entryOverhead is the estimated memory of an entry beside its value: the
+// entry, the LRU's list element and its map slot.
+const entryOverhead = 256
+
+// store holds the cache's entries; memStore, an in-process LRU bounded by
+// bytes, is the only one today.
+//
+// A store shared between processes (Redis, issue 7) is meant to come in
+// behind this interface as a second level under memStore, consulted on a
+// first-level miss only: hits stay on decoded Go values and never pay for
+// encoding. Its keys are key.String (the tenant part is a TenantID, never an
+// API key); its values are bytes: every cached lemlist type marshals back to
+// its upstream JSON (Raw) and decodes from it losslessly, and a remembered
+// 404 or absence needs a marker. ctx is for that store's I/O.
+type store interface {
+	// get returns k's entry if it has not expired at now.
+	get(ctx context.Context, k key, now time.Time) (*entry, bool)
+	// put stores e under k, replacing any entry there.
+	put(ctx context.Context, k key, e *entry)
+	// size returns the number of entries and their estimated bytes.
+	size() (int, int64)
+}
+
+// memStore is a store in memory, bounded by the estimated size of its
+// entries, evicting the least recently used first.
+type memStore struct {
+	max int64
+
+	mu    sync.Mutex
+	lru   *simplelru.LRU[key, *entry]
+	bytes int64
+}
+
+func newMemStore(maxBytes int64) *memStore {
+	s := &memStore{max: maxBytes}
+	// The LRU bounds the count; the bytes are bounded in put.
+	s.lru, _ = simplelru.NewLRU(math.MaxInt, func(_ key, e *entry) { s.bytes -= e.size })
+	return s
+}
+
+func (s *memStore) get(_ context.Context, k key, now time.Time) (*entry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.lru.Get(k)
+	if !ok {
+		return nil, false
+	}
+	if !now.Before(e.expires) {
+		s.lru.Remove(k)
+		return nil, false
+	}
+	return e, true
+}
+
+func (s *memStore) put(_ context.Context, k key, e *entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.size > s.max {
+		s.lru.Remove(k) // whatever was there is older still
+		return
+	}
+	if old, ok := s.lru.Peek(k); ok {
+		s.bytes -= old.size // Add replaces without calling the evict callback
+	}
+	s.lru.Add(k, e)
+	s.bytes += e.size
+	for s.bytes > s.max {
+		s.lru.RemoveOldest()
+	}
+}
+
+func (s *memStore) size() (int, int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lru.Len(), s.bytes
+}
+
+// tenantIDDomain separates TenantID's hashes from any other SHA-256 of an
+// API key (lemlist.Limiters keys its limiters by the plain hash).
+const tenantIDDomain = "lemlist-graphql/upstream.TenantID/v1\x00"
+
+// TenantID returns the opaque tenant id of apiKey, for Cached: the hex
+// encoding of the first 16 bytes of a domain-separated SHA-256 of the key.
+// It is stable across processes, so it can key a shared store, and reveals
+// nothing of the key.
+func TenantID(apiKey string) string {
+	sum := sha256.Sum256([]byte(tenantIDDomain + apiKey))
+	return hex.EncodeToString(sum[:16])
+}

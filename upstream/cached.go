@@ -1,0 +1,397 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"unsafe"
+
+	"github.com/lemlist-graphql/server/lemlist"
+)
+
+// Cached returns up behind c, for the tenant tenant: answers are cached
+// (see CacheOptions for what is kept how long) and identical concurrent
+// calls make one upstream call.
+//
+// tenant partitions c: it must be distinct for each API key, and the same
+// for every Upstream of one key; use TenantID(apiKey), never the key
+// itself. Entries of one tenant are never served to another. It panics if
+// tenant is empty. A nil c returns up unchanged.
+//
+// Values returned are shared with other callers and with the cache: they
+// are read-only. (The GraphQL layer, graph and graph/model, only reads
+// them.) Returned slices have no spare capacity, so appending to one copies
+// it.
+//
+// Errors are not cached, with one exception: lemlist's 404 for a lead or a
+// campaign, and a contact id missing from a GetContacts answer, are
+// remembered for CacheOptions.NotFoundTTL. A remembered 404 is returned as
+// a *lemlist.ErrorResponse without its Response.
+//
+// Each miss runs the upstream call detached from its caller's cancellation
+// (the first caller may give up while others wait for the same answer),
+// bounded by CacheOptions.CallTimeout; every caller stops waiting when its
+// own ctx is done, and the call, if it succeeds, still fills the cache.
+// Calls keep ctx's values (such as lemlist.WithCaller's).
+//
+// ListActivities is keyed by the query its options encode to
+// (ActivityListOptions.Values), so options that send the same request share
+// an entry; invalid options go to up uncached. GetContacts is cached per
+// contact id: a call fetches only the ids not in the cache, and its
+// result's order is unspecified. It must be given contact ids, as Upstream
+// says, not emails: an id missing from lemlist's answer is remembered as
+// absent.
+func Cached(up Upstream, c *Cache, tenant string) Upstream {
+	if c == nil {
+		return up
+	}
+	if tenant == "" {
+		panic("upstream: Cached with an empty tenant")
+	}
+	return &cached{up: up, c: c, tenant: tenant}
+}
+
+type cached struct {
+	up     Upstream
+	c      *Cache
+	tenant string
+}
+
+func (w *cached) ListActivities(ctx context.Context, o *lemlist.ActivityListOptions) ([]*lemlist.Activity, error) {
+	q, err := o.Values()
+	if err != nil {
+		return w.up.ListActivities(ctx, o) // its error, without a request
+	}
+	k := key{w.tenant, kindActivities, canonicalQuery(q)}
+	if e, ok := w.c.lookup(ctx, k); ok {
+		return e.val.([]*lemlist.Activity), nil
+	}
+	// The call may outlive this caller, who may then reuse *o: take a copy.
+	var oc *lemlist.ActivityListOptions
+	if o != nil {
+		cp := *o
+		if o.IsFirst != nil {
+			isFirst := *o.IsFirst
+			cp.IsFirst = &isFirst
+		}
+		oc = &cp
+	}
+	return flight(ctx, w.c, k, func(ctx context.Context) ([]*lemlist.Activity, error) {
+		rows, err := w.up.ListActivities(ctx, oc)
+		if err != nil {
+			return nil, err
+		}
+		rows = slices.Clip(rows)
+		w.c.keep(ctx, k, rows, activitiesSize(rows))
+		return rows, nil
+	})
+}
+
+func (w *cached) GetLead(ctx context.Context, id string) (*lemlist.Lead, error) {
+	k := key{w.tenant, kindLead, id}
+	if e, ok := w.c.lookup(ctx, k); ok {
+		return asLead(e.val), e.err
+	}
+	return flight(ctx, w.c, k, func(ctx context.Context) (*lemlist.Lead, error) {
+		l, err := w.up.GetLead(ctx, id)
+		if err != nil {
+			w.c.keepNotFound(ctx, k, err)
+			return nil, err
+		}
+		if l != nil {
+			w.c.keep(ctx, k, l, objectSize(unsafe.Sizeof(*l), l.Raw, l))
+		}
+		return l, nil
+	})
+}
+
+func (w *cached) GetCampaign(ctx context.Context, id string) (*lemlist.Campaign, error) {
+	k := key{w.tenant, kindCampaign, id}
+	if e, ok := w.c.lookup(ctx, k); ok {
+		return asCampaign(e.val), e.err
+	}
+	return flight(ctx, w.c, k, func(ctx context.Context) (*lemlist.Campaign, error) {
+		c, err := w.up.GetCampaign(ctx, id)
+		if err != nil {
+			w.c.keepNotFound(ctx, k, err)
+			return nil, err
+		}
+		if c != nil {
+			w.c.keep(ctx, k, c, objectSize(unsafe.Sizeof(*c), c.Raw, c))
+		}
+		return c, nil
+	})
+}
+
+func (w *cached) GetTeam(ctx context.Context) (*lemlist.Team, error) {
+	k := key{w.tenant, kindTeam, ""}
+	if e, ok := w.c.lookup(ctx, k); ok {
+		return e.val.(*lemlist.Team), nil
+	}
+	return flight(ctx, w.c, k, func(ctx context.Context) (*lemlist.Team, error) {
+		t, err := w.up.GetTeam(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if t != nil {
+			size := objectSize(unsafe.Sizeof(*t), t.Raw, t)
+			size += int64(cap(t.Users))*int64(unsafe.Sizeof(lemlist.User{})) + int64(cap(t.UserIDs))*16
+			w.c.keep(ctx, k, t, size)
+		}
+		return t, nil
+	})
+}
+
+// GetContacts serves the ids it has from the cache, and fetches the others
+// in one call (coalesced with identical concurrent fetches), caching each
+// contact on its own and remembering the ids missing from the answer.
+func (w *cached) GetContacts(ctx context.Context, ids []string) ([]*lemlist.Contact, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	// A sorted copy without duplicates: the order of a batch varies with
+	// the order resolvers ran in, and the copy may outlive this call.
+	missing := slices.Compact(slices.Sorted(slices.Values(ids)))
+	var out []*lemlist.Contact
+	if w.c.ttl[kindContacts] > 0 {
+		now := w.c.now()
+		n := 0
+		for _, id := range missing {
+			e, ok := w.c.store.get(ctx, key{w.tenant, kindContacts, id}, now)
+			switch {
+			case !ok:
+				missing[n] = id
+				n++
+			case e.val != nil:
+				out = append(out, e.val.(*lemlist.Contact))
+			}
+		}
+		missing = missing[:n]
+		if len(missing) == 0 {
+			w.c.obs.CacheHit(KindContacts)
+			return slices.Clip(out), nil
+		}
+	}
+	w.c.obs.CacheMiss(KindContacts)
+	k := key{w.tenant, kindContacts, encodeIDs(missing)}
+	fetched, err := flight(ctx, w.c, k, func(ctx context.Context) ([]*lemlist.Contact, error) {
+		cs, err := w.up.GetContacts(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		cs = slices.Clip(cs)
+		w.c.keepContacts(ctx, w.tenant, missing, cs)
+		return cs, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return fetched, nil
+	}
+	return append(out, fetched...), nil
+}
+
+func asLead(v any) *lemlist.Lead {
+	l, _ := v.(*lemlist.Lead)
+	return l
+}
+
+func asCampaign(v any) *lemlist.Campaign {
+	c, _ := v.(*lemlist.Campaign)
+	return c
+}
+
+// lookup returns k's live entry, reporting a hit or a miss. Contacts, which
+// are looked up per id but reported per call, do not come here.
+func (c *Cache) lookup(ctx context.Context, k key) (*entry, bool) {
+	if c.ttl[k.kind] > 0 {
+		if e, ok := c.store.get(ctx, k, c.now()); ok {
+			c.obs.CacheHit(kindNames[k.kind])
+			return e, true
+		}
+	}
+	c.obs.CacheMiss(kindNames[k.kind])
+	return nil, false
+}
+
+// keep caches v under k for its kind's TTL.
+func (c *Cache) keep(ctx context.Context, k key, v any, size int64) {
+	ttl := c.ttl[k.kind]
+	if ttl <= 0 {
+		return
+	}
+	size += entryOverhead + int64(len(k.arg))
+	c.store.put(ctx, k, &entry{val: v, size: size, expires: c.now().Add(ttl)})
+}
+
+// keepNotFound remembers err under k for NotFoundTTL if it is lemlist's
+// 404. The copy kept drops the HTTP response, and with it the request and
+// its credentials.
+func (c *Cache) keepNotFound(ctx context.Context, k key, err error) {
+	if c.notFoundTTL <= 0 || c.ttl[k.kind] <= 0 || !lemlist.IsNotFound(err) {
+		return
+	}
+	e, ok := errors.AsType[*lemlist.ErrorResponse](err)
+	if !ok {
+		return
+	}
+	nf := *e
+	nf.Response = nil
+	size := entryOverhead + int64(len(k.arg)+len(nf.Endpoint)+len(nf.Code)+len(nf.Message)) + int64(unsafe.Sizeof(nf))
+	c.store.put(ctx, k, &entry{err: &nf, size: size, expires: c.now().Add(c.notFoundTTL)})
+}
+
+// keepContacts caches each contact of cs under its id, and remembers the
+// ids asked for but missing from cs.
+func (c *Cache) keepContacts(ctx context.Context, tenant string, asked []string, cs []*lemlist.Contact) {
+	ttl := c.ttl[kindContacts]
+	if ttl <= 0 {
+		return
+	}
+	now := c.now()
+	found := make(map[string]bool, len(cs))
+	for _, ct := range cs {
+		if ct == nil {
+			continue
+		}
+		found[ct.ID] = true
+		size := entryOverhead + int64(len(ct.ID)) + objectSize(unsafe.Sizeof(*ct), ct.Raw, ct)
+		size += int64(cap(ct.Campaigns)) * int64(unsafe.Sizeof(lemlist.ContactCampaign{}))
+		c.store.put(ctx, key{tenant, kindContacts, ct.ID}, &entry{val: ct, size: size, expires: now.Add(ttl)})
+	}
+	if c.notFoundTTL <= 0 {
+		return
+	}
+	for _, id := range asked {
+		if !found[id] {
+			c.store.put(ctx, key{tenant, kindContacts, id}, &entry{size: entryOverhead + int64(len(id)), expires: now.Add(c.notFoundTTL)})
+		}
+	}
+}
+
+// flight runs call once for all concurrent callers of k and returns its
+// result, or ctx's error as soon as ctx is done. call runs on a context
+// that keeps ctx's values but not its cancellation, bounded by the cache's
+// CallTimeout; it caches what it got before any caller sees it, so that no
+// caller misses both the flight and the cache.
+func flight[T any](ctx context.Context, c *Cache, k key, call func(context.Context) (T, error)) (T, error) {
+	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	leader := false // set by the call, which runs only for the first caller
+	ch := c.flights.DoChan(k.String(), func() (v any, err error) {
+		leader = true
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.callTimeout)
+		defer cancel()
+		// A panic in DoChan's goroutine would kill the process; without the
+		// cache it would have reached the caller's recovery (gqlgen's).
+		defer func() {
+			if r := recover(); r != nil {
+				v, err = nil, fmt.Errorf("upstream: %s call panicked: %v", k.kind, r)
+			}
+		}()
+		t, err := call(fctx)
+		return t, err
+	})
+	if c.joined != nil {
+		c.joined()
+	}
+	select {
+	case r := <-ch:
+		if !leader {
+			c.obs.Coalesced(kindNames[k.kind])
+		}
+		if r.Err != nil {
+			return zero, r.Err
+		}
+		return r.Val.(T), nil
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+}
+
+// canonicalQuery encodes q unambiguously and in a canonical order, with
+// every key and value length-prefixed: cheaper than url.Values.Encode, which
+// escapes.
+func canonicalQuery(q url.Values) string {
+	type param struct {
+		k  string
+		vs []string
+	}
+	var buf [16]param
+	ps := buf[:0]
+	n := 0
+	for k, vs := range q {
+		ps = append(ps, param{k, vs})
+		n += len(k) + 8
+		for _, v := range vs {
+			n += len(v) + 4
+		}
+	}
+	// Insertion sort: a query has a handful of parameters.
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && ps[j].k < ps[j-1].k; j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+	b := make([]byte, 0, n)
+	for _, p := range ps {
+		b = appendField(b, p.k)
+		b = strconv.AppendInt(b, int64(len(p.vs)), 10)
+		b = append(b, '#')
+		for _, v := range p.vs {
+			b = appendField(b, v)
+		}
+	}
+	// b is not written again: the string may share its array, as
+	// strings.Builder does.
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// encodeIDs encodes ids unambiguously, each length-prefixed.
+func encodeIDs(ids []string) string {
+	n := 0
+	for _, id := range ids {
+		n += len(id) + 4
+	}
+	b := make([]byte, 0, n)
+	for _, id := range ids {
+		b = appendField(b, id)
+	}
+	return string(b)
+}
+
+func appendField(b []byte, s string) []byte {
+	b = strconv.AppendInt(b, int64(len(s)), 10)
+	b = append(b, ':')
+	return append(b, s...)
+}
+
+// activitiesSize estimates the memory of a page of activities.
+func activitiesSize(rows []*lemlist.Activity) int64 {
+	n := int64(cap(rows)) * 8
+	for _, a := range rows {
+		if a != nil {
+			n += objectSize(unsafe.Sizeof(*a), a.Raw, a)
+		}
+	}
+	return n
+}
+
+// objectSize estimates the memory of a decoded lemlist object: its struct,
+// its raw JSON, and about as much again for the values decoded from it
+// (strings, maps). An object without Raw is weighed by its encoding.
+func objectSize(structSize uintptr, raw json.RawMessage, v any) int64 {
+	n := len(raw)
+	if n == 0 {
+		b, _ := json.Marshal(v)
+		n = len(b) / 2 // no Raw held: only the decoded values count
+	}
+	return int64(structSize) + 2*int64(n)
+}
