@@ -24,7 +24,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -33,6 +32,7 @@ import (
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/upstream"
+	"github.com/lemlist-graphql/server/web"
 )
 
 func main() {
@@ -156,7 +156,8 @@ func (a *app) Close() {
 func (a *app) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", a.graphqlHandler())
-	mux.Handle("GET /{$}", playground.Handler("lemlist GraphQL", "/graphql"))
+	mux.Handle("GET /{$}", web.Handler("lemlist GraphQL", "/graphql"))
+	mux.Handle("GET "+web.AssetsPath, web.Assets())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})

@@ -30,3 +30,6 @@ go vet ./...
 
 step "go test -race"
 go test -race -count=1 ./...
+
+step "end-to-end: graphql-http audit, paging with graphql-request, GraphiQL in Chromium"
+bash test/e2e/run.sh
