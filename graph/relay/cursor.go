@@ -78,7 +78,13 @@ func DecodeCursor(s string) (Cursor, error) {
 	if len(rest) != 8 {
 		return Cursor{}, fmt.Errorf("%w: bad length", errCursor)
 	}
-	return Cursor{Offset: int(off), Pin: time.UnixMilli(pin).UTC(), Filter: binary.BigEndian.Uint64(rest)}, nil
+	c := Cursor{Offset: int(off), Pin: time.UnixMilli(pin).UTC(), Filter: binary.BigEndian.Uint64(rest)}
+	// base64 decoding ignores newlines and unused trailing bits, and varints
+	// may be overlong: only the one string Encode makes is a cursor.
+	if c.Encode() != s {
+		return Cursor{}, fmt.Errorf("%w: not canonical", errCursor)
+	}
+	return c, nil
 }
 
 // maxPinMillis is 9999-12-31T23:59:59.999Z.
@@ -97,10 +103,11 @@ func checksum(b []byte) uint32 {
 func (f Filter) Hash() uint64 {
 	h := fnv.New64a()
 	w := func(k, v string) {
+		// Length-prefixed, so no value can imitate another field.
+		var n [binary.MaxVarintLen64]byte
 		_, _ = h.Write([]byte(k))
-		_, _ = h.Write([]byte{'='})
+		_, _ = h.Write(n[:binary.PutUvarint(n[:], uint64(len(v)))])
 		_, _ = h.Write([]byte(v))
-		_, _ = h.Write([]byte{0})
 	}
 	w("type", f.Type)
 	w("campaign", f.CampaignID)

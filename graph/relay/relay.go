@@ -52,8 +52,7 @@ func (f Filter) Options(pin time.Time, offset, limit int) *lemlist.ActivityListO
 	return o
 }
 
-// Lister lists activities; *lemlist.ActivitiesService satisfies it through
-// ListFunc.
+// Lister lists activities, e.g. upstream.Upstream's ListActivities.
 type Lister func(ctx context.Context, opts *lemlist.ActivityListOptions) ([]*lemlist.Activity, error)
 
 // Args are a connection's arguments.
@@ -399,7 +398,10 @@ func (f *fetcher) findEnd(ctx context.Context, lo, n int) (int, error) {
 		}
 	}
 	for a < b {
-		mid := a + (b-a)/2
+		// The probe at mid settles the length if it lies in (mid, mid+p), so
+		// split the rest evenly on both sides; start no earlier than a-1,
+		// where a probe returns at least one row.
+		mid := max(a-1, a+(b-a-p)/2)
 		k, err := probe(mid)
 		switch {
 		case err != nil:
