@@ -1,40 +1,78 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
+	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
 
+// Modes of the server (AUTH_MODE), as the startup log names them.
+const (
+	modeDemo        = "demo"        // in-process fake upstream, open
+	modeServer      = "server"      // the server's own lemlist key, client tokens
+	modePassthrough = "passthrough" // each client's own lemlist key
+)
+
 // config is every setting of the server. Each one comes from a flag or an
 // environment variable of the same name (--cache-ttl and CACHE_TTL); the
 // flag wins.
 type config struct {
-	Host           string
-	Port           int
-	APIKey         string
-	BaseURL        string
-	RateLimit      int
-	MaxPageSize    int
-	RequestTimeout time.Duration
-	ShutdownGrace  time.Duration
-	LogLevel       string
-	DemoSize       int
-	DemoSeed       int64
+	Host    string
+	Port    int
+	Mode    string // modeDemo, modeServer or modePassthrough, resolved
+	APIKey  string
+	BaseURL string
+
+	Tokens               []string // client bearer tokens (server mode)
+	AllowUnauthenticated bool
+
+	RateLimit     int
+	CacheTTL      time.Duration
+	CacheMaxBytes int64
+	MaxPageSize   int
+
+	ComplexityLimit  int
+	DepthLimit       int
+	ParserTokenLimit int
+	MaxBodyBytes     int64
+	Introspection    bool
+	CORSOrigins      []string // exact origins, or "*"
+
+	RequestTimeout    time.Duration
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownGrace     time.Duration
+
+	MetricsAddr string
+	LogLevel    string
+	DemoSize    int
+	DemoSeed    int64
 }
 
 // demo reports whether the server runs on the in-process fake upstream.
-func (c *config) demo() bool { return c.APIKey == "" && c.BaseURL == "" }
+func (c *config) demo() bool { return c.Mode == modeDemo }
 
 // configError is an invalid setting; main exits with status 2.
 type configError struct{ msg string }
 
 func (e *configError) Error() string { return e.msg }
+
+// settingError is a configError naming the setting at fault.
+func settingError(name, format string, args ...any) *configError {
+	return &configError{fmt.Sprintf("invalid %s: ", envName(name)) + fmt.Sprintf(format, args...)}
+}
 
 // setting describes one setting for flags, the environment and --help.
 type setting struct {
@@ -42,6 +80,10 @@ type setting struct {
 	usage string
 	def   string
 	set   func(string) error
+	// secret settings never have their value quoted in an error.
+	secret bool
+	// boolean settings may be given as a bare flag (--allow-unauthenticated).
+	boolean bool
 }
 
 func envName(flagName string) string {
@@ -49,26 +91,53 @@ func envName(flagName string) string {
 }
 
 // parseConfig reads args and the environment. It returns flag.ErrHelp after
-// printing the settings when asked for help.
+// printing the settings when asked for help, and a *configError naming the
+// setting for an invalid value.
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (*config, error) {
 	c := &config{}
+	var (
+		authMode, introspection, tokens, tokensFile, cors string
+	)
 	settings := []setting{
-		{"host", "interface to listen on; default 127.0.0.1 in demo mode, 0.0.0.0 otherwise", "", strVar(&c.Host)},
-		{"port", "port to listen on", "8080", intVar(&c.Port, 0, 65535)},
-		{"lemlist-api-key", "lemlist API key; when set, the server calls the real API (or LEMLIST_BASE_URL)", "", strVar(&c.APIKey)},
-		{"lemlist-base-url", "lemlist-compatible API root including /api, e.g. http://127.0.0.1:9000/api", "", strVar(&c.BaseURL)},
-		{"lemlist-rate-limit", "upstream requests per 2 s per API key; 0 turns limiting off (benchmarks against the fake)", "20", intVar(&c.RateLimit, 0, 1000)},
-		{"max-page-size", "largest first or last a connection accepts", "500", intVar(&c.MaxPageSize, 1, 10000)},
-		{"request-timeout", "deadline of one GraphQL request, upstream calls included", "15s", durVar(&c.RequestTimeout)},
-		{"shutdown-grace", "how long in-flight requests get to finish on SIGINT or SIGTERM", "10s", durVar(&c.ShutdownGrace)},
-		{"log-level", "debug, info, warn or error", "info", enumVar(&c.LogLevel, "debug", "info", "warn", "error")},
-		{"demo-activities", "size of the generated demo dataset", "5000", intVar(&c.DemoSize, 1, 2_000_000)},
-		{"demo-seed", "seed of the generated demo dataset", "1", int64Var(&c.DemoSeed)},
+		{name: "host", usage: "interface to listen on; default 127.0.0.1 in demo mode, 0.0.0.0 otherwise", set: strVar(&c.Host)},
+		{name: "port", usage: "port to listen on (0 picks a free one)", def: "8080", set: intVar(&c.Port, 0, 65535)},
+		{name: "auth-mode", usage: "auto, server, passthrough or demo (none); auto is server with LEMLIST_API_KEY, demo without it", def: "auto",
+			set: enumVar(&authMode, "auto", modeServer, modePassthrough, modeDemo, "none")},
+		{name: "lemlist-api-key", usage: "the server's lemlist API key (server mode)", set: strVar(&c.APIKey), secret: true},
+		{name: "lemlist-base-url", usage: "lemlist-compatible API root including /api, e.g. http://127.0.0.1:9000/api; default lemlist's", set: urlVar(&c.BaseURL)},
+		{name: "graphql-tokens", usage: "comma-separated bearer tokens clients must present in server mode (prefer the env or a file to the flag)", set: strVar(&tokens), secret: true},
+		{name: "graphql-tokens-file", usage: "file of bearer tokens, one per line, # starts a comment line", set: strVar(&tokensFile)},
+		{name: "allow-unauthenticated", usage: "serve the server's key without client tokens on a non-loopback interface", def: "false", set: boolVar(&c.AllowUnauthenticated), boolean: true},
+		{name: "lemlist-rate-limit", usage: "upstream requests per 2 s per API key; 0 turns limiting off (benchmarks against the fake)", def: "20", set: intVar(&c.RateLimit, 0, 1000)},
+		{name: "cache-ttl", usage: "how long upstream answers are cached (campaigns and the team 10x longer); 0 disables caching, identical concurrent calls are still coalesced", def: "30s", set: durVar(&c.CacheTTL)},
+		{name: "cache-max-bytes", usage: "memory bound of the cache, in bytes or with a KiB, MiB or GiB suffix", def: "64MiB", set: bytesVar(&c.CacheMaxBytes, 64<<10)},
+		{name: "max-page-size", usage: "largest first or last a connection accepts", def: "500", set: intVar(&c.MaxPageSize, 1, 10000)},
+		{name: "complexity-limit", usage: "highest cost of an operation (a connection costs its page size times its selection); 0 disables", def: "20000", set: intVar(&c.ComplexityLimit, 0, 1<<30)},
+		{name: "depth-limit", usage: "deepest field nesting of an operation (introspection excluded); 0 disables", def: "12", set: intVar(&c.DepthLimit, 0, 1000)},
+		{name: "parser-token-limit", usage: "most tokens a query document may have; 0 disables", def: "15000", set: intVar(&c.ParserTokenLimit, 0, 1<<24)},
+		{name: "max-body-bytes", usage: "largest request body, in bytes or with a KiB or MiB suffix; larger bodies get 413", def: "1MiB", set: bytesVar(&c.MaxBodyBytes, 1<<10)},
+		{name: "introspection", usage: "auto, true or false; auto enables introspection in demo mode only. Field suggestions follow it", def: "auto",
+			set: enumVar(&introspection, "auto", "true", "false")},
+		{name: "cors-origins", usage: `comma-separated origins (https://app.example.com) allowed to call from a browser, or *; also the websocket origin check`, set: strVar(&cors)},
+		{name: "request-timeout", usage: "deadline of one GraphQL request, upstream calls included", def: "15s", set: durVar(&c.RequestTimeout)},
+		{name: "read-header-timeout", usage: "time to read a request's headers", def: "5s", set: durVar(&c.ReadHeaderTimeout)},
+		{name: "read-timeout", usage: "time to read a whole request, body included", def: "30s", set: durVar(&c.ReadTimeout)},
+		{name: "write-timeout", usage: "time to write a response, from the end of its request's headers; must exceed REQUEST_TIMEOUT; 0 disables", def: "30s", set: durVar(&c.WriteTimeout)},
+		{name: "idle-timeout", usage: "how long an idle keep-alive connection stays open", def: "2m", set: durVar(&c.IdleTimeout)},
+		{name: "shutdown-grace", usage: "how long in-flight requests get to finish on SIGINT or SIGTERM", def: "10s", set: durVar(&c.ShutdownGrace)},
+		{name: "metrics-addr", usage: "host:port of a separate listener for /metrics; empty serves /metrics on the main port", set: strVar(&c.MetricsAddr)},
+		{name: "log-level", usage: "debug, info, warn or error", def: "info", set: enumVar(&c.LogLevel, "debug", "info", "warn", "error")},
+		{name: "demo-activities", usage: "size of the generated demo dataset", def: "5000", set: intVar(&c.DemoSize, 1, 2_000_000)},
+		{name: "demo-seed", usage: "seed of the generated demo dataset", def: "1", set: int64Var(&c.DemoSeed)},
 	}
 	fs := flag.NewFlagSet("lemlist-graphql", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fromFlag := map[string]string{}
 	for _, s := range settings {
+		if s.boolean {
+			fs.BoolFunc(s.name, s.usage, func(v string) error { fromFlag[s.name] = v; return nil })
+			continue
+		}
 		fs.Func(s.name, s.usage, func(v string) error { fromFlag[s.name] = v; return nil })
 	}
 	if err := fs.Parse(args); err != nil {
@@ -90,8 +159,46 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 			v, src = f, "--"+s.name
 		}
 		if err := s.set(v); err != nil {
+			if s.secret {
+				return nil, &configError{fmt.Sprintf("invalid %s (%s)", envName(s.name), src)}
+			}
 			return nil, &configError{fmt.Sprintf("invalid %s (%s): %v", envName(s.name), src, err)}
 		}
+	}
+	if err := c.resolve(authMode, introspection, tokens, tokensFile, cors); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// resolve derives the settings that depend on others and checks them
+// together.
+func (c *config) resolve(authMode, introspection, tokens, tokensFile, cors string) error {
+	switch authMode {
+	case "auto":
+		switch {
+		case c.APIKey != "":
+			c.Mode = modeServer
+		case c.BaseURL != "":
+			return settingError("auth-mode", "LEMLIST_BASE_URL is set without LEMLIST_API_KEY: set LEMLIST_API_KEY (server mode) or AUTH_MODE=passthrough (each client sends its own key)")
+		default:
+			c.Mode = modeDemo
+		}
+	case modeServer:
+		if c.APIKey == "" {
+			return settingError("auth-mode", "server mode needs LEMLIST_API_KEY")
+		}
+		c.Mode = modeServer
+	case modePassthrough:
+		if c.APIKey != "" {
+			return settingError("auth-mode", "passthrough mode holds no key: unset LEMLIST_API_KEY, clients send their own")
+		}
+		c.Mode = modePassthrough
+	case modeDemo, "none":
+		if c.APIKey != "" || c.BaseURL != "" {
+			return settingError("auth-mode", "demo mode runs on an in-process fake: unset LEMLIST_API_KEY and LEMLIST_BASE_URL")
+		}
+		c.Mode = modeDemo
 	}
 	if c.Host == "" {
 		c.Host = "0.0.0.0"
@@ -99,7 +206,131 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 			c.Host = "127.0.0.1"
 		}
 	}
-	return c, nil
+
+	var err error
+	if c.Tokens, err = splitTokens(tokens); err != nil {
+		return settingError("graphql-tokens", "%v", err)
+	}
+	if tokensFile != "" {
+		fromFile, err := readTokensFile(tokensFile)
+		if err != nil {
+			return settingError("graphql-tokens-file", "%v", err)
+		}
+		c.Tokens = append(c.Tokens, fromFile...)
+	}
+	if len(c.Tokens) > 0 && c.Mode == modePassthrough {
+		return settingError("graphql-tokens", "passthrough mode takes no client tokens: clients authenticate with their own lemlist key")
+	}
+	if c.Mode == modeServer && len(c.Tokens) == 0 && !isLoopback(c.Host) && !c.AllowUnauthenticated {
+		return settingError("graphql-tokens",
+			"refusing to let anyone reaching %s query lemlist with the server's key: set GRAPHQL_TOKENS or GRAPHQL_TOKENS_FILE, listen on loopback (HOST=127.0.0.1), or opt in with ALLOW_UNAUTHENTICATED=true", c.Host)
+	}
+
+	c.Introspection = introspection == "true" || introspection == "auto" && c.demo()
+	if c.CORSOrigins, err = parseOrigins(cors); err != nil {
+		return settingError("cors-origins", "%v", err)
+	}
+	if c.RequestTimeout <= 0 {
+		return settingError("request-timeout", "must be positive")
+	}
+	if c.WriteTimeout > 0 && c.WriteTimeout <= c.RequestTimeout {
+		return settingError("write-timeout", "%s must exceed REQUEST_TIMEOUT (%s), or responses are cut off", c.WriteTimeout, c.RequestTimeout)
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return settingError("metrics-addr", "%q is not host:port", c.MetricsAddr)
+		}
+	}
+	return nil
+}
+
+// isLoopback reports whether host names a loopback interface only.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// splitTokens splits a comma-separated list of tokens. Its errors never
+// quote a token.
+func splitTokens(s string) ([]string, error) {
+	var out []string
+	for i, t := range strings.Split(s, ",") {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		if err := checkToken(t); err != nil {
+			return nil, fmt.Errorf("token %d %v", i+1, err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// readTokensFile reads one token per line; blank lines and lines starting
+// with # are skipped. Its errors never quote a token.
+func readTokensFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		t := strings.TrimSpace(sc.Text())
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		if err := checkToken(t); err != nil {
+			return nil, fmt.Errorf("%s line %d: token %v", path, n, err)
+		}
+		out = append(out, t)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s holds no token", path)
+	}
+	return out, nil
+}
+
+func checkToken(t string) error {
+	for _, r := range t {
+		if r <= ' ' || r > '~' {
+			return errors.New("has a character other than printable ASCII")
+		}
+	}
+	return nil
+}
+
+// parseOrigins splits CORS_ORIGINS into exact origins (scheme://host[:port])
+// or the lone wildcard "*".
+func parseOrigins(s string) ([]string, error) {
+	var out []string
+	for _, o := range strings.Split(s, ",") {
+		o = strings.TrimSpace(o)
+		switch {
+		case o == "":
+			continue
+		case o == "*":
+			out = append(out, o)
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return nil, fmt.Errorf("%q is not an origin such as https://app.example.com", o)
+		}
+		out = append(out, u.Scheme+"://"+strings.ToLower(u.Host))
+	}
+	if len(out) > 1 && slices.Contains(out, "*") {
+		return nil, errors.New("* must stand alone")
+	}
+	return out, nil
 }
 
 func printHelp(out io.Writer, settings []setting) {
@@ -120,6 +351,33 @@ func printHelp(out io.Writer, settings []setting) {
 
 func strVar(p *string) func(string) error {
 	return func(v string) error { *p = strings.TrimSpace(v); return nil }
+}
+
+func urlVar(p *string) func(string) error {
+	return func(v string) error {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			*p = ""
+			return nil
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+			return errors.New("not an http(s) URL without credentials or query, such as http://127.0.0.1:9000/api")
+		}
+		*p = v
+		return nil
+	}
+}
+
+func boolVar(p *bool) func(string) error {
+	return func(v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*p = b
+		return nil
+	}
 }
 
 func intVar(p *int, lo, hi int) func(string) error {
@@ -143,6 +401,33 @@ func int64Var(p *int64) func(string) error {
 			return fmt.Errorf("%q is not an integer", v)
 		}
 		*p = n
+		return nil
+	}
+}
+
+// bytesVar parses a size: an integer of bytes, or one with a KiB, MiB or
+// GiB suffix. It must be at least lo.
+func bytesVar(p *int64, lo int64) func(string) error {
+	return func(v string) error {
+		s := strings.TrimSpace(v)
+		mult := int64(1)
+		for _, u := range []struct {
+			suffix string
+			mult   int64
+		}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+			if strings.HasSuffix(s, u.suffix) {
+				s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+				break
+			}
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 || n > (1<<40)/mult {
+			return fmt.Errorf("%q is not a size such as 1048576, 512KiB or 64MiB", v)
+		}
+		if n*mult < lo {
+			return fmt.Errorf("%q is below the minimum of %d bytes", v, lo)
+		}
+		*p = n * mult
 		return nil
 	}
 }

@@ -1,8 +1,16 @@
 // Command lemlist-graphql serves a GraphQL API over lemlist's activities.
 //
 // With no configuration it runs a demo: an in-process fake of lemlist with a
-// generated dataset. LEMLIST_API_KEY switches to the real API. Run with
-// --help for every setting.
+// generated dataset. LEMLIST_API_KEY switches to the real API with the
+// server's key (clients present GRAPHQL_TOKENS); AUTH_MODE=passthrough has
+// each client send its own lemlist key. Run with --help for every setting;
+// docs/operations.md describes them.
+//
+// The files of package main: server.go (main, run, wiring), config.go
+// (settings), auth.go (who may query, with which key), graphql.go (the
+// gqlgen handler), limits.go (complexity and depth), middleware.go (request
+// ids, logs, CORS, body limit, deadline), tracking.go (upstream calls per
+// request).
 package main
 
 import (
@@ -20,17 +28,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
-
-	"github.com/lemlist-graphql/server/graph"
-	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
+	"github.com/lemlist-graphql/server/metrics"
 	"github.com/lemlist-graphql/server/upstream"
 	"github.com/lemlist-graphql/server/web"
 )
@@ -39,16 +39,23 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "lemlist-graphql:", err)
+	}
+	os.Exit(exitCode(err))
+}
+
+// exitCode maps run's error to the process status: 0 for success or
+// --help, 2 for an invalid setting, 1 for anything else.
+func exitCode(err error) int {
 	var cerr *configError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
 	case errors.As(err, &cerr):
-		fmt.Fprintln(os.Stderr, "lemlist-graphql:", err)
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "lemlist-graphql:", err)
-		os.Exit(1)
+		return 2
 	}
+	return 1
 }
 
 // run starts the server and blocks until ctx is done, then shuts down
@@ -69,34 +76,53 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           app.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      cfg.RequestTimeout + 15*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	servers := []*http.Server{app.httpServer(app.Handler())}
+	listeners := []net.Listener{ln}
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", app.metrics.Handler())
+		servers = append(servers, app.httpServer(mux))
+		listeners = append(listeners, mln)
+		logger.Info("metrics listening", "addr", mln.Addr().String())
 	}
 	url := "http://" + ln.Addr().String() + "/"
-	logger.Info("listening", "addr", ln.Addr().String(), "mode", app.mode, "graphiql", url, "endpoint", url+"graphql")
-	if app.mode == "demo" {
+	logger.Info("listening", "addr", ln.Addr().String(), "mode", cfg.Mode, "auth", app.auth.String(),
+		"introspection", cfg.Introspection, "cache_ttl", cfg.CacheTTL.String(), "graphiql", url, "endpoint", url+"graphql")
+	if app.fake != nil {
 		logger.Info("demo mode: serving a generated dataset from an in-process fake of lemlist; set LEMLIST_API_KEY for the real API",
 			"activities", cfg.DemoSize)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	if app.auth.String() == "open" && !isLoopback(cfg.Host) {
+		logger.Warn("no client authentication on a non-loopback interface: anyone who can reach the server may query", "host", cfg.Host, "mode", cfg.Mode)
+	}
+
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
 	select {
 	case err := <-errc:
+		for _, srv := range servers {
+			srv.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "grace", cfg.ShutdownGrace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -107,20 +133,26 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 
 // app is the wired server: upstream, GraphQL handler and routes.
 type app struct {
-	cfg    *config
-	logger *slog.Logger
-	mode   string
-	up     upstream.Upstream
-	fake   *lemlisttest.Server
+	cfg     *config
+	logger  *slog.Logger
+	metrics *metrics.Metrics
+	auth    authenticator
+	pool    *upstream.Pool
+	cache   *upstream.Cache
+	fake    *lemlisttest.Server // demo mode's upstream
 }
 
-// newApp wires the upstream (the fake in demo mode) and the GraphQL handler.
+var (
+	_ lemlist.Observer       = (*metrics.Metrics)(nil)
+	_ upstream.CacheObserver = (*metrics.Metrics)(nil)
+)
+
+// newApp wires the upstream pool (over the fake in demo mode), the
+// authenticator of cfg's mode, and the metrics.
 func newApp(cfg *config, logger *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, logger: logger, mode: "server"}
-	key, base := cfg.APIKey, cfg.BaseURL
-	opts := []lemlist.Option{lemlist.WithRateLimit(cfg.RateLimit, 2*time.Second)}
+	a := &app{cfg: cfg, logger: logger, metrics: metrics.New()}
+	base := cfg.BaseURL
 	if cfg.demo() {
-		a.mode = "demo"
 		fakeLimit := 0 // lemlist's own budget
 		if cfg.RateLimit == 0 {
 			fakeLimit = lemlisttest.NoRateLimit
@@ -132,16 +164,66 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 				Now: time.Now(), Span: 28 * 24 * time.Hour,
 			},
 		})
-		key, base = lemlisttest.DefaultAPIKey, a.fake.URL
+		base = a.fake.URL
 	}
-	if base != "" {
-		opts = append(opts, lemlist.WithBaseURL(base))
+	a.cache = upstream.NewCache(upstream.CacheOptions{
+		TTL:      cfg.CacheTTL,
+		MaxBytes: cfg.CacheMaxBytes,
+		// A shared call outlives its first caller by at most a request's
+		// span, and the limiter sees that deadline.
+		CallTimeout: cfg.RequestTimeout,
+		Observer:    a.metrics,
+	})
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64 // the default 2 churns connections under load
+	rate := cfg.RateLimit
+	if rate == 0 {
+		rate = -1 // the pool's "off"
 	}
-	c, err := lemlist.NewClient(key, opts...)
+	pool, err := upstream.NewPool(upstream.PoolOptions{
+		BaseURL:       base,
+		HTTPClient:    &http.Client{Transport: countingTransport{base: tr}},
+		RateLimit:     rate,
+		Cache:         a.cache,
+		ClientOptions: []lemlist.Option{lemlist.WithObserver(a.metrics)},
+	})
 	if err != nil {
+		a.Close()
 		return nil, &configError{err.Error()}
 	}
-	a.up = upstream.Client(c)
+	a.pool = pool
+	a.metrics.GaugeFunc("upstream_cache_entries", "Entries held by the upstream cache.", func() float64 {
+		n, _ := a.cache.Size()
+		return float64(n)
+	})
+	a.metrics.GaugeFunc("upstream_cache_bytes", "Estimated memory of the upstream cache's entries.", func() float64 {
+		_, b := a.cache.Size()
+		return float64(b)
+	})
+	a.metrics.GaugeFunc("upstream_tenants", "lemlist keys with a client in the pool.", func() float64 {
+		return float64(a.pool.Len())
+	})
+
+	switch cfg.Mode {
+	case modePassthrough:
+		a.auth = passthroughAuth{pool: pool}
+	default:
+		key := cfg.APIKey
+		if cfg.demo() {
+			key = lemlisttest.DefaultAPIKey
+		}
+		up, err := pool.For(key)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		t := &tenant{up: up, id: upstream.TenantID(key)}
+		if len(cfg.Tokens) > 0 {
+			a.auth = newTokenAuth(t, cfg.Tokens)
+		} else {
+			a.auth = openAuth{t: t}
+		}
+	}
 	return a, nil
 }
 
@@ -152,10 +234,31 @@ func (a *app) Close() {
 	}
 }
 
-// Handler returns the routes: /graphql, GraphiQL at /, /healthz, /readyz.
+// httpServer returns a server for h with the configured timeouts.
+func (a *app) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: a.cfg.ReadHeaderTimeout,
+		ReadTimeout:       a.cfg.ReadTimeout,
+		WriteTimeout:      a.cfg.WriteTimeout,
+		IdleTimeout:       a.cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// Handler returns the routes: /graphql, GraphiQL at / (its files below
+// /static/graphiql/), /healthz, /readyz, and /metrics unless METRICS_ADDR
+// moves it to a listener of its own.
 func (a *app) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", a.graphqlHandler())
+	var gql http.Handler = a.graphqlHandler()
+	gql = withDeadline(a.cfg.RequestTimeout, gql)
+	gql = a.authenticate(gql)
+	gql = a.limitBody(gql)
+	gql = a.cors(gql)
+	gql = a.observe(gql)
+	mux.Handle("/graphql", gql)
+	// GraphiQL, with its scripts embedded rather than from a CDN.
 	mux.Handle("GET /{$}", web.Handler("lemlist GraphQL", "/graphql"))
 	mux.Handle("GET "+web.AssetsPath, web.Assets())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -164,35 +267,8 @@ func (a *app) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ready\n")
 	})
+	if a.cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", a.metrics.Handler())
+	}
 	return mux
-}
-
-// graphqlHandler is gqlgen's server with explicit transports and
-// extensions, behind the per-request loaders and deadline.
-func (a *app) graphqlHandler() http.Handler {
-	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{MaxPageSize: a.cfg.MaxPageSize}})
-	srv := handler.New(es)
-	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(extension.Introspection{})
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	srv.SetErrorPresenter(graph.ErrorPresenter(a.logger))
-	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
-		a.logger.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(v))
-		return gqlerror.Errorf("internal error")
-	})
-	var h http.Handler = srv
-	h = loaders.Middleware(func(*http.Request) upstream.Upstream { return a.up }, loaders.Options{}, h)
-	return withDeadline(a.cfg.RequestTimeout, h)
-}
-
-// withDeadline bounds each request, upstream calls included.
-func withDeadline(d time.Duration, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), d)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
 }

@@ -35,12 +35,22 @@ type Options struct {
 	Concurrency int
 	// OnBatch, if set, is told each batch's loader name and size.
 	OnBatch func(loader string, size int)
+	// Tenant names the tenant whose upstream the loaders read, for caches
+	// of computed answers that outlive the request (graph.StatsCache): it
+	// must differ between API keys, e.g. upstream.TenantID(key), and may be
+	// any constant when the server has one key. Empty turns such caches off
+	// for the request.
+	Tenant string
 }
 
 // Loaders are one request's loaders, over one tenant's upstream.
 type Loaders struct {
 	// Upstream is the request's upstream, for root fields and connections.
 	Upstream upstream.Upstream
+	// Tenant is Options.Tenant.
+	Tenant string
+
+	opts Options // for Fresh
 
 	lead     *dataloader.Loader[string, *lemlist.Lead]
 	contact  *dataloader.Loader[string, *lemlist.Contact]
@@ -62,7 +72,7 @@ func New(up upstream.Upstream, o Options) *Loaders {
 	if o.OnBatch == nil {
 		o.OnBatch = func(string, int) {}
 	}
-	l := &Loaders{Upstream: up}
+	l := &Loaders{Upstream: up, Tenant: o.Tenant, opts: o}
 	l.lead = newLoader(o, "lead", func(ctx context.Context, ids []string) []*dataloader.Result[*lemlist.Lead] {
 		return fanOut(ctx, ids, o.Concurrency, up.GetLead)
 	})
@@ -167,6 +177,17 @@ type ctxKey struct{}
 func NewContext(ctx context.Context, l *Loaders) context.Context {
 	return context.WithValue(ctx, ctxKey{}, l)
 }
+
+// FromContext returns ctx's loaders, if it has any.
+func FromContext(ctx context.Context) (*Loaders, bool) {
+	l, ok := ctx.Value(ctxKey{}).(*Loaders)
+	return l, ok
+}
+
+// Fresh returns new loaders over the same upstream with the same options,
+// with empty caches: a long-lived operation (a subscription) takes fresh
+// ones for each event, so that its caches do not grow for its whole life.
+func (l *Loaders) Fresh() *Loaders { return New(l.Upstream, l.opts) }
 
 // For returns the request's loaders. It panics if Middleware did not run,
 // which is a wiring bug.

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+
+	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/upstream"
+)
+
+// realm is the realm of every WWW-Authenticate challenge.
+const realm = `realm="lemlist-graphql"`
+
+// tenant is who a request runs as: the upstream of one lemlist key.
+type tenant struct {
+	up upstream.Upstream
+	// id is upstream.TenantID of the key: opaque, safe to log.
+	id string
+}
+
+// authError is a refused request; its message is safe to show the client
+// and never quotes a credential.
+type authError struct {
+	msg string
+	// invalid is set when credentials were presented but are wrong.
+	invalid bool
+}
+
+func (e *authError) Error() string { return e.msg }
+
+// authenticator decides who may query, and with which lemlist key.
+type authenticator interface {
+	// authenticate returns the tenant of a request whose Authorization
+	// header is authorization ("" when absent).
+	authenticate(authorization string) (*tenant, *authError)
+	// challenge returns the WWW-Authenticate header of a 401 for err.
+	challenge(err *authError) string
+	// String names the scheme in the startup log.
+	String() string
+}
+
+// openAuth lets everyone in: demo mode, and server mode on loopback
+// without tokens (or with ALLOW_UNAUTHENTICATED).
+type openAuth struct{ t *tenant }
+
+func (a openAuth) authenticate(string) (*tenant, *authError) { return a.t, nil }
+func (openAuth) challenge(*authError) string                 { return "" }
+func (openAuth) String() string                              { return "open" }
+
+// tokenAuth admits requests bearing one of the configured tokens, all on
+// the server's key. Tokens are held as SHA-256 hashes, so that every
+// comparison takes the same time whatever the token's length, and each
+// request is compared with every token (no early exit).
+type tokenAuth struct {
+	t      *tenant
+	hashes [][sha256.Size]byte
+}
+
+func newTokenAuth(t *tenant, tokens []string) *tokenAuth {
+	a := &tokenAuth{t: t}
+	for _, tok := range tokens {
+		a.hashes = append(a.hashes, sha256.Sum256([]byte(tok)))
+	}
+	return a
+}
+
+func (a *tokenAuth) authenticate(h string) (*tenant, *authError) {
+	tok, ok := bearer(h)
+	if !ok {
+		return nil, &authError{msg: "missing credentials: send Authorization: Bearer <token>"}
+	}
+	sum := sha256.Sum256([]byte(tok))
+	match := 0
+	for i := range a.hashes {
+		match |= subtle.ConstantTimeCompare(sum[:], a.hashes[i][:])
+	}
+	if match != 1 {
+		return nil, &authError{msg: "invalid token", invalid: true}
+	}
+	return a.t, nil
+}
+
+func (a *tokenAuth) challenge(err *authError) string {
+	if err != nil && err.invalid {
+		return `Bearer ` + realm + `, error="invalid_token"`
+	}
+	return `Bearer ` + realm
+}
+
+func (*tokenAuth) String() string { return "tokens" }
+
+// passthroughAuth runs each request on the lemlist key it carries, through
+// the pool's upstream of that key (its own limiter and cache partition).
+// A wrong key is only found out by lemlist, whose 401 the error presenter
+// maps to UNAUTHENTICATED.
+type passthroughAuth struct{ pool *upstream.Pool }
+
+func (a passthroughAuth) authenticate(h string) (*tenant, *authError) {
+	key := lemlistKey(h)
+	if key == "" {
+		return nil, &authError{msg: "missing lemlist API key: send Authorization: Basic base64(\":KEY\") as lemlist does, or Authorization: Bearer KEY"}
+	}
+	up, err := a.pool.For(key)
+	if err != nil {
+		// The pool's errors never contain the key.
+		return nil, &authError{msg: "unusable lemlist API key", invalid: true}
+	}
+	return &tenant{up: up, id: upstream.TenantID(key)}, nil
+}
+
+func (passthroughAuth) challenge(*authError) string {
+	return `Basic ` + realm + `, Bearer ` + realm
+}
+
+func (passthroughAuth) String() string { return "passthrough" }
+
+// bearer returns the token of an "Authorization: Bearer <token>" value.
+func bearer(h string) (string, bool) {
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
+	tok := strings.TrimSpace(rest)
+	if !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return "", false
+	}
+	return tok, true
+}
+
+// lemlistKey returns the lemlist key of an Authorization value: the
+// password of Basic credentials (lemlist's own form, base64(":KEY"), with
+// any username), or a Bearer token. It returns "" when there is none.
+func lemlistKey(h string) string {
+	if tok, ok := bearer(h); ok {
+		return tok
+	}
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
+	if !strings.EqualFold(scheme, "Basic") {
+		return ""
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	if err != nil {
+		return ""
+	}
+	_, key, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return ""
+	}
+	return key
+}
+
+type tenantKey struct{}
+
+func withTenant(ctx context.Context, t *tenant) context.Context {
+	return context.WithValue(ctx, tenantKey{}, t)
+}
+
+func tenantFrom(ctx context.Context) *tenant {
+	t, _ := ctx.Value(tenantKey{}).(*tenant)
+	return t
+}
+
+// authenticate answers 401 to requests the authenticator refuses, and
+// passes the others on with their tenant in the context. A websocket
+// upgrade without an Authorization header (browsers cannot set one) goes
+// on unauthenticated: its connection_init payload is checked by wsInit.
+func (a *app) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		t, err := a.auth.authenticate(h)
+		if err != nil {
+			if h == "" && isWebsocket(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if c := a.auth.challenge(err); c != "" {
+				w.Header().Set("WWW-Authenticate", c)
+			}
+			writeError(w, r, http.StatusUnauthorized, graph.CodeUnauthenticated, err.msg)
+			return
+		}
+		if info := infoFrom(r.Context()); info != nil && a.cfg.Mode == modePassthrough {
+			info.tenant = t.id // the one tenant of other modes goes unsaid
+		}
+		next.ServeHTTP(w, r.WithContext(withTenant(r.Context(), t)))
+	})
+}
+
+// errWSUnauthenticated closes a websocket whose connection_init carried no
+// valid credentials.
+var errWSUnauthenticated = errors.New("unauthenticated: send authorization in the connection_init payload")
+
+// wsInit authenticates a websocket from its connection_init payload's
+// authorization entry, unless its upgrade request was authenticated.
+func (a *app) wsInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	if tenantFrom(ctx) != nil {
+		return ctx, nil, nil
+	}
+	t, err := a.auth.authenticate(p.Authorization())
+	if err != nil {
+		return ctx, nil, errWSUnauthenticated
+	}
+	return withTenant(ctx, t), nil, nil
+}
+
+func isWebsocket(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
