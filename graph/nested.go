@@ -138,6 +138,7 @@ func (r *Resolver) connection(ctx context.Context, args relay.Args, in *model.Ac
 	if err != nil {
 		return nil, err
 	}
+	prefetchNested(ctx, page.Rows)
 	return newConnection(page), nil
 }
 
@@ -224,12 +225,7 @@ func firstDate(primary, alias *model.DateInput) *model.DateInput {
 
 // activityContact answers Activity.contact.
 func activityContact(ctx context.Context, a model.Activity) (*model.Contact, error) {
-	src := a.Source()
-	id := src.ContactID
-	if id == "" && src.Lead != nil {
-		id = src.Lead.ContactID
-	}
-	return contactRef(ctx, id)
+	return contactRef(ctx, contactIDOf(a.Source()))
 }
 
 // lookupLead answers Query.lead.

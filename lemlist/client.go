@@ -80,6 +80,8 @@ type Client struct {
 	Campaigns *CampaignsService
 	// Team reads the team and its users.
 	Team *TeamService
+	// Hooks registers, lists and deletes webhooks (hooks.go).
+	Hooks *HooksService
 }
 
 type service struct{ client *Client }
@@ -216,6 +218,7 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	c.Contacts = (*ContactsService)(&c.common)
 	c.Campaigns = (*CampaignsService)(&c.common)
 	c.Team = (*TeamService)(&c.common)
+	c.Hooks = (*HooksService)(&c.common)
 	return c, nil
 }
 
@@ -230,19 +233,28 @@ type Response struct {
 // get sends GET path?q, retrying per the policy, and decodes the JSON body
 // into v. route is the endpoint's template, used in errors and metrics.
 func (c *Client) get(ctx context.Context, route, path string, q url.Values, v any) (*Response, error) {
+	return c.send(ctx, http.MethodGet, route, path, q, nil, v)
+}
+
+// send sends method path?q with body as its JSON body (none when nil) and
+// decodes the JSON answer into v. A GET is retried per the policy; any
+// other method only after a 429, which lemlist answers without acting on
+// the request: a 5xx, a transport error or a cut answer may come after
+// lemlist acted, and repeating a POST could act twice.
+func (c *Client) send(ctx context.Context, method, route, path string, q url.Values, body []byte, v any) (*Response, error) {
 	u, err := c.baseURL.Parse(path)
 	if err != nil {
-		return nil, fmt.Errorf("lemlist: GET %s: %w", route, err)
+		return nil, fmt.Errorf("lemlist: %s %s: %w", method, route, err)
 	}
 	u.RawQuery = q.Encode()
 	decodeRetried := false
 	for attempt := 1; ; attempt++ {
-		resp, err := c.attempt(ctx, route, u, attempt, v)
+		resp, err := c.attempt(ctx, method, route, u, body, attempt, v)
 		if err == nil {
 			return resp, nil
 		}
 		if ctx.Err() != nil {
-			return resp, fmt.Errorf("lemlist: GET %s: %w", route, ctx.Err())
+			return resp, fmt.Errorf("lemlist: %s %s: %w", method, route, ctx.Err())
 		}
 		reason, wait := c.retry.classify(err, attempt)
 		if reason == reasonDecode { // retried once only
@@ -251,24 +263,42 @@ func (c *Client) get(ctx context.Context, route, path string, q url.Values, v an
 			}
 			decodeRetried = true
 		}
+		if method != http.MethodGet && reason != reasonRateLimited {
+			reason = ""
+		}
 		if reason == "" || attempt == c.retry.MaxAttempts || !fitsDeadline(ctx, wait) {
 			return resp, err
 		}
 		c.obs.Retry(route, reason)
 		if err := sleep(ctx, wait); err != nil {
-			return resp, fmt.Errorf("lemlist: GET %s: %w", route, err)
+			return resp, fmt.Errorf("lemlist: %s %s: %w", method, route, err)
 		}
 	}
 }
 
 // attempt makes one rate-limited request and decodes its answer into v.
-func (c *Client) attempt(ctx context.Context, route string, u *url.URL, n int, v any) (*Response, error) {
+func (c *Client) attempt(ctx context.Context, method, route string, u *url.URL, body []byte, n int, v any) (*Response, error) {
 	start := time.Now()
-	err := c.limiter.Wait(ctx)
+	var (
+		grant    time.Time
+		answered func(time.Time) // of a SlotLimiter other than a WindowLimiter
+		err      error
+	)
+	wl, _ := c.limiter.(*WindowLimiter)
+	if wl != nil {
+		grant, err = wl.wait(ctx) // WaitSlot without its closure
+	} else if sl, ok := c.limiter.(SlotLimiter); ok {
+		answered, err = sl.WaitSlot(ctx)
+	} else {
+		err = c.limiter.Wait(ctx)
+	}
 	c.obs.RateLimitWait(time.Since(start))
 	if err != nil {
 		if e, ok := errors.AsType[*RateLimitError](err); ok && e.Endpoint == "" {
 			e.Endpoint = route
+			if method != http.MethodGet {
+				e.Method = method
+			}
 		}
 		return nil, err
 	}
@@ -278,24 +308,38 @@ func (c *Client) attempt(ctx context.Context, route string, u *url.URL, n int, v
 		actx, cancel = context.WithTimeout(ctx, c.timeout)
 	}
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
+	var rb io.Reader
+	if body != nil {
+		rb = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(actx, method, u.String(), rb)
 	if err != nil {
-		return nil, fmt.Errorf("lemlist: GET %s: %w", route, err)
+		return nil, fmt.Errorf("lemlist: %s %s: %w", method, route, err)
 	}
 	req.SetBasicAuth("", c.apiKey)
 	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("User-Agent", c.userAgent)
 
 	start = time.Now()
 	hr, err := c.http.Do(req)
-	var body []byte
+	if wl != nil {
+		// The request reached lemlist, if ever, by now: count its slot
+		// from here (see WindowLimiter.answered).
+		wl.answered(grant, time.Now())
+	} else if answered != nil {
+		answered(time.Now())
+	}
+	var answer []byte
 	if err == nil {
 		defer hr.Body.Close()
 		limit := int64(maxErrorBody)
 		if hr.StatusCode/100 == 2 {
 			limit = maxBody
 		}
-		body, err = io.ReadAll(io.LimitReader(hr.Body, limit+1))
+		answer, err = io.ReadAll(io.LimitReader(hr.Body, limit+1))
 	}
 	status := 0
 	if hr != nil {
@@ -303,37 +347,41 @@ func (c *Client) attempt(ctx context.Context, route string, u *url.URL, n int, v
 	}
 	c.obs.Request(route, status, n, time.Since(start))
 	if err != nil {
-		return nil, c.transportError(route, u, actx, err)
+		return nil, c.transportError(method, route, u, actx, err)
 	}
 	resp := &Response{Response: hr}
-	return resp, c.check(route, hr, body, v)
+	return resp, c.check(method, route, hr, answer, v)
 }
 
 // transportError wraps a failure to exchange a request with lemlist, body
 // read included, as a *url.Error (for callers that match it) whose URL has no
 // query: the query can hold lead ids and email addresses.
-func (c *Client) transportError(route string, u *url.URL, actx context.Context, err error) error {
+func (c *Client) transportError(method, route string, u *url.URL, actx context.Context, err error) error {
 	if ue, ok := errors.AsType[*url.Error](err); ok {
 		err = ue.Err
 	}
 	bare := *u
 	bare.RawQuery = ""
-	err = &url.Error{Op: "Get", URL: bare.String(), Err: err}
+	op := method[:1] + strings.ToLower(method[1:]) // "Get", as net/http names it
+	err = &url.Error{Op: op, URL: bare.String(), Err: err}
 	if actx.Err() != nil {
 		err = fmt.Errorf("attempt timed out after %s: %w", c.timeout, err)
 	}
-	return &transportError{endpoint: route, err: err}
+	return &transportError{method: method, endpoint: route, err: err}
 }
 
 // check turns an answer into an error by status, pausing the limiter when
 // lemlist reports the budget spent, or decodes a 2xx body into v.
-func (c *Client) check(route string, hr *http.Response, body []byte, v any) error {
+func (c *Client) check(method, route string, hr *http.Response, body []byte, v any) error {
 	now := time.Now()
 	retryAfter := parseRetryAfter(hr.Header.Get("Retry-After"), now)
+	if method == http.MethodGet {
+		method = "" // the errors' default
+	}
 	switch {
 	case hr.StatusCode == http.StatusTooManyRequests:
 		c.limiter.Pause(now.Add(pauseFor(retryAfter)))
-		return &RateLimitError{Response: hr, Endpoint: route, RetryAfter: retryAfter}
+		return &RateLimitError{Response: hr, Method: method, Endpoint: route, RetryAfter: retryAfter}
 	case strings.TrimSpace(hr.Header.Get("X-RateLimit-Remaining")) == "0":
 		c.limiter.Pause(now.Add(min(pauseFor(retryAfter), DefaultRateWindow)))
 	}
@@ -342,7 +390,7 @@ func (c *Client) check(route string, hr *http.Response, body []byte, v any) erro
 		if msg == "" {
 			msg = http.StatusText(hr.StatusCode)
 		}
-		return &ErrorResponse{Response: hr, StatusCode: hr.StatusCode, Endpoint: route, Code: code, Message: msg}
+		return &ErrorResponse{Response: hr, StatusCode: hr.StatusCode, Method: method, Endpoint: route, Code: code, Message: msg}
 	}
 	var err error
 	if len(body) > maxBody {
@@ -352,6 +400,7 @@ func (c *Client) check(route string, hr *http.Response, body []byte, v any) erro
 	}
 	if err != nil {
 		return &DecodeError{
+			Method:      method,
 			Endpoint:    route,
 			Status:      hr.StatusCode,
 			ContentType: hr.Header.Get("Content-Type"),

@@ -23,6 +23,8 @@ type ErrorResponse struct {
 	Response *http.Response
 	// StatusCode is the HTTP status, e.g. 404.
 	StatusCode int
+	// Method is the request's method, e.g. "POST"; empty for GET.
+	Method string
 	// Endpoint is the route template, e.g. "campaigns/{id}".
 	Endpoint string
 	// Code is the machine code of a JSON error body
@@ -32,9 +34,18 @@ type ErrorResponse struct {
 	Message string
 }
 
-// Error returns "lemlist: GET <endpoint>: <status> <message>".
+// Error returns "lemlist: GET <endpoint>: <status> <message>" (with the
+// request's method).
 func (e *ErrorResponse) Error() string {
-	return fmt.Sprintf("lemlist: GET %s: %d %s", e.Endpoint, e.StatusCode, e.Message)
+	return fmt.Sprintf("lemlist: %s %s: %d %s", methodOr(e.Method), e.Endpoint, e.StatusCode, e.Message)
+}
+
+// methodOr returns m, or GET when m is empty.
+func methodOr(m string) string {
+	if m == "" {
+		return http.MethodGet
+	}
+	return m
 }
 
 // ErrRateLimitWait is matched (with errors.Is) by the *RateLimitError a
@@ -48,6 +59,8 @@ var ErrRateLimitWait = errors.New("lemlist: rate limit wait would pass the deadl
 type RateLimitError struct {
 	// Response is the 429 response, or nil when no request was sent.
 	Response *http.Response
+	// Method is the request's method, e.g. "POST"; empty for GET.
+	Method string
 	// Endpoint is the route template, e.g. "activities"; "" when the error
 	// comes from a Limiter used on its own.
 	Endpoint string
@@ -59,7 +72,7 @@ type RateLimitError struct {
 func (e *RateLimitError) Error() string {
 	prefix := "lemlist: "
 	if e.Endpoint != "" {
-		prefix = "lemlist: GET " + e.Endpoint + ": "
+		prefix = "lemlist: " + methodOr(e.Method) + " " + e.Endpoint + ": "
 	}
 	if e.Response == nil {
 		return fmt.Sprintf("%srate limit: no request slot before the deadline (next in %s)", prefix, e.RetryAfter)
@@ -77,6 +90,8 @@ func (e *RateLimitError) Is(target error) bool {
 // status 200), truncated or malformed JSON, or JSON of the wrong shape (such
 // as {} where a list is expected, lemlist's answer to an unknown type filter).
 type DecodeError struct {
+	// Method is the request's method, e.g. "POST"; empty for GET.
+	Method string
 	// Endpoint is the route template, e.g. "activities".
 	Endpoint string
 	// Status is the HTTP status.
@@ -96,8 +111,8 @@ func (e *DecodeError) Error() string {
 	if e.ContentType != "" {
 		ct = " (" + e.ContentType + ")"
 	}
-	return fmt.Sprintf("lemlist: GET %s: cannot decode %d response%s: %v; body starts %q",
-		e.Endpoint, e.Status, ct, e.Err, e.Snippet)
+	return fmt.Sprintf("lemlist: %s %s: cannot decode %d response%s: %v; body starts %q",
+		methodOr(e.Method), e.Endpoint, e.Status, ct, e.Err, e.Snippet)
 }
 
 // Unwrap returns Err.
@@ -116,11 +131,14 @@ var errNotJSON = errors.New("not a JSON object or array")
 
 // transportError is a failure to send a request or to read its answer.
 type transportError struct {
+	method   string // "" for GET
 	endpoint string
 	err      error
 }
 
-func (e *transportError) Error() string { return "lemlist: GET " + e.endpoint + ": " + e.err.Error() }
+func (e *transportError) Error() string {
+	return "lemlist: " + methodOr(e.method) + " " + e.endpoint + ": " + e.err.Error()
+}
 func (e *transportError) Unwrap() error { return e.err }
 
 // StatusCode returns the HTTP status carried by err: that of an

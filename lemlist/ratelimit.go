@@ -21,6 +21,20 @@ type Limiter interface {
 	Pause(until time.Time)
 }
 
+// SlotLimiter is a Limiter that can count a request's slot from the moment
+// the request was answered rather than from its grant, as WindowLimiter does
+// (lemlist counts a request when it arrives, after the grant by the
+// network's delay). A Client whose limiter implements SlotLimiter calls
+// WaitSlot instead of Wait, and calls the returned answered once the attempt
+// got its answer or failed.
+type SlotLimiter interface {
+	Limiter
+	// WaitSlot is Wait. On success it also returns answered, nil when
+	// there is nothing to move, to be called at most once with the time the
+	// request got its answer.
+	WaitSlot(ctx context.Context) (answered func(at time.Time), err error)
+}
+
 type callerKey struct{}
 
 // WithCaller returns a copy of ctx whose calls a WindowLimiter attributes to
@@ -30,6 +44,10 @@ type callerKey struct{}
 func WithCaller(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, callerKey{}, key)
 }
+
+// CallerOf returns the caller key WithCaller put in ctx, or "", for
+// Limiters other than WindowLimiter that share slots between callers.
+func CallerOf(ctx context.Context) string { return callerOf(ctx) }
 
 func callerOf(ctx context.Context) string {
 	k, _ := ctx.Value(callerKey{}).(string)
@@ -89,8 +107,25 @@ func checkRate(n int, window time.Duration) error {
 
 // Wait blocks until a slot is granted to the call. It implements Limiter.
 func (l *WindowLimiter) Wait(ctx context.Context) error {
+	_, err := l.wait(ctx)
+	return err
+}
+
+// WaitSlot is Wait, returning answered for the slot granted. It implements
+// SlotLimiter.
+func (l *WindowLimiter) WaitSlot(ctx context.Context) (func(at time.Time), error) {
+	grant, err := l.wait(ctx)
+	if err != nil || grant.IsZero() {
+		return nil, err
+	}
+	return func(at time.Time) { l.answered(grant, at) }, nil
+}
+
+// wait is Wait; it also returns the grant's time in the log (zero when
+// limiting is off), for answered.
+func (l *WindowLimiter) wait(ctx context.Context) (time.Time, error) {
 	if err := ctx.Err(); err != nil || l.n == 0 {
-		return err
+		return time.Time{}, err
 	}
 	key := callerOf(ctx)
 	l.mu.Lock()
@@ -104,11 +139,11 @@ func (l *WindowLimiter) Wait(ctx context.Context) error {
 	if len(l.ring) == 0 && !at.After(now) {
 		l.grantLocked(now)
 		l.mu.Unlock()
-		return nil
+		return now, nil
 	}
 	if dl, ok := ctx.Deadline(); ok && dl.Before(at) {
 		l.mu.Unlock()
-		return &RateLimitError{RetryAfter: at.Sub(now)}
+		return time.Time{}, &RateLimitError{RetryAfter: at.Sub(now)}
 	}
 	if q == nil {
 		q = &callerQueue{key: key}
@@ -122,7 +157,7 @@ func (l *WindowLimiter) Wait(ctx context.Context) error {
 
 	select {
 	case <-w.ready:
-		return nil
+		return w.at, nil
 	case <-ctx.Done():
 	}
 	l.mu.Lock()
@@ -134,7 +169,51 @@ func (l *WindowLimiter) Wait(ctx context.Context) error {
 		l.log = slices.Delete(l.log, i, i+1)
 	}
 	l.dispatchLocked(time.Now())
-	return ctx.Err()
+	return time.Time{}, ctx.Err()
+}
+
+// answered moves the slot granted at grant to at, when the request it was
+// granted for got its answer (or failed). lemlist counts a request when it
+// arrives, which is after the grant by the network's delay (a new
+// connection's handshake included) and before the answer. Counted from the
+// grant, a burst granted one window after an earlier burst can reach lemlist
+// while the earlier burst's late arrivals are still in lemlist's window, and
+// be refused with 429s; counted from the answer, it cannot. The price is
+// that each slot also holds for its request's latency. A slot no longer in
+// the log (n grants came since) is left alone.
+func (l *WindowLimiter) answered(grant, at time.Time) {
+	if l.n == 0 || grant.IsZero() || !at.After(grant) {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i := slices.IndexFunc(l.log, grant.Equal); i >= 0 {
+		l.log[i] = at
+		slices.SortFunc(l.log, time.Time.Compare)
+	}
+	// An armed timer may now fire early; dispatch then re-arms it.
+}
+
+// Record counts a slot granted at at by another limiter against l's budget,
+// as if l had granted it then. A WindowLimiter standing in for another (a
+// local fallback for a limiter shared between processes) thereby starts
+// from the requests already sent. A grant older than l's last n changes
+// nothing.
+func (l *WindowLimiter) Record(at time.Time) {
+	if l.n == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.log) == l.n && !at.After(l.log[0]) {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(l.log, at, time.Time.Compare)
+	l.log = slices.Insert(l.log, i, at)
+	if len(l.log) > l.n {
+		l.log = slices.Delete(l.log, 0, 1)
+	}
+	// An armed timer may now fire early; dispatch then re-arms it.
 }
 
 // Pause grants nothing before until. It implements Limiter.

@@ -9,10 +9,12 @@ import (
 	"time"
 )
 
-// RetryPolicy says how calls are retried. Every call is a GET, so retrying is
-// safe: on 429 (after Retry-After), on 5xx, on transport errors (connection
-// failures, resets, attempt timeouts) and once on a malformed or truncated
-// body; never on another 4xx or on a well-formed body of the wrong shape.
+// RetryPolicy says how calls are retried. A GET is safe to repeat, so it is
+// retried on 429 (after Retry-After), on 5xx, on transport errors
+// (connection failures, resets, attempt timeouts) and once on a malformed or
+// truncated body; never on another 4xx or on a well-formed body of the wrong
+// shape. The few other calls (the hooks' POST and DELETE) are retried on 429
+// only, which lemlist answers without acting on the request.
 //
 // Before retry k the client waits Retry-After for a 429, else a random
 // duration in [0, min(MaxDelay, BaseDelay·2^(k-1))] ("full jitter"). A wait

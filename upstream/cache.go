@@ -81,6 +81,13 @@ type CacheOptions struct {
 	Now func() time.Time
 	// Observer receives hits, misses and coalesced calls; nil discards them.
 	Observer CacheObserver
+	// Shared, if set, is a second-level store shared with other processes
+	// (Redis; see SharedStore): consulted on a miss in memory, written on
+	// every fill. Nil keeps the cache in memory only.
+	Shared SharedStore
+	// SharedTimeout bounds each call to Shared. Zero means
+	// DefaultSharedTimeout.
+	SharedTimeout time.Duration
 }
 
 // Cache is an in-memory cache of upstream answers, shared by every tenant
@@ -88,7 +95,10 @@ type CacheOptions struct {
 // identical concurrent calls of a tenant into one upstream call. Its memory
 // is bounded by CacheOptions.MaxBytes: entries are weighed by an estimate
 // of their size (mostly the length of their objects' raw JSON), and the
-// least recently used go first. It is safe for concurrent use.
+// least recently used go first. With CacheOptions.Shared, a store shared
+// with other replicas (Redis) backs the memory: answers one replica fetched
+// serve the others, and a hit there is kept in memory and reported as a
+// hit. It is safe for concurrent use.
 type Cache struct {
 	ttl         [numKinds]time.Duration
 	notFoundTTL time.Duration
@@ -126,12 +136,18 @@ func NewCache(o CacheOptions) *Cache {
 	if o.Observer == nil {
 		o.Observer = nopObserver{}
 	}
+	if o.SharedTimeout <= 0 {
+		o.SharedTimeout = DefaultSharedTimeout
+	}
 	c := &Cache{
 		notFoundTTL: max(o.NotFoundTTL, 0),
 		callTimeout: o.CallTimeout,
 		now:         o.Now,
 		obs:         o.Observer,
 		store:       newMemStore(o.MaxBytes),
+	}
+	if o.Shared != nil {
+		c.store = newTieredStore(c.store.(*memStore), o.Shared, o.SharedTimeout, o.Now)
 	}
 	c.ttl = [numKinds]time.Duration{
 		kindActivities: o.TTL,
@@ -174,7 +190,7 @@ type key struct {
 }
 
 // String encodes k unambiguously (the tenant is length-prefixed), as the
-// singleflight key and, later, a shared store's key.
+// singleflight key and a shared store's key.
 func (k key) String() string {
 	b := make([]byte, 0, 8+len(k.tenant)+len(k.arg))
 	b = strconv.AppendInt(b, int64(len(k.tenant)), 10)
@@ -204,21 +220,19 @@ type entry struct {
 // entry, the LRU's list element and its map slot.
 const entryOverhead = 256
 
-// store holds the cache's entries; memStore, an in-process LRU bounded by
-// bytes, is the only one today.
-//
-// A store shared between processes (Redis, issue 7) is meant to come in
-// behind this interface as a second level under memStore, consulted on a
-// first-level miss only: hits stay on decoded Go values and never pay for
-// encoding. Its keys are key.String (the tenant part is a TenantID, never an
-// API key); its values are bytes: every cached lemlist type marshals back to
-// its upstream JSON (Raw) and decodes from it losslessly, and a remembered
-// 404 or absence needs a marker. ctx is for that store's I/O.
+// store holds the cache's entries: memStore, an in-process LRU bounded by
+// bytes, or tieredStore, a memStore over a SharedStore (see shared.go),
+// consulted on a first-level miss only: hits stay on decoded Go values and
+// never pay for encoding. ctx is for a shared store's I/O.
 type store interface {
 	// get returns k's entry if it has not expired at now.
 	get(ctx context.Context, k key, now time.Time) (*entry, bool)
+	// getMany is get for each of ks: the entry of ks[i], or nil.
+	getMany(ctx context.Context, ks []key, now time.Time) []*entry
 	// put stores e under k, replacing any entry there.
 	put(ctx context.Context, k key, e *entry)
+	// putMany is put for each of ks and es.
+	putMany(ctx context.Context, ks []key, es []*entry)
 	// size returns the number of entries and their estimated bytes.
 	size() (int, int64)
 }
@@ -252,6 +266,20 @@ func (s *memStore) get(_ context.Context, k key, now time.Time) (*entry, bool) {
 		return nil, false
 	}
 	return e, true
+}
+
+func (s *memStore) getMany(ctx context.Context, ks []key, now time.Time) []*entry {
+	es := make([]*entry, len(ks))
+	for i, k := range ks {
+		es[i], _ = s.get(ctx, k, now)
+	}
+	return es
+}
+
+func (s *memStore) putMany(ctx context.Context, ks []key, es []*entry) {
+	for i, k := range ks {
+		s.put(ctx, k, es[i])
+	}
 }
 
 func (s *memStore) put(_ context.Context, k key, e *entry) {

@@ -55,6 +55,23 @@ func Cached(up Upstream, c *Cache, tenant string) Upstream {
 	return &cached{up: up, c: c, tenant: tenant}
 }
 
+type noCacheKey struct{}
+
+// NoCache returns a copy of ctx whose calls through a Cached upstream go
+// straight to the wrapped upstream: the cache is neither read nor filled,
+// and the calls are not coalesced with others. It is for callers that need
+// lemlist's current answer, such as the live feed's poller, whose query
+// repeats every few seconds and would otherwise be answered from the cache
+// for a whole TTL.
+func NoCache(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noCacheKey{}, true)
+}
+
+func uncached(ctx context.Context) bool {
+	v, _ := ctx.Value(noCacheKey{}).(bool)
+	return v
+}
+
 type cached struct {
 	up     Upstream
 	c      *Cache
@@ -62,6 +79,9 @@ type cached struct {
 }
 
 func (w *cached) ListActivities(ctx context.Context, o *lemlist.ActivityListOptions) ([]*lemlist.Activity, error) {
+	if uncached(ctx) {
+		return w.up.ListActivities(ctx, o)
+	}
 	q, err := o.Values()
 	if err != nil {
 		return w.up.ListActivities(ctx, o) // its error, without a request
@@ -86,12 +106,15 @@ func (w *cached) ListActivities(ctx context.Context, o *lemlist.ActivityListOpti
 			return nil, err
 		}
 		rows = slices.Clip(rows)
-		w.c.keep(ctx, k, rows, activitiesSize(rows))
+		w.c.keep(ctx, k, rows)
 		return rows, nil
 	})
 }
 
 func (w *cached) GetLead(ctx context.Context, id string) (*lemlist.Lead, error) {
+	if uncached(ctx) {
+		return w.up.GetLead(ctx, id)
+	}
 	k := key{w.tenant, kindLead, id}
 	if e, ok := w.c.lookup(ctx, k); ok {
 		return asLead(e.val), e.err
@@ -103,13 +126,16 @@ func (w *cached) GetLead(ctx context.Context, id string) (*lemlist.Lead, error) 
 			return nil, err
 		}
 		if l != nil {
-			w.c.keep(ctx, k, l, objectSize(unsafe.Sizeof(*l), l.Raw, l))
+			w.c.keep(ctx, k, l)
 		}
 		return l, nil
 	})
 }
 
 func (w *cached) GetCampaign(ctx context.Context, id string) (*lemlist.Campaign, error) {
+	if uncached(ctx) {
+		return w.up.GetCampaign(ctx, id)
+	}
 	k := key{w.tenant, kindCampaign, id}
 	if e, ok := w.c.lookup(ctx, k); ok {
 		return asCampaign(e.val), e.err
@@ -121,13 +147,16 @@ func (w *cached) GetCampaign(ctx context.Context, id string) (*lemlist.Campaign,
 			return nil, err
 		}
 		if c != nil {
-			w.c.keep(ctx, k, c, objectSize(unsafe.Sizeof(*c), c.Raw, c))
+			w.c.keep(ctx, k, c)
 		}
 		return c, nil
 	})
 }
 
 func (w *cached) GetTeam(ctx context.Context) (*lemlist.Team, error) {
+	if uncached(ctx) {
+		return w.up.GetTeam(ctx)
+	}
 	k := key{w.tenant, kindTeam, ""}
 	if e, ok := w.c.lookup(ctx, k); ok {
 		return e.val.(*lemlist.Team), nil
@@ -138,9 +167,7 @@ func (w *cached) GetTeam(ctx context.Context) (*lemlist.Team, error) {
 			return nil, err
 		}
 		if t != nil {
-			size := objectSize(unsafe.Sizeof(*t), t.Raw, t)
-			size += int64(cap(t.Users))*int64(unsafe.Sizeof(lemlist.User{})) + int64(cap(t.UserIDs))*16
-			w.c.keep(ctx, k, t, size)
+			w.c.keep(ctx, k, t)
 		}
 		return t, nil
 	})
@@ -153,18 +180,23 @@ func (w *cached) GetContacts(ctx context.Context, ids []string) ([]*lemlist.Cont
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	if uncached(ctx) {
+		return w.up.GetContacts(ctx, ids)
+	}
 	// A sorted copy without duplicates: the order of a batch varies with
 	// the order resolvers ran in, and the copy may outlive this call.
 	missing := slices.Compact(slices.Sorted(slices.Values(ids)))
 	var out []*lemlist.Contact
 	if w.c.ttl[kindContacts] > 0 {
-		now := w.c.now()
+		ks := make([]key, len(missing))
+		for i, id := range missing {
+			ks[i] = key{w.tenant, kindContacts, id}
+		}
 		n := 0
-		for _, id := range missing {
-			e, ok := w.c.store.get(ctx, key{w.tenant, kindContacts, id}, now)
+		for i, e := range w.c.store.getMany(ctx, ks, w.c.now()) {
 			switch {
-			case !ok:
-				missing[n] = id
+			case e == nil:
+				missing[n] = missing[i]
 				n++
 			case e.val != nil:
 				out = append(out, e.val.(*lemlist.Contact))
@@ -220,13 +252,14 @@ func (c *Cache) lookup(ctx context.Context, k key) (*entry, bool) {
 }
 
 // keep caches v under k for its kind's TTL.
-func (c *Cache) keep(ctx context.Context, k key, v any, size int64) {
+func (c *Cache) keep(ctx context.Context, k key, v any) {
 	ttl := c.ttl[k.kind]
 	if ttl <= 0 {
 		return
 	}
-	size += entryOverhead + int64(len(k.arg))
-	c.store.put(ctx, k, &entry{val: v, size: size, expires: c.now().Add(ttl)})
+	e := &entry{val: v, expires: c.now().Add(ttl)}
+	e.size = entrySize(k, e)
+	c.store.put(ctx, k, e)
 }
 
 // keepNotFound remembers err under k for NotFoundTTL if it is lemlist's
@@ -242,8 +275,9 @@ func (c *Cache) keepNotFound(ctx context.Context, k key, err error) {
 	}
 	nf := *e
 	nf.Response = nil
-	size := entryOverhead + int64(len(k.arg)+len(nf.Endpoint)+len(nf.Code)+len(nf.Message)) + int64(unsafe.Sizeof(nf))
-	c.store.put(ctx, k, &entry{err: &nf, size: size, expires: c.now().Add(c.notFoundTTL)})
+	ne := &entry{err: &nf, expires: c.now().Add(c.notFoundTTL)}
+	ne.size = entrySize(k, ne)
+	c.store.put(ctx, k, ne)
 }
 
 // keepContacts caches each contact of cs under its id, and remembers the
@@ -255,23 +289,52 @@ func (c *Cache) keepContacts(ctx context.Context, tenant string, asked []string,
 	}
 	now := c.now()
 	found := make(map[string]bool, len(cs))
+	ks := make([]key, 0, len(asked))
+	es := make([]*entry, 0, len(asked))
+	add := func(k key, e *entry) {
+		e.size = entrySize(k, e)
+		ks = append(ks, k)
+		es = append(es, e)
+	}
 	for _, ct := range cs {
 		if ct == nil {
 			continue
 		}
 		found[ct.ID] = true
-		size := entryOverhead + int64(len(ct.ID)) + objectSize(unsafe.Sizeof(*ct), ct.Raw, ct)
-		size += int64(cap(ct.Campaigns)) * int64(unsafe.Sizeof(lemlist.ContactCampaign{}))
-		c.store.put(ctx, key{tenant, kindContacts, ct.ID}, &entry{val: ct, size: size, expires: now.Add(ttl)})
+		add(key{tenant, kindContacts, ct.ID}, &entry{val: ct, expires: now.Add(ttl)})
 	}
-	if c.notFoundTTL <= 0 {
-		return
-	}
-	for _, id := range asked {
-		if !found[id] {
-			c.store.put(ctx, key{tenant, kindContacts, id}, &entry{size: entryOverhead + int64(len(id)), expires: now.Add(c.notFoundTTL)})
+	if c.notFoundTTL > 0 {
+		for _, id := range asked {
+			if !found[id] {
+				add(key{tenant, kindContacts, id}, &entry{expires: now.Add(c.notFoundTTL)})
+			}
 		}
 	}
+	c.store.putMany(ctx, ks, es)
+}
+
+// entrySize estimates the memory of e held under k: the entry itself, k's
+// argument, and its value or error.
+func entrySize(k key, e *entry) int64 {
+	n := entryOverhead + int64(len(k.arg))
+	switch v := e.val.(type) {
+	case []*lemlist.Activity:
+		n += activitiesSize(v)
+	case *lemlist.Lead:
+		n += objectSize(unsafe.Sizeof(*v), v.Raw, v)
+	case *lemlist.Contact:
+		n += objectSize(unsafe.Sizeof(*v), v.Raw, v)
+		n += int64(cap(v.Campaigns)) * int64(unsafe.Sizeof(lemlist.ContactCampaign{}))
+	case *lemlist.Campaign:
+		n += objectSize(unsafe.Sizeof(*v), v.Raw, v)
+	case *lemlist.Team:
+		n += objectSize(unsafe.Sizeof(*v), v.Raw, v)
+		n += int64(cap(v.Users))*int64(unsafe.Sizeof(lemlist.User{})) + int64(cap(v.UserIDs))*16
+	}
+	if nf, ok := e.err.(*lemlist.ErrorResponse); ok {
+		n += int64(len(nf.Endpoint)+len(nf.Code)+len(nf.Message)) + int64(unsafe.Sizeof(*nf))
+	}
+	return n
 }
 
 // flight runs call once for all concurrent callers of k and returns its

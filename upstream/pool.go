@@ -21,6 +21,16 @@ const DefaultMaxTenants = 10_000
 // ErrNoAPIKey is returned by Pool.For for an empty API key.
 var ErrNoAPIKey = errors.New("upstream: no lemlist API key")
 
+// LimiterSource hands out the Limiter of an API key: the same one, or one
+// sharing its budget, on every call. *lemlist.Limiters is one (a budget per
+// process); package redisx has one whose budget is shared by every replica.
+// It must be safe for concurrent use.
+type LimiterSource interface {
+	For(apiKey string) lemlist.Limiter
+}
+
+var _ LimiterSource = (*lemlist.Limiters)(nil)
+
 // PoolOptions configure a Pool.
 type PoolOptions struct {
 	// BaseURL is lemlist's API root; "" means lemlist.DefaultBaseURL.
@@ -37,6 +47,10 @@ type PoolOptions struct {
 	// RateWindow is the rate limit's window; zero means
 	// lemlist.DefaultRateWindow.
 	RateWindow time.Duration
+	// Limiters, if set, hands out each key's limiter, and RateLimit and
+	// RateWindow are ignored (the source has its own budget). Nil means
+	// lemlist.NewLimiters(RateLimit, RateWindow): a budget per process.
+	Limiters LimiterSource
 	// Cache is shared by every tenant, partitioned by TenantID; nil means a
 	// cache that only coalesces identical concurrent calls.
 	Cache *Cache
@@ -59,11 +73,11 @@ type PoolOptions struct {
 // Keys are held only inside the clients; the pool indexes them by
 // TenantID. Dropping a least recently used tenant is harmless: requests
 // holding its Upstream finish with it, and the next For builds a new
-// client that shares the old one's limiter (one lemlist.Limiters registry
-// per pool, so a key's budget survives its client) and its cache entries.
+// client that shares the old one's limiter (one LimiterSource per pool, so a
+// key's budget survives its client) and its cache entries.
 type Pool struct {
 	cache    *Cache
-	limiters *lemlist.Limiters
+	limiters LimiterSource
 	opts     []lemlist.Option
 
 	mu      sync.Mutex
@@ -105,7 +119,10 @@ func NewPool(o PoolOptions) (*Pool, error) {
 	if _, err := lemlist.NewClient("", opts...); err != nil {
 		return nil, fmt.Errorf("upstream: pool options: %w", err)
 	}
-	p := &Pool{cache: o.Cache, limiters: lemlist.NewLimiters(o.RateLimit, o.RateWindow), opts: opts}
+	if o.Limiters == nil {
+		o.Limiters = lemlist.NewLimiters(o.RateLimit, o.RateWindow)
+	}
+	p := &Pool{cache: o.Cache, limiters: o.Limiters, opts: opts}
 	p.tenants, _ = simplelru.NewLRU[string, Upstream](o.MaxTenants, nil)
 	return p, nil
 }

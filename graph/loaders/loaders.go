@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -205,4 +206,45 @@ func Middleware(upstream func(*http.Request) upstream.Upstream, o Options, next 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), New(upstream(r), o))))
 	})
+}
+
+// Preload fetches, before any field asks, the contacts, leads and
+// campaigns a page of activities will need, and primes the loaders with
+// them: contacts 100 per call, leads and campaigns one call each with
+// bounded concurrency, all at once. Field resolvers then answer from the
+// loaders' caches, so the number of upstream calls does not depend on how
+// the resolvers are scheduled. Failures are left for the field resolvers
+// to meet again and report with their paths.
+func (l *Loaders) Preload(ctx context.Context, contactIDs, leadIDs, campaignIDs []string) {
+	var g errgroup.Group
+	g.SetLimit(l.opts.Concurrency)
+	for chunk := range slices.Chunk(contactIDs, lemlist.MaxContactsPerCall) {
+		g.Go(func() error {
+			l.opts.OnBatch("contact", len(chunk))
+			cs, err := l.Upstream.GetContacts(ctx, chunk)
+			if err == nil {
+				for _, c := range cs {
+					l.contact.Prime(ctx, c.ID, c)
+				}
+			}
+			return nil
+		})
+	}
+	preload(ctx, &g, l.opts, "lead", leadIDs, l.Upstream.GetLead, l.lead)
+	preload(ctx, &g, l.opts, "campaign", campaignIDs, l.Upstream.GetCampaign, l.campaign)
+	_ = g.Wait()
+}
+
+func preload[T any](ctx context.Context, g *errgroup.Group, o Options, name string, ids []string, get func(context.Context, string) (*T, error), into *dataloader.Loader[string, *T]) {
+	if len(ids) > 0 {
+		o.OnBatch(name, len(ids))
+	}
+	for _, id := range ids {
+		g.Go(func() error {
+			if v, err := get(ctx, id); err == nil && v != nil {
+				into.Prime(ctx, id, v)
+			}
+			return nil
+		})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 )
@@ -74,16 +75,19 @@ func ParseDate(s string) (time.Time, error) {
 	if isDigits(s) {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("%w: %q is out of range", ErrBadDate, s)
+			return time.Time{}, fmt.Errorf("%w: %q is out of range", ErrBadDate, truncate(s, 40))
 		}
 		return unixSeconds(n)
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02"} {
 		if t, err := time.Parse(layout, s); err == nil {
+			// The range applies in UTC: 9999-12-31T23:00:00-02:00 is in
+			// year 10000, 1970-01-01T00:30:00+01:00 before the epoch.
+			t = t.UTC()
 			if t.Year() < 1970 || t.Year() > 9999 {
-				return time.Time{}, fmt.Errorf("%w: %q is out of range", ErrBadDate, s)
+				return time.Time{}, fmt.Errorf("%w: %q is out of range", ErrBadDate, truncate(s, 40))
 			}
-			return t.UTC(), nil
+			return t, nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("%w: %q is neither ISO 8601 nor unix seconds", ErrBadDate, truncate(s, 40))
@@ -108,9 +112,14 @@ func isDigits(s string) bool {
 	return true
 }
 
+// truncate shortens s to at most n bytes, cutting on a rune boundary so an
+// error message quoting it stays valid UTF-8.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }
@@ -128,7 +137,7 @@ func (d *DateInput) UnmarshalGQL(v any) error {
 		var n int64
 		n, err = x.Int64()
 		if err != nil {
-			return fmt.Errorf("%w: %s is not whole unix seconds", ErrBadDate, x)
+			return fmt.Errorf("%w: %q is not whole unix seconds", ErrBadDate, truncate(string(x), 40))
 		}
 		t, err = unixSeconds(n)
 	case int64:

@@ -1,0 +1,470 @@
+package redisx
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lemlist-graphql/server/lemlist"
+	"github.com/lemlist-graphql/server/upstream"
+)
+
+// grantScript grants a slot of a sliding-window log shared by every
+// replica, atomically, on Redis's clock.
+//
+// KEYS[1] is the log: a ZSET of grants scored by their time in µs. KEYS[2]
+// holds the time, in µs, before which nothing is granted (Pause). ARGV: n,
+// the window in µs, the new grant's member (unique), the log's TTL in ms,
+// then the ages in µs of grants made elsewhere to count first (a replica's
+// local grants while Redis was down).
+//
+// It returns {1, 0, now} on a grant, else {0, wait, now}: wait µs until the
+// oldest grant leaves the window (or the pause ends).
+var grantScript = redis.NewScript(`
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local n = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+if #ARGV >= 5 then
+  for i = 5, #ARGV do
+    redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i]), ARGV[3] .. ':seed' .. i)
+  end
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
+if paused > now then
+  return {0, paused - now, now}
+end
+if redis.call('ZCARD', KEYS[1]) < n then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  return {1, 0, now}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, tonumber(oldest[2]) + window - now, now}
+`)
+
+// answerScript moves grant ARGV[1] of log KEYS[1] to now, when its request
+// got its answer (see lemlist.SlotLimiter), if it is still in the log.
+// ARGV[2] is the log's TTL in ms.
+var answerScript = redis.NewScript(`
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) < now then
+  redis.call('ZADD', KEYS[1], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`)
+
+// pauseScript pauses grants for ARGV[1] µs from now, unless they already
+// are for longer: KEYS[1] holds the end of the pause in µs.
+var pauseScript = redis.NewScript(`
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local d = tonumber(ARGV[1])
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now + d > cur then
+  redis.call('SET', KEYS[1], string.format('%.0f', now + d), 'PX', math.ceil(d / 1000))
+end
+return 0
+`)
+
+// Limiters returns a source of rate limiters granting at most n requests
+// per window per API key across every replica sharing r, for
+// upstream.PoolOptions.Limiters. Each key's limiter is a *Limiter, the same
+// one on every call for a key.
+//
+// While Redis is down, each key's limiter falls back to a local
+// lemlist.WindowLimiter granting ⌊n/replicas⌋ (at least 1) per window: with
+// replicas replicas all falling back, they stay within n together. Set
+// replicas to the number of replicas (REDIS_FALLBACK_REPLICAS; 3 turns
+// lemlist's 20 per 2 s into 6 per 2 s each). n = 0 turns limiting off. It
+// panics if n < 0, or if n > 0 and window <= 0, as lemlist.NewLimiters does.
+func (r *Redis) Limiters(n int, window time.Duration, replicas int) upstream.LimiterSource {
+	if n == 0 {
+		return lemlist.NewLimiters(0, window)
+	}
+	if n < 0 || window <= 0 {
+		panic(fmt.Sprintf("redisx: invalid rate limit of %d per %s", n, window))
+	}
+	return &limiterSource{r: r, n: n, window: window, share: FallbackShare(n, replicas), byTenant: map[string]*Limiter{}}
+}
+
+// FallbackShare returns the budget of one replica of replicas while Redis
+// is down: ⌊n/replicas⌋, at least 1 (replicas < 1 counts as 1).
+func FallbackShare(n, replicas int) int {
+	return max(n/max(replicas, 1), 1)
+}
+
+type limiterSource struct {
+	r      *Redis
+	n      int
+	window time.Duration
+	share  int
+
+	mu       sync.Mutex
+	byTenant map[string]*Limiter
+}
+
+// For returns the limiter of apiKey, known to Redis by its TenantID.
+func (s *limiterSource) For(apiKey string) lemlist.Limiter {
+	return s.forTenant(upstream.TenantID(apiKey))
+}
+
+func (s *limiterSource) forTenant(tenant string) *Limiter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.byTenant[tenant]
+	if !ok {
+		l = &Limiter{
+			r:        s.r,
+			key:      "lgql:rl:" + tenant,
+			pauseKey: "lgql:rl:" + tenant + ":pause",
+			n:        s.n,
+			window:   s.window,
+			fallback: lemlist.NewWindowLimiter(s.share, s.window),
+		}
+		l.gate.callers = map[string]*gateQueue{}
+		s.byTenant[tenant] = l
+	}
+	return l
+}
+
+// Limiter is the rate limiter of one API key shared by every replica: a
+// sliding-window log in Redis (see the package doc for its keys), updated
+// atomically by a script on Redis's clock, so that the replicas' clocks do
+// not matter. It implements lemlist.Limiter and lemlist.SlotLimiter: a
+// grant's slot is counted from the moment its request got its answer.
+//
+// Fairness stays local: the calls of one replica queue in a fair gate,
+// round-robin between callers (lemlist.WithCaller) and FIFO within one, and
+// only the call at the head asks Redis, waiting there for the next slot.
+// Between replicas, the first to ask for a freed slot gets it.
+//
+// A call fails at once with a *lemlist.RateLimitError matching
+// lemlist.ErrRateLimitWait when its deadline comes before the next slot:
+// the one Redis reported last, for a call that joins the queue, or the one
+// Redis reports to the call at the head.
+//
+// While Redis is down, calls go to a local lemlist.WindowLimiter holding
+// ⌊n/replicas⌋ slots per window, which is told of this replica's Redis
+// grants as they happen; once Redis is back, the grants the fallback made
+// in the last window are added to the shared log before the next grant.
+type Limiter struct {
+	r        *Redis
+	key      string
+	pauseKey string
+	n        int
+	window   time.Duration
+	fallback *lemlist.WindowLimiter
+	gate     fairGate
+	seq      atomic.Uint64
+
+	mu        sync.Mutex
+	notBefore time.Time   // the next slot, as Redis reported it; zero after a grant
+	unseeded  []time.Time // the fallback's grants Redis has not been told of
+	onGrant   func(at time.Time, shared bool)
+}
+
+// Wait blocks until a request may be sent. It implements lemlist.Limiter.
+func (l *Limiter) Wait(ctx context.Context) error {
+	_, err := l.WaitSlot(ctx)
+	return err
+}
+
+// WaitSlot is Wait, also returning the function that moves the slot to the
+// time its request got its answer. It implements lemlist.SlotLimiter.
+func (l *Limiter) WaitSlot(ctx context.Context) (func(time.Time), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if l.r.Healthy() {
+		if err := l.failFast(ctx); err != nil {
+			return nil, err
+		}
+		if err := l.gate.acquire(ctx); err != nil {
+			return nil, err
+		}
+		answered, err := l.acquire(ctx)
+		l.gate.release()
+		if err != errFallback {
+			return answered, err
+		}
+	}
+	answered, err := l.fallback.WaitSlot(ctx)
+	if err == nil {
+		now := time.Now()
+		l.mu.Lock()
+		l.unseeded = append(l.unseeded, now)
+		if len(l.unseeded) > l.n {
+			l.unseeded = l.unseeded[len(l.unseeded)-l.n:]
+		}
+		hook := l.onGrant
+		l.mu.Unlock()
+		if hook != nil {
+			hook(now, false)
+		}
+	}
+	return answered, err
+}
+
+// failFast returns a RateLimitError if ctx's deadline comes before the
+// next slot Redis reported.
+func (l *Limiter) failFast(ctx context.Context) error {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return nil
+	}
+	l.mu.Lock()
+	at := l.notBefore
+	l.mu.Unlock()
+	if now := time.Now(); at.After(now) && dl.Before(at) {
+		return &lemlist.RateLimitError{RetryAfter: at.Sub(now)}
+	}
+	return nil
+}
+
+// errFallback tells WaitSlot that Redis could not answer, and the fallback
+// must decide.
+var errFallback = errors.New("redisx: fall back")
+
+// acquire asks Redis for a slot until it grants one, sleeping as told in
+// between; the caller holds the gate. It returns errFallback if Redis does
+// not answer.
+func (l *Limiter) acquire(ctx context.Context) (answered func(time.Time), err error) {
+	for {
+		if !l.r.Healthy() {
+			return nil, errFallback
+		}
+		g, err := l.try(ctx)
+		if err != nil {
+			return nil, errFallback
+		}
+		now := time.Now()
+		if g.granted {
+			l.fallback.Record(now)
+			l.mu.Lock()
+			l.notBefore = time.Time{}
+			hook := l.onGrant
+			l.mu.Unlock()
+			if hook != nil {
+				hook(g.at, true)
+			}
+			member := g.member
+			return func(time.Time) { l.answered(member) }, nil
+		}
+		at := now.Add(g.wait)
+		l.mu.Lock()
+		if at.After(l.notBefore) {
+			l.notBefore = at
+		}
+		l.mu.Unlock()
+		if dl, ok := ctx.Deadline(); ok && dl.Before(at) {
+			return nil, &lemlist.RateLimitError{RetryAfter: g.wait}
+		}
+		t := time.NewTimer(g.wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// grant is an answer of grantScript.
+type grant struct {
+	granted bool
+	wait    time.Duration // until the next slot, if not granted
+	at      time.Time     // Redis's clock
+	member  string
+}
+
+// try runs grantScript once, telling Redis of the fallback's recent grants.
+func (l *Limiter) try(ctx context.Context) (grant, error) {
+	g := grant{member: l.r.procID + ":" + strconv.FormatUint(l.seq.Add(1), 36)}
+	args := []any{l.n, l.window.Microseconds(), g.member, l.ttl()}
+	l.mu.Lock()
+	seeded := len(l.unseeded)
+	now := time.Now()
+	for _, t := range l.unseeded {
+		if age := now.Sub(t); age < l.window {
+			args = append(args, age.Microseconds())
+		}
+	}
+	l.mu.Unlock()
+	octx, cancel := l.r.opContext(ctx)
+	defer cancel()
+	res, err := grantScript.Run(octx, l.r.rdb, []string{l.key, l.pauseKey}, args...).Int64Slice()
+	if err = l.r.check(err); err != nil {
+		return g, err
+	}
+	if len(res) != 3 {
+		return g, l.r.check(fmt.Errorf("redisx: grant script answered %v", res))
+	}
+	if seeded > 0 {
+		l.mu.Lock()
+		l.unseeded = l.unseeded[min(seeded, len(l.unseeded)):]
+		l.mu.Unlock()
+	}
+	g.granted = res[0] == 1
+	g.wait = max(time.Duration(res[1])*time.Microsecond, time.Microsecond)
+	g.at = time.UnixMicro(res[2])
+	return g, nil
+}
+
+// ttl is the log's TTL in ms: it outlives its newest grant by a window.
+func (l *Limiter) ttl() int64 { return l.window.Milliseconds() + 1000 }
+
+// answered moves the grant member to Redis's now.
+func (l *Limiter) answered(member string) {
+	if !l.r.Healthy() {
+		return
+	}
+	ctx, cancel := l.r.opContext(context.Background())
+	defer cancel()
+	_ = l.r.check(answerScript.Run(ctx, l.r.rdb, []string{l.key}, member, l.ttl()).Err())
+}
+
+// Pause grants nothing before until, on every replica. It implements
+// lemlist.Limiter.
+func (l *Limiter) Pause(until time.Time) {
+	l.fallback.Pause(until)
+	d := time.Until(until)
+	if d <= 0 {
+		return
+	}
+	l.mu.Lock()
+	if until.After(l.notBefore) {
+		l.notBefore = until
+	}
+	l.mu.Unlock()
+	if !l.r.Healthy() {
+		return
+	}
+	ctx, cancel := l.r.opContext(context.Background())
+	defer cancel()
+	_ = l.r.check(pauseScript.Run(ctx, l.r.rdb, []string{l.pauseKey}, d.Microseconds()).Err())
+}
+
+// fairGate lets one call at a time through, round-robin between callers
+// with waiting calls (lemlist.CallerOf) and FIFO within one.
+type fairGate struct {
+	mu      sync.Mutex
+	busy    bool
+	callers map[string]*gateQueue
+	ring    []*gateQueue
+	next    int
+}
+
+type gateQueue struct {
+	key     string
+	waiters []chan struct{}
+}
+
+// acquire waits for the call's turn; it returns ctx.Err() if ctx ends
+// first.
+func (g *fairGate) acquire(ctx context.Context) error {
+	g.mu.Lock()
+	if !g.busy {
+		g.busy = true
+		g.mu.Unlock()
+		return nil
+	}
+	key := lemlist.CallerOf(ctx)
+	q := g.callers[key]
+	if q == nil {
+		q = &gateQueue{key: key}
+		g.callers[key] = q
+		g.ring = append(g.ring, q)
+	}
+	turn := make(chan struct{})
+	q.waiters = append(q.waiters, turn)
+	g.mu.Unlock()
+
+	select {
+	case <-turn:
+		return nil
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-turn: // handed the turn as ctx ended: pass it on
+		g.releaseLocked()
+	default:
+		for i, w := range q.waiters {
+			if w == turn {
+				q.waiters = append(q.waiters[:i], q.waiters[i+1:]...)
+				break
+			}
+		}
+		if len(q.waiters) == 0 {
+			g.dropLocked(q)
+		}
+	}
+	return ctx.Err()
+}
+
+// release ends the holder's turn, handing it to the next call.
+func (g *fairGate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.releaseLocked()
+}
+
+func (g *fairGate) releaseLocked() {
+	if len(g.ring) == 0 {
+		g.busy = false
+		return
+	}
+	q := g.ring[g.next]
+	turn := q.waiters[0]
+	q.waiters[0] = nil
+	q.waiters = q.waiters[1:]
+	if len(q.waiters) == 0 {
+		g.dropLocked(q)
+	} else {
+		g.next = (g.next + 1) % len(g.ring)
+	}
+	close(turn) // busy stays set: the turn is the waiter's
+}
+
+// dropLocked forgets caller q, whose queue is empty, keeping the turn order.
+func (g *fairGate) dropLocked(q *gateQueue) {
+	for i, r := range g.ring {
+		if r == q {
+			g.ring = append(g.ring[:i], g.ring[i+1:]...)
+			if i < g.next {
+				g.next--
+			}
+			break
+		}
+	}
+	delete(g.callers, q.key)
+	if g.next >= len(g.ring) {
+		g.next = 0
+	}
+}
+
+// newProcID returns a random id of this process, to keep the members of
+// different replicas' grants apart.
+func newProcID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,388 @@
+package redisx
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lemlist-graphql/server/lemlist"
+	"github.com/lemlist-graphql/server/redisx/redistest"
+	"github.com/lemlist-graphql/server/upstream"
+)
+
+const testKey = "sk-test-key-0123456789"
+
+// Three replicas, each with its own client and limiter, hammering one key
+// concurrently: the grants Redis made never exceed n per window, and they
+// use the budget.
+func TestSharedBudgetAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	const (
+		n        = 10
+		window   = 500 * time.Millisecond
+		duration = 2200 * time.Millisecond
+		workers  = 8
+	)
+	srv := redistest.Start(t)
+	var g grants
+	var ls []*Limiter
+	for i := range 3 {
+		l := limiterOf(newReplica(t, srv).Limiters(n, window, 3), testKey)
+		g.watch(l, string(rune('A'+i)))
+		ls = append(ls, l)
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, l := range ls {
+		for w := range workers {
+			wg.Go(func() {
+				ctx := lemlist.WithCaller(t.Context(), string(rune('a'+w)))
+				for time.Since(start) < duration {
+					if err := l.Wait(ctx); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	shared, local := g.sharedCount()
+	if local != 0 {
+		t.Errorf("%d fallback grants with Redis up", local)
+	}
+	most := checkWindow(t, "Redis grants", g.at, n, window)
+	// The first window grants n at once, each later one n more.
+	span := slices.MaxFunc(g.at, time.Time.Compare).Sub(slices.MinFunc(g.at, time.Time.Compare))
+	ideal := n + int(span/window)*n
+	if shared < ideal/2 { // loose: a loaded test machine slows the callers
+		t.Errorf("%d grants in %v, want about %d: the budget goes unused", shared, span, ideal)
+	}
+	per := map[string]int{}
+	for _, w := range g.who {
+		per[w]++
+	}
+	t.Logf("%d grants in %v by 3 replicas × %d callers (ideal %d), at most %d per %v; per replica %v",
+		shared, span.Round(time.Millisecond), workers, ideal, most, window, per)
+}
+
+// Within a replica, calls are served round-robin between callers: a
+// caller arriving behind another's backlog is served next, not after it.
+func TestLocalFairness(t *testing.T) {
+	t.Parallel()
+	const (
+		n      = 4
+		window = 300 * time.Millisecond
+	)
+	srv := redistest.Start(t)
+	r := newReplica(t, srv)
+	l := limiterOf(r.Limiters(n, window, 1), testKey)
+	var mu sync.Mutex
+	var order []string
+	call := func(wg *sync.WaitGroup, who string) {
+		wg.Go(func() {
+			if err := l.Wait(lemlist.WithCaller(t.Context(), who)); err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			order = append(order, who)
+			mu.Unlock()
+		})
+	}
+	var wg sync.WaitGroup
+	for range 4 * n {
+		call(&wg, "bulk")
+	}
+	waitUntil(t, "the backlog to queue", 5*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(order) == n && l.queued() == 3*n-1
+	})
+	mu.Lock()
+	before := len(order)
+	mu.Unlock()
+	call(&wg, "vip")
+	call(&wg, "vip")
+	waitUntil(t, "the vip calls to queue", 5*time.Second, func() bool { return l.queued() == 3*n+1 })
+	wg.Wait()
+	// The bulk call at the head gets the next slot, the turn then passes
+	// to the next bulk call (bulk's was the turn when vip arrived), then
+	// turns alternate.
+	var vipAt []int
+	for i, who := range order[before:] {
+		if who == "vip" {
+			vipAt = append(vipAt, i)
+		}
+	}
+	if len(vipAt) != 2 || vipAt[0] > 2 || vipAt[1] > 4 {
+		t.Errorf("vip calls served at positions %v after they arrived behind %d bulk calls, want [2 4] or earlier", vipAt, 3*n-1)
+	}
+}
+
+func TestFailFastPastDeadline(t *testing.T) {
+	t.Parallel()
+	const window = time.Second
+	srv := redistest.Start(t)
+	a := limiterOf(newReplica(t, srv).Limiters(2, window, 3), testKey)
+	b := limiterOf(newReplica(t, srv).Limiters(2, window, 3), testKey)
+	for range 2 {
+		if err := a.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, l := range map[string]*Limiter{"same replica": a, "other replica": b} {
+		start := time.Now()
+		err := l.Wait(withTimeout(t, 100*time.Millisecond))
+		var rle *lemlist.RateLimitError
+		if !errors.As(err, &rle) || !errors.Is(err, lemlist.ErrRateLimitWait) {
+			t.Fatalf("%s: err = %v, want a *RateLimitError matching ErrRateLimitWait", name, err)
+		}
+		if el := time.Since(start); el >= 100*time.Millisecond {
+			t.Errorf("%s: failed after %v, want before the deadline", name, el)
+		}
+		if rle.RetryAfter <= 100*time.Millisecond || rle.RetryAfter > window {
+			t.Errorf("%s: RetryAfter = %v, want the wait for the oldest grant (≤ %v)", name, rle.RetryAfter, window)
+		}
+	}
+
+	// A call queued behind one waiting for the next slot fails fast too.
+	go func() { _ = b.Wait(withTimeout(t, 5*time.Second)) }()
+	waitUntil(t, "a call to wait at Redis", 5*time.Second, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return !b.notBefore.IsZero()
+	})
+	start := time.Now()
+	if err := b.Wait(withTimeout(t, 100*time.Millisecond)); !errors.Is(err, lemlist.ErrRateLimitWait) {
+		t.Errorf("queued call: err = %v, want ErrRateLimitWait", err)
+	}
+	if el := time.Since(start); el >= 100*time.Millisecond {
+		t.Errorf("queued call failed after %v, want before the deadline", el)
+	}
+}
+
+// Pause on one replica holds every replica's grants.
+func TestPauseIsShared(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	a := limiterOf(newReplica(t, srv).Limiters(10, time.Second, 3), testKey)
+	b := limiterOf(newReplica(t, srv).Limiters(10, time.Second, 3), testKey)
+	const pause = 300 * time.Millisecond
+	a.Pause(time.Now().Add(pause))
+	if err := b.Wait(withTimeout(t, 100*time.Millisecond)); !errors.Is(err, lemlist.ErrRateLimitWait) {
+		t.Errorf("short deadline during another replica's pause: err = %v, want ErrRateLimitWait", err)
+	}
+	start := time.Now()
+	if err := b.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el < pause-150*time.Millisecond {
+		t.Errorf("granted %v into another replica's %v pause", el, pause)
+	}
+}
+
+// Killing Redis mid-way: calls go on through the fallback's conservative
+// share, health reports it; once Redis is back (empty, on the same port)
+// the replica goes back to it on its own, telling it of its fallback
+// grants.
+func TestRedisDownFallsBackAndRecovers(t *testing.T) {
+	t.Parallel()
+	const (
+		n        = 6
+		replicas = 3 // fallback share 2
+		window   = 2 * time.Second
+	)
+	srv := redistest.Start(t)
+	r := newReplica(t, srv)
+	l := limiterOf(r.Limiters(n, window, replicas), testKey)
+	var g grants
+	g.watch(l, "")
+	if err := l.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Healthy() || r.Err() != nil || r.Up() != 1 {
+		t.Fatalf("healthy Redis reported %v, %v", r.Healthy(), r.Err())
+	}
+
+	srv.Kill()
+	time.Sleep(window) // the shared grant leaves the fallback's window
+	start := time.Now()
+	if err := l.Wait(withTimeout(t, 5*time.Second)); err != nil {
+		t.Fatalf("Wait with Redis down: %v", err)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("first Wait with Redis down took %v", el)
+	}
+	if r.Healthy() || r.Up() != 0 || !errors.Is(r.Err(), ErrUnavailable) || r.Failures() != 1 {
+		t.Errorf("dead Redis reported healthy=%v err=%v failures=%d", r.Healthy(), r.Err(), r.Failures())
+	}
+	// The fallback holds ⌊6/3⌋ = 2 per window.
+	if err := l.Wait(withTimeout(t, time.Second)); err != nil {
+		t.Fatalf("second fallback Wait: %v", err)
+	}
+	start = time.Now()
+	if err := l.Wait(withTimeout(t, 200*time.Millisecond)); !errors.Is(err, lemlist.ErrRateLimitWait) {
+		t.Errorf("third fallback Wait in one window: err = %v, want ErrRateLimitWait", err)
+	}
+	if el := time.Since(start); el >= 200*time.Millisecond {
+		t.Errorf("third fallback Wait failed after %v, want before the deadline", el)
+	}
+	if shared, local := g.sharedCount(); shared != 1 || local != 2 {
+		t.Errorf("%d shared and %d fallback grants, want 1 and 2", shared, local)
+	}
+	if !contains(r.logs.String(), "redis unavailable") {
+		t.Errorf("failure not logged: %s", r.logs)
+	}
+
+	srv.Restart()
+	waitUntil(t, "Redis to be healthy again", 5*time.Second, r.Healthy)
+	if !contains(r.logs.String(), "redis recovered") {
+		t.Errorf("recovery not logged: %s", r.logs)
+	}
+	// The fallback's 2 grants are still in the window: Redis learns of
+	// them, and grants the 4 left, then makes the next call wait.
+	for i := range n - 2 {
+		if err := l.Wait(withTimeout(t, time.Second)); err != nil {
+			t.Fatalf("Wait %d after recovery: %v", i, err)
+		}
+	}
+	if err := l.Wait(withTimeout(t, 100*time.Millisecond)); !errors.Is(err, lemlist.ErrRateLimitWait) {
+		t.Errorf("Wait past the budget after recovery: err = %v, want ErrRateLimitWait", err)
+	}
+	if shared, local := g.sharedCount(); shared != 1+n-2 || local != 2 {
+		t.Errorf("%d shared and %d fallback grants, want %d and 2", shared, local, 1+n-2)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+	if got := rdb.ZCard(context.Background(), "lgql:rl:"+upstream.TenantID(testKey)).Val(); got != n {
+		t.Errorf("shared log holds %d grants, want %d (the fallback's included)", got, n)
+	}
+}
+
+// A hung Redis (stopped: connections open, no answers) holds a call for
+// the command timeout at most, once; the calls after it do not wait for
+// it.
+func TestHungRedisBoundedByTimeout(t *testing.T) {
+	t.Parallel()
+	const timeout = 200 * time.Millisecond
+	srv := redistest.Start(t)
+	r := newReplicaTimeout(t, srv, timeout)
+	l := limiterOf(r.Limiters(20, 2*time.Second, 3), testKey)
+	c := upstream.NewCache(upstream.CacheOptions{TTL: time.Minute, Shared: r.CacheStore()})
+	up := upstream.Cached(&origin{tag: "one"}, c, upstream.TenantID(testKey))
+	if err := l.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	defer srv.Resume()
+	start := time.Now()
+	if err := l.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	first := time.Since(start)
+	if first < timeout/2 || first > timeout+time.Second {
+		t.Errorf("first Wait on a hung Redis took %v, want about the %v timeout", first, timeout)
+	}
+	if r.Healthy() {
+		t.Fatal("hung Redis reported healthy")
+	}
+	start = time.Now()
+	for range 3 {
+		if err := l.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := up.GetLead(t.Context(), "l"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if el := time.Since(start); el > timeout {
+		t.Errorf("3 Waits and lookups after the first failure took %v, want no wait on Redis", el)
+	}
+	srv.Resume()
+	waitUntil(t, "Redis to be healthy again", 5*time.Second, r.Healthy)
+}
+
+// A Redis down when the server starts is no error: it is used once up.
+func TestRedisDownAtStart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	srv.Kill()
+	r := newReplica(t, srv)
+	if r.Healthy() || r.Err() == nil {
+		t.Fatalf("dead Redis at start reported healthy=%v err=%v", r.Healthy(), r.Err())
+	}
+	l := limiterOf(r.Limiters(20, 2*time.Second, 3), testKey)
+	start := time.Now()
+	if err := l.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 500*time.Millisecond {
+		t.Errorf("Wait took %v with Redis known down, want at once", el)
+	}
+	srv.Restart()
+	waitUntil(t, "Redis to be healthy", 5*time.Second, r.Healthy)
+	var g grants
+	g.watch(l, "")
+	if err := l.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if shared, _ := g.sharedCount(); shared != 1 {
+		t.Error("grant after recovery not made by Redis")
+	}
+}
+
+// Answered moves the slot to when its request was answered, on Redis's
+// clock.
+func TestAnsweredMovesTheSharedSlot(t *testing.T) {
+	t.Parallel()
+	const window = 300 * time.Millisecond
+	srv := redistest.Start(t)
+	l := limiterOf(newReplica(t, srv).Limiters(1, window, 1), testKey)
+	answered, err := l.WaitSlot(t.Context())
+	if err != nil || answered == nil {
+		t.Fatalf("WaitSlot = %v, %v", answered != nil, err)
+	}
+	const latency = 200 * time.Millisecond
+	time.Sleep(latency)
+	answered(time.Now())
+	answeredAt := time.Now()
+	if err := l.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(answeredAt); el < window-20*time.Millisecond {
+		t.Errorf("next slot %v after the answer, want a window (%v)", el, window)
+	}
+}
+
+func TestLimitersSource(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	r := newReplica(t, srv)
+	src := r.Limiters(20, 2*time.Second, 3)
+	a, b := src.For("key-a"), src.For("key-b")
+	if a != src.For("key-a") || a == b {
+		t.Error("For: want one limiter per key, the same on every call")
+	}
+	if la := a.(*Limiter); la.key != "lgql:rl:"+upstream.TenantID("key-a") || contains(la.key, "key-a") {
+		t.Errorf("Redis key %q, want lgql:rl:<tenant id>", la.key)
+	}
+	if _, ok := r.Limiters(0, 0, 3).For("k").(*lemlist.WindowLimiter); !ok {
+		t.Error("n = 0: want lemlist's unlimited limiters")
+	}
+	for _, tc := range []struct{ n, replicas, want int }{{20, 3, 6}, {20, 1, 20}, {20, 0, 20}, {2, 3, 1}, {20, 4, 5}} {
+		if got := FallbackShare(tc.n, tc.replicas); got != tc.want {
+			t.Errorf("FallbackShare(%d, %d) = %d, want %d", tc.n, tc.replicas, got, tc.want)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("negative n: no panic")
+		}
+	}()
+	r.Limiters(-1, time.Second, 3)
+}

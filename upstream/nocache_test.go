@@ -1,0 +1,51 @@
+package upstream
+
+import (
+	"context"
+	"testing"
+)
+
+func TestNoCacheBypassesEveryKind(t *testing.T) {
+	for k := range numKinds {
+		t.Run(k.String(), func(t *testing.T) {
+			c, _, obs := newTestCache(CacheOptions{TTL: ttl})
+			f := newFake("A")
+			up := Cached(f, c, TenantID("key-a"))
+			ctx := context.Background()
+			if _, err := call(ctx, up, k, "x1"); err != nil { // fills the cache
+				t.Fatal(err)
+			}
+			nc := NoCache(ctx)
+			for range 2 {
+				if _, err := call(nc, up, k, "x1"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := f.calls.Load(); n != 3 {
+				t.Fatalf("1 cached + 2 NoCache calls made %d upstream calls, want 3", n)
+			}
+			if h, m := obs.get("hit", k.String()), obs.get("miss", k.String()); h != 0 || m != 1 {
+				t.Errorf("hits, misses = %d, %d; want 0, 1: NoCache calls are not counted", h, m)
+			}
+			// The cached entry is still served to ordinary calls.
+			if _, err := call(ctx, up, k, "x1"); err != nil {
+				t.Fatal(err)
+			}
+			if n := f.calls.Load(); n != 3 {
+				t.Fatalf("a cached call after NoCache calls went upstream (%d calls)", n)
+			}
+		})
+	}
+}
+
+func TestNoCacheDoesNotFillTheCache(t *testing.T) {
+	c, _, _ := newTestCache(CacheOptions{TTL: ttl})
+	f := newFake("A")
+	up := Cached(f, c, TenantID("key-a"))
+	if _, err := call(NoCache(context.Background()), up, kindActivities, "x1"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := c.Size(); n != 0 {
+		t.Fatalf("a NoCache call left %d entries in the cache", n)
+	}
+}
