@@ -55,6 +55,9 @@ type config struct {
 	IdleTimeout       time.Duration
 	ShutdownGrace     time.Duration
 
+	PollInterval  time.Duration // live feed polling; 0: off
+	WebhookSecret string        // live feed webhooks; "": off (demo mode makes one up)
+
 	MetricsAddr string
 	LogLevel    string
 	DemoSize    int
@@ -125,6 +128,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "write-timeout", usage: "time to write a response, from the end of its request's headers; must exceed REQUEST_TIMEOUT; 0 disables", def: "30s", set: durVar(&c.WriteTimeout)},
 		{name: "idle-timeout", usage: "how long an idle keep-alive connection stays open", def: "2m", set: durVar(&c.IdleTimeout)},
 		{name: "shutdown-grace", usage: "how long in-flight requests get to finish on SIGINT or SIGTERM", def: "10s", set: durVar(&c.ShutdownGrace)},
+		{name: "poll-interval", usage: "how often the live feed (subscription activityAdded) asks lemlist for new activities, per API key and filter subscribed to; at least 1s, 0 turns polling off (webhooks only)", def: "5s", set: durVar(&c.PollInterval)},
+		{name: "webhook-secret", usage: "secret lemlist echoes in its webhook calls to POST /webhooks/lemlist (/webhooks/lemlist/{tenant} in passthrough mode, with a secret derived per tenant: see cmd/lemlist-hook); at least 16 characters; empty disables webhooks, except in demo mode, which makes one up", set: strVar(&c.WebhookSecret), secret: true},
 		{name: "metrics-addr", usage: "host:port of a separate listener for /metrics; empty serves /metrics on the main port", set: strVar(&c.MetricsAddr)},
 		{name: "log-level", usage: "debug, info, warn or error", def: "info", set: enumVar(&c.LogLevel, "debug", "info", "warn", "error")},
 		{name: "demo-activities", usage: "size of the generated demo dataset", def: "5000", set: intVar(&c.DemoSize, 1, 2_000_000)},
@@ -235,6 +240,12 @@ func (c *config) resolve(authMode, introspection, tokens, tokensFile, cors strin
 	}
 	if c.WriteTimeout > 0 && c.WriteTimeout <= c.RequestTimeout {
 		return settingError("write-timeout", "%s must exceed REQUEST_TIMEOUT (%s), or responses are cut off", c.WriteTimeout, c.RequestTimeout)
+	}
+	if c.PollInterval > 0 && c.PollInterval < time.Second {
+		return settingError("poll-interval", "%s is below 1s: each poll is a request from lemlist's budget of 20 per 2 s", c.PollInterval)
+	}
+	if c.WebhookSecret != "" && len(c.WebhookSecret) < 16 {
+		return settingError("webhook-secret", "must be at least 16 characters")
 	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -29,7 +30,7 @@ import (
 // from aroundOperations.
 func (a *app) graphqlHandler() http.Handler {
 	es := graph.NewExecutableSchema(graph.Config{
-		Resolvers:  &graph.Resolver{MaxPageSize: a.cfg.MaxPageSize},
+		Resolvers:  &graph.Resolver{MaxPageSize: a.cfg.MaxPageSize, Feed: a.live.Feed(), Stats: graph.NewStatsCache(a.cfg.CacheTTL, 256)},
 		Complexity: complexityRoot(a.cfg.MaxPageSize),
 	})
 	srv := handler.New(es)
@@ -70,6 +71,9 @@ func (a *app) graphqlHandler() http.Handler {
 		return a.aroundOperation(ctx, strconv.FormatUint(callers.Add(1), 10), next)
 	})
 	srv.AroundResponses(aroundResponse)
+	// After aroundResponse, which then logs the error that ends a stream:
+	// fresh loaders per subscription event, and why the feed ended a stream.
+	srv.Use(graph.Subscriptions{})
 	srv.SetErrorPresenter(graph.ErrorPresenter(a.logger))
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		a.logger.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(v))
@@ -92,7 +96,7 @@ func (a *app) aroundOperation(ctx context.Context, caller string, next graphql.O
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
 	}
 	ctx = lemlist.WithCaller(ctx, caller)
-	ctx = loaders.NewContext(ctx, loaders.New(tracked{t.up}, loaders.Options{OnBatch: a.metrics.LoaderBatch, Tenant: t.id}))
+	ctx = loaders.NewContext(ctx, loaders.New(tracked{t.up}, loaders.Options{OnBatch: a.metrics.LoaderBatch, Tenant: cmp.Or(t.id, "server")}))
 	rh := next(ctx)
 	op := graphql.GetOperationContext(ctx).Operation
 	if _, ok := ctx.Deadline(); ok || op == nil || op.Operation == ast.Subscription {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lemlist-graphql/server/graph"
 	"github.com/lemlist-graphql/server/graph/model"
+	"github.com/lemlist-graphql/server/lemlist"
 )
 
 // Error codes of operations refused for their shape.
@@ -30,6 +31,15 @@ func complexityRoot(maxPage int) graph.ComplexityRoot {
 	c.Query.Activities = connectionCost(maxPage)
 	c.Lead.Activities = connectionCost(maxPage)
 	c.Campaign.Activities = connectionCost(maxPage)
+	c.Contact.Activities = connectionCost(maxPage)
+	// A stats query may scan up to maxUpstreamCalls pages of 100 rows.
+	c.Query.ActivityStats = func(child int, _ *model.ActivityFilter, _ []model.StatsGroup, _ *string, calls *int) int {
+		n := graph.DefaultStatsCalls
+		if calls != nil {
+			n = min(max(*calls, 1), graph.MaxStatsCalls)
+		}
+		return 1 + n*lemlist.MaxPageSize/10 + child
+	}
 	return c
 }
 

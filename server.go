@@ -94,6 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	logger.Info("listening", "addr", ln.Addr().String(), "mode", cfg.Mode, "auth", app.auth.String(),
 		"introspection", cfg.Introspection, "cache_ttl", cfg.CacheTTL.String(), "graphiql", url, "endpoint", url+"graphql")
 	if app.fake != nil {
+		app.live.StartDemo(app.fake, "http://"+ln.Addr().String())
 		logger.Info("demo mode: serving a generated dataset from an in-process fake of lemlist; set LEMLIST_API_KEY for the real API",
 			"activities", cfg.DemoSize)
 	}
@@ -114,6 +115,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "grace", cfg.ShutdownGrace.String())
+	app.live.Close() // ends subscriptions: SSE streams finish, Shutdown need not wait for them
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	var errs []error
@@ -140,6 +142,7 @@ type app struct {
 	pool    *upstream.Pool
 	cache   *upstream.Cache
 	fake    *lemlisttest.Server // demo mode's upstream
+	live    *liveFeed           // Subscription.activityAdded (feed_wiring.go)
 }
 
 var (
@@ -224,11 +227,20 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 			a.auth = openAuth{t: t}
 		}
 	}
+	a.live, err = newLiveFeed(liveFeedOptions{
+		Mode: cfg.Mode, PollInterval: cfg.PollInterval, WebhookSecret: cfg.WebhookSecret,
+		MaxBodyBytes: cfg.MaxBodyBytes, Logger: logger, Metrics: a.metrics,
+	})
+	if err != nil {
+		a.Close()
+		return nil, &configError{err.Error()}
+	}
 	return a, nil
 }
 
 // Close releases the demo upstream.
 func (a *app) Close() {
+	a.live.Close()
 	if a.fake != nil {
 		a.fake.Close()
 	}
@@ -258,6 +270,7 @@ func (a *app) Handler() http.Handler {
 	gql = a.cors(gql)
 	gql = a.observe(gql)
 	mux.Handle("/graphql", gql)
+	a.live.Mount(mux, a.observe) // POST /webhooks/lemlist[/{tenant}]
 	// GraphiQL, with its scripts embedded rather than from a CDN.
 	mux.Handle("GET /{$}", web.Handler("lemlist GraphQL", "/graphql"))
 	mux.Handle("GET "+web.AssetsPath, web.Assets())

@@ -34,6 +34,7 @@ type ResolverRoot interface {
 	ApiActivity() ApiActivityResolver
 	CallActivity() CallActivityResolver
 	Campaign() CampaignResolver
+	Contact() ContactResolver
 	ContactCampaign() ContactCampaignResolver
 	EmailActivity() EmailActivityResolver
 	GenericActivity() GenericActivityResolver
@@ -43,6 +44,7 @@ type ResolverRoot interface {
 	ManualActivity() ManualActivityResolver
 	MessagingActivity() MessagingActivityResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -58,6 +60,33 @@ type ComplexityRoot struct {
 	ActivityEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ActivityStats struct {
+		AsOf                   func(childComplexity int) int
+		Cached                 func(childComplexity int) int
+		CampaignRates          func(childComplexity int) int
+		CoveredFrom            func(childComplexity int) int
+		EstimatedUpstreamCalls func(childComplexity int) int
+		Groups                 func(childComplexity int) int
+		Partial                func(childComplexity int) int
+		ScannedActivities      func(childComplexity int) int
+		Timezone               func(childComplexity int) int
+		Total                  func(childComplexity int) int
+		UpstreamCalls          func(childComplexity int) int
+	}
+
+	ActivityStatsGroup struct {
+		Count func(childComplexity int) int
+		Key   func(childComplexity int) int
+	}
+
+	ActivityStatsKey struct {
+		CampaignID func(childComplexity int) int
+		Channel    func(childComplexity int) int
+		Day        func(childComplexity int) int
+		Type       func(childComplexity int) int
+		UserID     func(childComplexity int) int
 	}
 
 	Annotation struct {
@@ -112,7 +141,18 @@ type ComplexityRoot struct {
 		Status     func(childComplexity int) int
 	}
 
+	CampaignEmailRates struct {
+		CampaignID    func(childComplexity int) int
+		EmailsReplied func(childComplexity int) int
+		EmailsSent    func(childComplexity int) int
+		LeadsOpened   func(childComplexity int) int
+		LeadsSent     func(childComplexity int) int
+		OpenRate      func(childComplexity int) int
+		ReplyRate     func(childComplexity int) int
+	}
+
 	Contact struct {
+		Activities   func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.ActivityFilter) int
 		Campaigns    func(childComplexity int) int
 		Email        func(childComplexity int) int
 		FirstName    func(childComplexity int) int
@@ -251,10 +291,15 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Activities func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.ActivityFilter) int
-		Campaign   func(childComplexity int, id string) int
-		Contact    func(childComplexity int, id string) int
-		Lead       func(childComplexity int, id string) int
+		Activities    func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.ActivityFilter) int
+		ActivityStats func(childComplexity int, filter *model.ActivityFilter, groupBy []model.StatsGroup, timezone *string, maxUpstreamCalls *int) int
+		Campaign      func(childComplexity int, id string) int
+		Contact       func(childComplexity int, id string) int
+		Lead          func(childComplexity int, id string) int
+	}
+
+	Subscription struct {
+		ActivityAdded func(childComplexity int, filter *model.ActivityFilter) int
 	}
 
 	User struct {
@@ -289,6 +334,9 @@ type CallActivityResolver interface {
 }
 type CampaignResolver interface {
 	Activities(ctx context.Context, obj *model.Campaign, first *int, after *string, last *int, before *string, filter *model.ActivityFilter) (*model.ActivityConnection, error)
+}
+type ContactResolver interface {
+	Activities(ctx context.Context, obj *model.Contact, first *int, after *string, last *int, before *string, filter *model.ActivityFilter) (*model.ActivityConnection, error)
 }
 type ContactCampaignResolver interface {
 	Campaign(ctx context.Context, obj *model.ContactCampaign) (*model.Campaign, error)
@@ -339,6 +387,10 @@ type QueryResolver interface {
 	Lead(ctx context.Context, id string) (*model.Lead, error)
 	Campaign(ctx context.Context, id string) (*model.Campaign, error)
 	Contact(ctx context.Context, id string) (*model.Contact, error)
+	ActivityStats(ctx context.Context, filter *model.ActivityFilter, groupBy []model.StatsGroup, timezone *string, maxUpstreamCalls *int) (*model.ActivityStats, error)
+}
+type SubscriptionResolver interface {
+	ActivityAdded(ctx context.Context, filter *model.ActivityFilter) (<-chan model.Activity, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -390,6 +442,117 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ActivityEdge.Node(childComplexity), true
+
+	case "ActivityStats.asOf":
+		if e.ComplexityRoot.ActivityStats.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.AsOf(childComplexity), true
+	case "ActivityStats.cached":
+		if e.ComplexityRoot.ActivityStats.Cached == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.Cached(childComplexity), true
+	case "ActivityStats.campaignRates":
+		if e.ComplexityRoot.ActivityStats.CampaignRates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.CampaignRates(childComplexity), true
+	case "ActivityStats.coveredFrom":
+		if e.ComplexityRoot.ActivityStats.CoveredFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.CoveredFrom(childComplexity), true
+	case "ActivityStats.estimatedUpstreamCalls":
+		if e.ComplexityRoot.ActivityStats.EstimatedUpstreamCalls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.EstimatedUpstreamCalls(childComplexity), true
+	case "ActivityStats.groups":
+		if e.ComplexityRoot.ActivityStats.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.Groups(childComplexity), true
+	case "ActivityStats.partial":
+		if e.ComplexityRoot.ActivityStats.Partial == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.Partial(childComplexity), true
+	case "ActivityStats.scannedActivities":
+		if e.ComplexityRoot.ActivityStats.ScannedActivities == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.ScannedActivities(childComplexity), true
+	case "ActivityStats.timezone":
+		if e.ComplexityRoot.ActivityStats.Timezone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.Timezone(childComplexity), true
+	case "ActivityStats.total":
+		if e.ComplexityRoot.ActivityStats.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.Total(childComplexity), true
+	case "ActivityStats.upstreamCalls":
+		if e.ComplexityRoot.ActivityStats.UpstreamCalls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.UpstreamCalls(childComplexity), true
+
+	case "ActivityStatsGroup.count":
+		if e.ComplexityRoot.ActivityStatsGroup.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStatsGroup.Count(childComplexity), true
+	case "ActivityStatsGroup.key":
+		if e.ComplexityRoot.ActivityStatsGroup.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStatsGroup.Key(childComplexity), true
+
+	case "ActivityStatsKey.campaignId":
+		if e.ComplexityRoot.ActivityStatsKey.CampaignID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStatsKey.CampaignID(childComplexity), true
+	case "ActivityStatsKey.channel":
+		if e.ComplexityRoot.ActivityStatsKey.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStatsKey.Channel(childComplexity), true
+	case "ActivityStatsKey.day":
+		if e.ComplexityRoot.ActivityStatsKey.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStatsKey.Day(childComplexity), true
+	case "ActivityStatsKey.type":
+		if e.ComplexityRoot.ActivityStatsKey.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStatsKey.Type(childComplexity), true
+	case "ActivityStatsKey.userId":
+		if e.ComplexityRoot.ActivityStatsKey.UserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStatsKey.UserID(childComplexity), true
 
 	case "Annotation.campaign":
 		if e.ComplexityRoot.Annotation.Campaign == nil {
@@ -640,6 +803,60 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Campaign.Status(childComplexity), true
 
+	case "CampaignEmailRates.campaignId":
+		if e.ComplexityRoot.CampaignEmailRates.CampaignID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignEmailRates.CampaignID(childComplexity), true
+	case "CampaignEmailRates.emailsReplied":
+		if e.ComplexityRoot.CampaignEmailRates.EmailsReplied == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignEmailRates.EmailsReplied(childComplexity), true
+	case "CampaignEmailRates.emailsSent":
+		if e.ComplexityRoot.CampaignEmailRates.EmailsSent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignEmailRates.EmailsSent(childComplexity), true
+	case "CampaignEmailRates.leadsOpened":
+		if e.ComplexityRoot.CampaignEmailRates.LeadsOpened == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignEmailRates.LeadsOpened(childComplexity), true
+	case "CampaignEmailRates.leadsSent":
+		if e.ComplexityRoot.CampaignEmailRates.LeadsSent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignEmailRates.LeadsSent(childComplexity), true
+	case "CampaignEmailRates.openRate":
+		if e.ComplexityRoot.CampaignEmailRates.OpenRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignEmailRates.OpenRate(childComplexity), true
+	case "CampaignEmailRates.replyRate":
+		if e.ComplexityRoot.CampaignEmailRates.ReplyRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignEmailRates.ReplyRate(childComplexity), true
+
+	case "Contact.activities":
+		if e.ComplexityRoot.Contact.Activities == nil {
+			break
+		}
+
+		args, err := ec.field_Contact_activities_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Contact.Activities(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["filter"].(*model.ActivityFilter)), true
 	case "Contact.campaigns":
 		if e.ComplexityRoot.Contact.Campaigns == nil {
 			break
@@ -1314,6 +1531,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Activities(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["filter"].(*model.ActivityFilter)), true
+	case "Query.activityStats":
+		if e.ComplexityRoot.Query.ActivityStats == nil {
+			break
+		}
+
+		args, err := ec.field_Query_activityStats_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ActivityStats(childComplexity, args["filter"].(*model.ActivityFilter), args["groupBy"].([]model.StatsGroup), args["timezone"].(*string), args["maxUpstreamCalls"].(*int)), true
 	case "Query.campaign":
 		if e.ComplexityRoot.Query.Campaign == nil {
 			break
@@ -1348,6 +1576,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Lead(childComplexity, args["id"].(string)), true
+
+	case "Subscription.activityAdded":
+		if e.ComplexityRoot.Subscription.ActivityAdded == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_activityAdded_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ActivityAdded(childComplexity, args["filter"].(*model.ActivityFilter)), true
 
 	case "User.email":
 		if e.ComplexityRoot.User.Email == nil {
@@ -1418,6 +1658,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			}
 
 			return &response
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
 		}
 
 	default:
@@ -1852,6 +2109,28 @@ type Contact {
   unsubscribed: Boolean
   "The contact's enrolments, one lead per campaign."
   campaigns: [ContactCampaign!]!
+  """
+  The activities of the contact's leads (one per campaign), merged newest
+  first. Without ` + "`" + `first` + "`" + ` or ` + "`" + `last` + "`" + `, the first 20 are returned. lemlist has
+  no contact filter: this merges one upstream list per lead (times one per
+  type with ` + "`" + `types` + "`" + ` or ` + "`" + `channel` + "`" + `), at most 64. Activities without a lead,
+  such as notes on the contact, are not included.
+  """
+  activities(
+    "Return at most this many activities from the start (after ` + "`" + `after` + "`" + `)."
+    first: Int
+    "Return activities after this cursor."
+    after: String
+    "Return at most this many activities from the end (before ` + "`" + `before` + "`" + `)."
+    last: Int
+    "Return activities before this cursor."
+    before: String
+    """
+    Narrow the list. Its leadId, if given, must be one of the contact's
+    leads; its campaignId keeps the contact's lead in that campaign.
+    """
+    filter: ActivityFilter
+  ): ActivityConnection!
 }
 
 "One campaign enrolment of a contact."
@@ -1911,8 +2190,25 @@ Narrows a list of activities. All conditions must hold. Date bounds apply to
 ` + "`" + `createdAt` + "`" + ` and are inclusive.
 """
 input ActivityFilter {
-  "Only activities of this lemlist type, e.g. emailsReplied."
+  "Only activities of this lemlist type, e.g. emailsReplied. Give ` + "`" + `type` + "`" + ` or ` + "`" + `types` + "`" + `, not both."
   type: String
+  """
+  Only activities of any of these lemlist types (1 to 20, duplicates
+  ignored). Give ` + "`" + `type` + "`" + ` or ` + "`" + `types` + "`" + `, not both.
+
+  lemlist filters on one type per call, so the server merges one upstream
+  list per type, newest first (equal createdAt: by id, descending). A page
+  costs at least one upstream call per type: see ActivityConnection.
+  """
+  types: [String!]
+  """
+  Only activities of this channel. Alone, it stands for the types this
+  server knows for the channel (e.g. 17 for EMAIL, 39 for LINKEDIN), each an
+  upstream list to merge; with ` + "`" + `type` + "`" + ` or ` + "`" + `types` + "`" + `, it keeps those of the
+  channel (none left: an empty list, with no upstream call). OTHER has no
+  known types and is refused.
+  """
+  channel: ActivityChannel
   "Only activities of this campaign (cam_…)."
   campaignId: ID
   "Only activities of this lead (lea_…)."
@@ -1929,7 +2225,18 @@ input ActivityFilter {
   endDate: DateInput
 }
 
-"A page of activities, newest first (Relay cursor connection)."
+"""
+A page of activities, newest first (Relay cursor connection).
+
+A filter with several types (` + "`" + `types` + "`" + `, ` + "`" + `channel` + "`" + `), or a contact's
+activities (one list per lead), merges k upstream lists (at most 64) by
+createdAt, newest first, equal createdAt by id descending. Such a page
+reads lazily: ` + "`" + `first: N` + "`" + ` costs at most k·⌈(N+1)/100⌉ upstream calls, plus
+one for a first page (a one-row probe that pins the list), and at least
+one per list; ` + "`" + `last: N` + "`" + ` with ` + "`" + `before` + "`" + ` at most k·⌈N/100⌉; ` + "`" + `last` + "`" + ` without
+` + "`" + `before` + "`" + ` first finds the end of each list, about 2·log2(length/N) calls
+per list. A merged list's cursors only work with the same filter.
+"""
 type ActivityConnection {
   "The activities of the page with their cursors."
   edges: [ActivityEdge!]!
@@ -1959,6 +2266,120 @@ type PageInfo {
   endCursor: String
 }
 
+"A dimension activityStats groups by."
+enum StatsGroup {
+  "The activity's lemlist type."
+  TYPE
+  "The channel derived from the type."
+  CHANNEL
+  "The calendar day of createdAt in the requested time zone."
+  DAY
+  "The activity's campaign (notes have none)."
+  CAMPAIGN
+  "The activity's team member: its actor (userId), else its sender (sendUserId), else its creator."
+  USER
+}
+
+"Activity counts: the answer of Query.activityStats."
+type ActivityStats {
+  "The activities counted."
+  total: Int!
+  """
+  One entry per distinct key among the counted activities, ordered by key
+  (type, channel, day, campaignId, userId; null first). With an empty
+  groupBy, one entry with an empty key (none when nothing was counted).
+  """
+  groups: [ActivityStatsGroup!]!
+  """
+  Email rates per campaign, one entry per campaign for which an emailsSent,
+  emailsOpened or emailsReplied was counted, ordered by campaignId,
+  whatever groupBy says. They are computed from the counted activities
+  only: filter on those three types (or the EMAIL channel) and a date
+  range for meaningful rates.
+  """
+  campaignRates: [CampaignEmailRates!]!
+  """
+  Whether maxUpstreamCalls cut the work short: the scan, whose counts then
+  cover the newest activities only (see coveredFrom), or the probes of
+  estimatedUpstreamCalls.
+  """
+  partial: Boolean!
+  """
+  When partial: every selected activity created strictly after this
+  instant is counted and none created before it (those created at it may
+  be in part). Null when not partial.
+  """
+  coveredFrom: DateTime
+  "The activities read and counted (equals total)."
+  scannedActivities: Int!
+  """
+  The newest createdAt among the selected activities when the scan began;
+  activities created later are not counted. Null when there are none.
+  """
+  asOf: DateTime
+  "The upstream calls this result took, probes included (some may have been answered by the server's cache)."
+  upstreamCalls: Int!
+  """
+  What a complete scan costs at most, in upstream calls: the probes that
+  find each list's length (a galloping search, O(log n) calls per list)
+  plus ⌈length/100⌉ per list. Selected without any count, only the probes
+  run. Null when maxUpstreamCalls ran out before every length was known.
+  """
+  estimatedUpstreamCalls: Int
+  "Whether this answer came from the server's stats cache rather than a scan."
+  cached: Boolean!
+  "The IANA time zone of DAY keys."
+  timezone: String!
+}
+
+"One group of ActivityStats: a key and its count."
+type ActivityStatsGroup {
+  "The group's key: the groupBy dimensions, others null."
+  key: ActivityStatsKey!
+  "The activities with this key."
+  count: Int!
+}
+
+"""
+The key of an ActivityStatsGroup. A field is null when its dimension is
+not in groupBy, or when the activity has no value for it (a note has no
+campaign).
+"""
+type ActivityStatsKey {
+  "With TYPE: the lemlist type."
+  type: String
+  "With CHANNEL: the channel."
+  channel: ActivityChannel
+  "With DAY: the day of createdAt in the requested time zone, as YYYY-MM-DD."
+  day: String
+  "With CAMPAIGN: the campaign id (cam_…)."
+  campaignId: ID
+  "With USER: the team member's id (usr_…)."
+  userId: ID
+}
+
+"""
+Email rates of one campaign among the counted activities. Opens and
+replies count even when the email was sent before the filter's date range,
+so a rate can exceed 1.
+"""
+type CampaignEmailRates {
+  "The campaign id (cam_…)."
+  campaignId: ID!
+  "Distinct leads with at least one counted emailsSent."
+  leadsSent: Int!
+  "Distinct leads with at least one counted emailsOpened."
+  leadsOpened: Int!
+  "Counted emailsSent activities."
+  emailsSent: Int!
+  "Counted emailsReplied activities."
+  emailsReplied: Int!
+  "leadsOpened / leadsSent; null when leadsSent is 0."
+  openRate: Float
+  "emailsReplied / emailsSent; null when emailsSent is 0."
+  replyRate: Float
+}
+
 "The root of every read."
 type Query {
   """
@@ -1983,6 +2404,49 @@ type Query {
   campaign("The campaign id (cam_…)." id: ID!): Campaign
   "A contact by id (ctc_…), or null if lemlist has no such contact."
   contact("The contact id (ctc_…)." id: ID!): Contact
+  """
+  Counts of the activities a filter selects, grouped, with email rates per
+  campaign: numbers for a dashboard.
+
+  lemlist has no aggregate endpoint: the server reads the matching
+  activities, 100 per upstream call, newest first (merging one list per
+  type, as ` + "`" + `activities` + "`" + ` does), and stops at maxUpstreamCalls. Select
+  ` + "`" + `estimatedUpstreamCalls` + "`" + ` alone first to learn the price of a full scan.
+  Results are cached per API key and arguments for the server's cache TTL.
+  """
+  activityStats(
+    "Which activities to count."
+    filter: ActivityFilter
+    "The dimensions to group by; duplicates are ignored. Empty: one group with everything."
+    groupBy: [StatsGroup!]!
+    "The IANA time zone (e.g. Europe/Paris) of DAY keys. Default UTC."
+    timezone: String
+    """
+    The most upstream calls this field may make, probes included: 1 to 500,
+    and at least the number of lists the filter merges. A scan it cuts short
+    is ` + "`" + `partial` + "`" + `. lemlist allows 20 calls per 2 s per API key.
+    """
+    maxUpstreamCalls: Int = 50
+  ): ActivityStats!
+}
+
+"Live updates, over a websocket (graphql-transport-ws or graphql-ws) or server-sent events."
+type Subscription {
+  """
+  Each new activity matching the filter, as it happens, oldest first, each
+  once: activities from before the subscription are not replayed.
+
+  They come from lemlist's webhooks when the server receives them (at once),
+  and from polling lemlist every few seconds per API key and filter (shared
+  by every subscription with the same filter). ` + "`" + `types` + "`" + ` and ` + "`" + `channel` + "`" + ` are
+  matched on the server from each activity's type, and a date filter bounds
+  createdAt as in ` + "`" + `activities` + "`" + `.
+
+  A subscriber that falls behind (about 1000 activities not read) gets the
+  error SUBSCRIBER_TOO_SLOW and the stream ends: resubscribe, and catch up
+  with ` + "`" + `activities` + "`" + ` (minDate = the last createdAt received).
+  """
+  activityAdded("Only activities matching this filter." filter: ActivityFilter): Activity!
 }
 `, BuiltIn: false},
 }
@@ -2014,6 +2478,60 @@ func (ec *executionContext) childFields_ActivityEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type ActivityEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ActivityStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "total":
+		return ec.fieldContext_ActivityStats_total(ctx, field)
+	case "groups":
+		return ec.fieldContext_ActivityStats_groups(ctx, field)
+	case "campaignRates":
+		return ec.fieldContext_ActivityStats_campaignRates(ctx, field)
+	case "partial":
+		return ec.fieldContext_ActivityStats_partial(ctx, field)
+	case "coveredFrom":
+		return ec.fieldContext_ActivityStats_coveredFrom(ctx, field)
+	case "scannedActivities":
+		return ec.fieldContext_ActivityStats_scannedActivities(ctx, field)
+	case "asOf":
+		return ec.fieldContext_ActivityStats_asOf(ctx, field)
+	case "upstreamCalls":
+		return ec.fieldContext_ActivityStats_upstreamCalls(ctx, field)
+	case "estimatedUpstreamCalls":
+		return ec.fieldContext_ActivityStats_estimatedUpstreamCalls(ctx, field)
+	case "cached":
+		return ec.fieldContext_ActivityStats_cached(ctx, field)
+	case "timezone":
+		return ec.fieldContext_ActivityStats_timezone(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActivityStats", field.Name)
+}
+
+func (ec *executionContext) childFields_ActivityStatsGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_ActivityStatsGroup_key(ctx, field)
+	case "count":
+		return ec.fieldContext_ActivityStatsGroup_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActivityStatsGroup", field.Name)
+}
+
+func (ec *executionContext) childFields_ActivityStatsKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "type":
+		return ec.fieldContext_ActivityStatsKey_type(ctx, field)
+	case "channel":
+		return ec.fieldContext_ActivityStatsKey_channel(ctx, field)
+	case "day":
+		return ec.fieldContext_ActivityStatsKey_day(ctx, field)
+	case "campaignId":
+		return ec.fieldContext_ActivityStatsKey_campaignId(ctx, field)
+	case "userId":
+		return ec.fieldContext_ActivityStatsKey_userId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActivityStatsKey", field.Name)
+}
+
 func (ec *executionContext) childFields_Campaign(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2028,6 +2546,26 @@ func (ec *executionContext) childFields_Campaign(ctx context.Context, field grap
 		return ec.fieldContext_Campaign_activities(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Campaign", field.Name)
+}
+
+func (ec *executionContext) childFields_CampaignEmailRates(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "campaignId":
+		return ec.fieldContext_CampaignEmailRates_campaignId(ctx, field)
+	case "leadsSent":
+		return ec.fieldContext_CampaignEmailRates_leadsSent(ctx, field)
+	case "leadsOpened":
+		return ec.fieldContext_CampaignEmailRates_leadsOpened(ctx, field)
+	case "emailsSent":
+		return ec.fieldContext_CampaignEmailRates_emailsSent(ctx, field)
+	case "emailsReplied":
+		return ec.fieldContext_CampaignEmailRates_emailsReplied(ctx, field)
+	case "openRate":
+		return ec.fieldContext_CampaignEmailRates_openRate(ctx, field)
+	case "replyRate":
+		return ec.fieldContext_CampaignEmailRates_replyRate(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CampaignEmailRates", field.Name)
 }
 
 func (ec *executionContext) childFields_Contact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2048,6 +2586,8 @@ func (ec *executionContext) childFields_Contact(ctx context.Context, field graph
 		return ec.fieldContext_Contact_unsubscribed(ctx, field)
 	case "campaigns":
 		return ec.fieldContext_Contact_campaigns(ctx, field)
+	case "activities":
+		return ec.fieldContext_Contact_activities(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Contact", field.Name)
 }
@@ -2286,6 +2826,52 @@ func (ec *executionContext) field_Campaign_activities_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Contact_activities_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.ActivityFilter, error) {
+			return ec.unmarshalOActivityFilter2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Lead_activities_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2392,6 +2978,44 @@ func (ec *executionContext) field_Query_activities_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_activityStats_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.ActivityFilter, error) {
+			return ec.unmarshalOActivityFilter2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) ([]model.StatsGroup, error) {
+			return ec.unmarshalNStatsGroup2ᚕgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐStatsGroupᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "timezone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timezone"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "maxUpstreamCalls",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["maxUpstreamCalls"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_campaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2431,6 +3055,20 @@ func (ec *executionContext) field_Query_lead_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_activityAdded_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.ActivityFilter, error) {
+			return ec.unmarshalOActivityFilter2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
 	return args, nil
 }
 
@@ -2657,6 +3295,447 @@ func (ec *executionContext) fieldContext_ActivityEdge_node(_ context.Context, fi
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ActivityStats_total(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ActivityStats_groups(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ActivityStatsGroup) graphql.Marshaler {
+			return ec.marshalNActivityStatsGroup2ᚕᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityStatsGroupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActivityStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActivityStatsGroup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActivityStats_campaignRates(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_campaignRates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CampaignRates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CampaignEmailRates) graphql.Marshaler {
+			return ec.marshalNCampaignEmailRates2ᚕᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐCampaignEmailRatesᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_campaignRates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActivityStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CampaignEmailRates(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActivityStats_partial(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_partial(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Partial, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_partial(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStats", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ActivityStats_coveredFrom(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_coveredFrom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CoveredFrom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_coveredFrom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStats", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ActivityStats_scannedActivities(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_scannedActivities(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScannedActivities, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_scannedActivities(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ActivityStats_asOf(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStats", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ActivityStats_upstreamCalls(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_upstreamCalls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpstreamCalls, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_upstreamCalls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ActivityStats_estimatedUpstreamCalls(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_estimatedUpstreamCalls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EstimatedUpstreamCalls, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_estimatedUpstreamCalls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ActivityStats_cached(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_cached(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cached, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_cached(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStats", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ActivityStats_timezone(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_timezone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Timezone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_timezone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStats", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActivityStatsGroup_key(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStatsGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStatsGroup_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ActivityStatsKey) graphql.Marshaler {
+			return ec.marshalNActivityStatsKey2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityStatsKey(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStatsGroup_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActivityStatsGroup",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActivityStatsKey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActivityStatsGroup_count(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStatsGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStatsGroup_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStatsGroup_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStatsGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ActivityStatsKey_type(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStatsKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStatsKey_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStatsKey_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStatsKey", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActivityStatsKey_channel(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStatsKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStatsKey_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ActivityChannel) graphql.Marshaler {
+			return ec.marshalOActivityChannel2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityChannel(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStatsKey_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStatsKey", field, false, false, "ActivityChannel")
+}
+
+func (ec *executionContext) _ActivityStatsKey_day(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStatsKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStatsKey_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStatsKey_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStatsKey", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActivityStatsKey_campaignId(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStatsKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStatsKey_campaignId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CampaignID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStatsKey_campaignId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStatsKey", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ActivityStatsKey_userId(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStatsKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStatsKey_userId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStatsKey_userId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStatsKey", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Annotation_id(ctx context.Context, field graphql.CollectedField, obj *model.Annotation) (ret graphql.Marshaler) {
@@ -3708,6 +4787,167 @@ func (ec *executionContext) fieldContext_Campaign_activities(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _CampaignEmailRates_campaignId(ctx context.Context, field graphql.CollectedField, obj *model.CampaignEmailRates) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignEmailRates_campaignId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CampaignID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignEmailRates_campaignId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignEmailRates", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CampaignEmailRates_leadsSent(ctx context.Context, field graphql.CollectedField, obj *model.CampaignEmailRates) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignEmailRates_leadsSent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LeadsSent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignEmailRates_leadsSent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignEmailRates", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignEmailRates_leadsOpened(ctx context.Context, field graphql.CollectedField, obj *model.CampaignEmailRates) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignEmailRates_leadsOpened(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LeadsOpened, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignEmailRates_leadsOpened(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignEmailRates", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignEmailRates_emailsSent(ctx context.Context, field graphql.CollectedField, obj *model.CampaignEmailRates) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignEmailRates_emailsSent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EmailsSent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignEmailRates_emailsSent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignEmailRates", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignEmailRates_emailsReplied(ctx context.Context, field graphql.CollectedField, obj *model.CampaignEmailRates) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignEmailRates_emailsReplied(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EmailsReplied, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignEmailRates_emailsReplied(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignEmailRates", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignEmailRates_openRate(ctx context.Context, field graphql.CollectedField, obj *model.CampaignEmailRates) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignEmailRates_openRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OpenRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignEmailRates_openRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignEmailRates", field, false, false, "Float")
+}
+
+func (ec *executionContext) _CampaignEmailRates_replyRate(ctx context.Context, field graphql.CollectedField, obj *model.CampaignEmailRates) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignEmailRates_replyRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReplyRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignEmailRates_replyRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignEmailRates", field, false, false, "Float")
+}
+
 func (ec *executionContext) _Contact_id(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3897,6 +5137,50 @@ func (ec *executionContext) fieldContext_Contact_campaigns(_ context.Context, fi
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ContactCampaign(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Contact_activities(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_activities(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Contact().Activities(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*model.ActivityFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ActivityConnection) graphql.Marshaler {
+			return ec.marshalNActivityConnection2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_activities(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Contact",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActivityConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Contact_activities_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -6641,6 +7925,50 @@ func (ec *executionContext) fieldContext_Query_contact(ctx context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_activityStats(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_activityStats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ActivityStats(ctx, fc.Args["filter"].(*model.ActivityFilter), fc.Args["groupBy"].([]model.StatsGroup), fc.Args["timezone"].(*string), fc.Args["maxUpstreamCalls"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ActivityStats) graphql.Marshaler {
+			return ec.marshalNActivityStats2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_activityStats(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActivityStats(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_activityStats_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6713,6 +8041,50 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_activityAdded(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_activityAdded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ActivityAdded(ctx, fc.Args["filter"].(*model.ActivityFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Activity) graphql.Marshaler {
+			return ec.marshalNActivity2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_activityAdded(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_activityAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -7893,7 +9265,7 @@ func (ec *executionContext) unmarshalInputActivityFilter(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"type", "campaignId", "leadId", "isFirst", "minDate", "maxDate", "startDate", "endDate"}
+	fieldsInOrder := [...]string{"type", "types", "channel", "campaignId", "leadId", "isFirst", "minDate", "maxDate", "startDate", "endDate"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -7907,6 +9279,20 @@ func (ec *executionContext) unmarshalInputActivityFilter(ctx context.Context, ob
 				return it, err
 			}
 			it.Type = data
+		case "types":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("types"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Types = data
+		case "channel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channel"))
+			data, err := ec.unmarshalOActivityChannel2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityChannel(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Channel = data
 		case "campaignId":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("campaignId"))
 			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
@@ -8101,6 +9487,180 @@ func (ec *executionContext) _ActivityEdge(ctx context.Context, sel ast.Selection
 		case "node":
 			out.Values[i] = ec._ActivityEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var activityStatsImplementors = []string{"ActivityStats"}
+
+func (ec *executionContext) _ActivityStats(ctx context.Context, sel ast.SelectionSet, obj *model.ActivityStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, activityStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActivityStats")
+		case "total":
+			out.Values[i] = ec._ActivityStats_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groups":
+			out.Values[i] = ec._ActivityStats_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "campaignRates":
+			out.Values[i] = ec._ActivityStats_campaignRates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "partial":
+			out.Values[i] = ec._ActivityStats_partial(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "coveredFrom":
+			out.Values[i] = ec._ActivityStats_coveredFrom(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "scannedActivities":
+			out.Values[i] = ec._ActivityStats_scannedActivities(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "asOf":
+			out.Values[i] = ec._ActivityStats_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "upstreamCalls":
+			out.Values[i] = ec._ActivityStats_upstreamCalls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "estimatedUpstreamCalls":
+			out.Values[i] = ec._ActivityStats_estimatedUpstreamCalls(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cached":
+			out.Values[i] = ec._ActivityStats_cached(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timezone":
+			out.Values[i] = ec._ActivityStats_timezone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var activityStatsGroupImplementors = []string{"ActivityStatsGroup"}
+
+func (ec *executionContext) _ActivityStatsGroup(ctx context.Context, sel ast.SelectionSet, obj *model.ActivityStatsGroup) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, activityStatsGroupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActivityStatsGroup")
+		case "key":
+			out.Values[i] = ec._ActivityStatsGroup_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._ActivityStatsGroup_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var activityStatsKeyImplementors = []string{"ActivityStatsKey"}
+
+func (ec *executionContext) _ActivityStatsKey(ctx context.Context, sel ast.SelectionSet, obj *model.ActivityStatsKey) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, activityStatsKeyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActivityStatsKey")
+		case "type":
+			out.Values[i] = ec._ActivityStatsKey_type(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "channel":
+			out.Values[i] = ec._ActivityStatsKey_channel(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "day":
+			out.Values[i] = ec._ActivityStatsKey_day(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "campaignId":
+			out.Values[i] = ec._ActivityStatsKey_campaignId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userId":
+			out.Values[i] = ec._ActivityStatsKey_userId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -8445,6 +10005,69 @@ func (ec *executionContext) _Campaign(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var campaignEmailRatesImplementors = []string{"CampaignEmailRates"}
+
+func (ec *executionContext) _CampaignEmailRates(ctx context.Context, sel ast.SelectionSet, obj *model.CampaignEmailRates) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, campaignEmailRatesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CampaignEmailRates")
+		case "campaignId":
+			out.Values[i] = ec._CampaignEmailRates_campaignId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "leadsSent":
+			out.Values[i] = ec._CampaignEmailRates_leadsSent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "leadsOpened":
+			out.Values[i] = ec._CampaignEmailRates_leadsOpened(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "emailsSent":
+			out.Values[i] = ec._CampaignEmailRates_emailsSent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "emailsReplied":
+			out.Values[i] = ec._CampaignEmailRates_emailsReplied(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "openRate":
+			out.Values[i] = ec._CampaignEmailRates_openRate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "replyRate":
+			out.Values[i] = ec._CampaignEmailRates_replyRate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var contactImplementors = []string{"Contact"}
 
 func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, obj *model.Contact) graphql.Marshaler {
@@ -8459,43 +10082,49 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 		case "id":
 			out.Values[i] = ec._Contact_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "fullName":
 			out.Values[i] = ec._Contact_fullName(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "email":
 			out.Values[i] = ec._Contact_email(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "firstName":
 			out.Values[i] = ec._Contact_firstName(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "lastName":
 			out.Values[i] = ec._Contact_lastName(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "jobTitle":
 			out.Values[i] = ec._Contact_jobTitle(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "unsubscribed":
 			out.Values[i] = ec._Contact_unsubscribed(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "campaigns":
 			out.Values[i] = ec._Contact_campaigns(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "activities":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Contact_activities(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9336,6 +10965,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_contact(ctx, field)
 				})
+		case "activityStats":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_activityStats(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -9365,6 +11000,26 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "activityAdded":
+		return ec._Subscription_activityAdded(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var userImplementors = []string{"User"}
@@ -9843,6 +11498,46 @@ func (ec *executionContext) marshalNActivityEdge2ᚖgithubᚗcomᚋlemlistᚑgra
 	return ec._ActivityEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNActivityStats2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityStats(ctx context.Context, sel ast.SelectionSet, v *model.ActivityStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActivityStats!")
+		return graphql.Null
+	}
+	return ec._ActivityStats(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNActivityStatsGroup2ᚕᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityStatsGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ActivityStatsGroup) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNActivityStatsGroup2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityStatsGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNActivityStatsGroup2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityStatsGroup(ctx context.Context, sel ast.SelectionSet, v *model.ActivityStatsGroup) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActivityStatsGroup!")
+		return graphql.Null
+	}
+	return ec._ActivityStatsGroup(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNActivityStatsKey2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityStatsKey(ctx context.Context, sel ast.SelectionSet, v *model.ActivityStatsKey) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActivityStatsKey!")
+		return graphql.Null
+	}
+	return ec._ActivityStatsKey(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9863,6 +11558,30 @@ func (ec *executionContext) marshalNCampaign2ᚖgithubᚗcomᚋlemlistᚑgraphql
 		return graphql.Null
 	}
 	return ec._Campaign(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCampaignEmailRates2ᚕᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐCampaignEmailRatesᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CampaignEmailRates) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCampaignEmailRates2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐCampaignEmailRates(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCampaignEmailRates2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐCampaignEmailRates(ctx context.Context, sel ast.SelectionSet, v *model.CampaignEmailRates) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CampaignEmailRates!")
+		return graphql.Null
+	}
+	return ec._CampaignEmailRates(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNContactCampaign2ᚕᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐContactCampaignᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ContactCampaign) graphql.Marshaler {
@@ -9917,6 +11636,20 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
+	res, err := graphql.UnmarshalInt(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNJSON2encodingᚋjsonᚐRawMessage(ctx context.Context, v any) (json.RawMessage, error) {
 	res, err := model.UnmarshalJSON(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9941,6 +11674,46 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋlemlistᚑgraphql
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNStatsGroup2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐStatsGroup(ctx context.Context, v any) (model.StatsGroup, error) {
+	var res model.StatsGroup
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStatsGroup2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐStatsGroup(ctx context.Context, sel ast.SelectionSet, v model.StatsGroup) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNStatsGroup2ᚕgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐStatsGroupᚄ(ctx context.Context, v any) ([]model.StatsGroup, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.StatsGroup, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNStatsGroup2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐStatsGroup(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNStatsGroup2ᚕgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐStatsGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []model.StatsGroup) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStatsGroup2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐStatsGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -10099,6 +11872,22 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
+func (ec *executionContext) unmarshalOActivityChannel2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityChannel(ctx context.Context, v any) (*model.ActivityChannel, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.ActivityChannel)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOActivityChannel2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityChannel(ctx context.Context, sel ast.SelectionSet, v *model.ActivityChannel) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOActivityFilter2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityFilter(ctx context.Context, v any) (*model.ActivityFilter, error) {
 	if v == nil {
 		return nil, nil
@@ -10185,6 +11974,23 @@ func (ec *executionContext) marshalODateTime2ᚖtimeᚐTime(ctx context.Context,
 	return res
 }
 
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -10226,6 +12032,41 @@ func (ec *executionContext) marshalOLead2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋs
 		return graphql.Null
 	}
 	return ec._Lead(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

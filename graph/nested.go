@@ -115,31 +115,49 @@ func wantsHasNextPage(ctx context.Context) bool {
 // scope is what a parent imposes on a connection's filter.
 type scope struct {
 	campaignID, leadID string
+	// contact, for Contact.activities, is a loaded contact: the connection
+	// merges the lists of its leads.
+	contact *model.Contact
 }
 
-// connection resolves an activities connection.
+// connection resolves an activities connection: one upstream list, or the
+// merge of several (types, a channel, a contact's leads).
 func (r *Resolver) connection(ctx context.Context, args relay.Args, in *model.ActivityFilter, sc scope) (*model.ActivityConnection, error) {
-	f, err := toFilter(in, sc)
+	streams, err := toStreams(in, sc)
 	if err != nil {
 		return nil, err
 	}
-	req := &relay.Request{
+	req := &relay.MergeRequest{
 		Args:            args,
-		Filter:          f,
+		Streams:         streams,
 		NeedHasNextPage: wantsHasNextPage(ctx),
 		DefaultSize:     DefaultPageSize,
 		MaxSize:         r.maxPageSize(),
-		Concurrency:     r.Concurrency,
+		Concurrency:     r.concurrency(),
 	}
-	if req.Concurrency <= 0 {
-		req.Concurrency = 4
-	}
-	page, err := relay.Paginate(ctx, loaders.For(ctx).Upstream.ListActivities, req)
+	page, err := relay.PaginateMerged(ctx, loaders.For(ctx).Upstream.ListActivities, req)
 	if err != nil {
 		return nil, err
 	}
 	prefetchNested(ctx, page.Rows)
 	return newConnection(page), nil
+}
+
+// contactActivities answers Contact.activities, loading the contact first
+// when only its id is known.
+func (r *Resolver) contactActivities(ctx context.Context, args relay.Args, in *model.ActivityFilter, c *model.Contact) (*model.ActivityConnection, error) {
+	if c.LeadIDs == nil {
+		full, err := loaders.For(ctx).Contact(ctx, c.ID)
+		switch {
+		case errors.Is(err, loaders.ErrNotFound):
+			c = &model.Contact{ID: c.ID, LeadIDs: []string{}} // no leads: an empty list
+		case err != nil:
+			return nil, fmt.Errorf("load contact %s: %w", c.ID, err)
+		default:
+			c = model.ContactFromLemlist(full)
+		}
+	}
+	return r.connection(ctx, args, in, scope{contact: c})
 }
 
 func newConnection(p *relay.Page) *model.ActivityConnection {

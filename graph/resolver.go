@@ -21,6 +21,21 @@ type Resolver struct {
 	// Concurrency bounds one connection's upstream calls in flight; 0
 	// means 4.
 	Concurrency int
+	// Stats caches activityStats answers per tenant (loaders.Options.Tenant)
+	// and arguments; nil caches nothing, and neither does a request whose
+	// loaders name no tenant. The pages a scan reads go through the
+	// tenant's upstream, whose own cache is unaffected.
+	Stats *StatsCache
+	// Feed serves Subscription.activityAdded (subscription.go); nil turns
+	// it off (FEED_UNAVAILABLE).
+	Feed Feed
+}
+
+func (r *Resolver) concurrency() int {
+	if r.Concurrency > 0 {
+		return r.Concurrency
+	}
+	return 4
 }
 
 func (r *Resolver) maxPageSize() int {

@@ -77,6 +77,11 @@ func (r *campaignResolver) Activities(ctx context.Context, obj *model.Campaign, 
 	return r.connection(ctx, relay.Args{First: first, After: after, Last: last, Before: before}, filter, scope{campaignID: obj.ID})
 }
 
+// Activities is the resolver for the activities field.
+func (r *contactResolver) Activities(ctx context.Context, obj *model.Contact, first *int, after *string, last *int, before *string, filter *model.ActivityFilter) (*model.ActivityConnection, error) {
+	return r.contactActivities(ctx, relay.Args{First: first, After: after, Last: last, Before: before}, filter, obj)
+}
+
 // Campaign is the resolver for the campaign field.
 func (r *contactCampaignResolver) Campaign(ctx context.Context, obj *model.ContactCampaign) (*model.Campaign, error) {
 	return campaignRef(ctx, &model.Campaign{ID: obj.CampaignID})
@@ -237,6 +242,16 @@ func (r *queryResolver) Contact(ctx context.Context, id string) (*model.Contact,
 	return lookupContact(ctx, id)
 }
 
+// ActivityStats is the resolver for the activityStats field.
+func (r *queryResolver) ActivityStats(ctx context.Context, filter *model.ActivityFilter, groupBy []model.StatsGroup, timezone *string, maxUpstreamCalls *int) (*model.ActivityStats, error) {
+	return r.activityStats(ctx, filter, groupBy, timezone, maxUpstreamCalls)
+}
+
+// ActivityAdded is the resolver for the activityAdded field.
+func (r *subscriptionResolver) ActivityAdded(ctx context.Context, filter *model.ActivityFilter) (<-chan model.Activity, error) {
+	return r.activityAdded(ctx, filter)
+}
+
 // Annotation returns AnnotationResolver implementation.
 func (r *Resolver) Annotation() AnnotationResolver { return &annotationResolver{r} }
 
@@ -248,6 +263,9 @@ func (r *Resolver) CallActivity() CallActivityResolver { return &callActivityRes
 
 // Campaign returns CampaignResolver implementation.
 func (r *Resolver) Campaign() CampaignResolver { return &campaignResolver{r} }
+
+// Contact returns ContactResolver implementation.
+func (r *Resolver) Contact() ContactResolver { return &contactResolver{r} }
 
 // ContactCampaign returns ContactCampaignResolver implementation.
 func (r *Resolver) ContactCampaign() ContactCampaignResolver { return &contactCampaignResolver{r} }
@@ -280,11 +298,15 @@ func (r *Resolver) MessagingActivity() MessagingActivityResolver {
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 type (
 	annotationResolver        struct{ *Resolver }
 	apiActivityResolver       struct{ *Resolver }
 	callActivityResolver      struct{ *Resolver }
 	campaignResolver          struct{ *Resolver }
+	contactResolver           struct{ *Resolver }
 	contactCampaignResolver   struct{ *Resolver }
 	emailActivityResolver     struct{ *Resolver }
 	genericActivityResolver   struct{ *Resolver }
@@ -294,4 +316,5 @@ type (
 	manualActivityResolver    struct{ *Resolver }
 	messagingActivityResolver struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
+	subscriptionResolver      struct{ *Resolver }
 )

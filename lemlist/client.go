@@ -2,14 +2,16 @@
 // (https://api.lemlist.com/api).
 //
 // It covers the calls a GraphQL facade over activities needs: listing
-// activities with every documented filter, and the lookups for the objects an
-// activity points at (leads, contacts, campaigns, team users).
+// activities with every documented filter, the lookups for the objects an
+// activity points at (leads, contacts, campaigns, team users), and the
+// webhooks (/hooks) that feed its live subscriptions.
 //
 // Every attempt of every call goes through a Limiter, so the client stays
 // inside lemlist's budget of 20 requests per 2 seconds per API key; a server
 // holding one Client per tenant key shares one limiter per key through
-// Limiters. Calls are retried on 429, 5xx and transport errors (see
-// RetryPolicy), always within the ctx deadline. Failures are typed:
+// Limiters. Reads are retried on 429, 5xx and transport errors, writes (the
+// hooks' POST and DELETE) on 429 only (see RetryPolicy), always within the
+// ctx deadline. Failures are typed:
 // *ErrorResponse, *RateLimitError and *DecodeError, for errors.As.
 //
 // The API key is sent only as the Basic auth password. It never appears in a

@@ -242,6 +242,78 @@ func ChannelOf(typ string) ActivityChannel {
 	return ActivityChannelOther
 }
 
+// channelTypes are the types known for each channel, from lemlist's
+// webhook enum, its 2024 /activities filter list, its examples and what
+// integrators observed (docs/lemlist-api.md §3). The list is not published
+// and new types appear without notice; ChannelOf maps every one of them to
+// its channel. OTHER has no known types.
+var channelTypes = map[ActivityChannel][]string{
+	ActivityChannelEmail: {
+		"emailsSent", "emailsOpened", "emailsClicked", "emailsReplied",
+		"emailsBounced", "emailsFailed", "emailsUnsubscribed",
+		"emailsInterested", "emailsNotInterested", "emailsDone",
+		"emailsSendFailed", "emailsExternalSent", "emailsExternalReceived",
+		"emailsIgnored", "manualEmailQueued", "outOfOffice",
+		"mailinblackDetected",
+	},
+	ActivityChannelLinkedin: {
+		"linkedinSent", "linkedinOpened", "linkedinReplied",
+		"linkedinInterested", "linkedinNotInterested", "linkedinSendFailed",
+		"linkedinVisitDone", "linkedinVisitFailed", "linkedinVisitSkipped",
+		"linkedinInviteDone", "linkedinInviteFailed", "linkedinInviteAccepted",
+		"linkedinFollowDone", "linkedinFollowFailed", "linkedinFollowSkipped",
+		"linkedinEndorseDone", "linkedinEndorseFailed", "linkedinEndorseSkipped",
+		"linkedinVoiceNoteDone", "linkedinVoiceNoteFailed", "linkedinVoiceNoteReplied",
+		"linkedinLikeLastPostDone", "linkedinLikeLastPostNoPost",
+		"linkedinLikeLastPostFailed", "linkedinLikeLastPostSkipped",
+		"linkedinWithdrawInvitationDone", "linkedinWithdrawInvitationFailed",
+		"linkedinCommentLastPostDone", "linkedinCommentLastPostFailed",
+		"linkedinCommentLastPostSkipped",
+		"linkedinInMailSent", "linkedinInMailFailed", "linkedinInMailSkipped",
+		"linkedinDone", "linkedinIgnored",
+		"manualLinkedinSendQueued", "manualLinkedinInviteQueued",
+		"manualLinkedinVoiceNoteQueued", "manualLinkedinCommentLastPostQueued",
+	},
+	ActivityChannelWhatsapp: {
+		"whatsappMessageSent", "whatsappMessageDelivered",
+		"whatsappMessageOpened", "whatsappReplied", "whatsappMessageFailed",
+		"whatsappDone", "whatsappIgnored",
+		"whatsappVoiceNoteSent", "whatsappVoiceNoteDelivered",
+		"whatsappVoiceNoteOpened", "whatsappVoiceNoteReplied",
+		"whatsappVoiceNoteFailed", "whatsappVoiceNoteIgnored",
+		"manualWhatsappMessageQueued", "manualWhatsappVoiceNoteQueued",
+	},
+	ActivityChannelSms: {
+		"smsSent", "smsDelivered", "smsReplied", "smsFailed", "smsDone", "smsIgnored",
+	},
+	ActivityChannelCall: {
+		"aircallCreated", "aircallEnded", "aircallDone", "aircallInterested",
+		"aircallNotInterested", "aircallIgnored",
+		"callRecordingDone", "callTranscriptDone",
+	},
+	ActivityChannelManual: {
+		"manualDone", "manualInterested", "manualNotInterested",
+		"manualIgnored", "manualUnsubscribed", "opportunitiesDone",
+	},
+	ActivityChannelAPI: {
+		"apiDone", "apiFailed", "apiInterested", "apiNotInterested",
+		"apiUnsubscribed", "apiIgnored",
+	},
+	ActivityChannelNote: {"annotated"},
+	ActivityChannelLifecycle: {
+		"paused", "resumed", "stopped", "skipped", "snoozed",
+		"conditionChosen", "conditionalFailed", "sendToAnotherCampaign",
+		"scheduleCancelled", "meetingBooked", "campaignComplete",
+		"campaignStepStarted",
+	},
+}
+
+// TypesOf returns the activity types known for channel ch (a fresh slice),
+// or nil for OTHER and unknown values.
+func TypesOf(ch ActivityChannel) []string {
+	return append([]string(nil), channelTypes[ch]...)
+}
+
 func str(s string) *string {
 	if s == "" {
 		return nil

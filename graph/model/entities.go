@@ -185,6 +185,10 @@ type Contact struct {
 	JobTitle     *string
 	Unsubscribed *bool
 	Campaigns    []*ContactCampaign
+	// LeadIDs are the contact's leads, one per campaign enrolment, in
+	// lemlist's order. Nil means unknown: the contact was built from its
+	// id alone and must be loaded to learn them.
+	LeadIDs []string
 }
 
 // ContactCampaign is one campaign enrolment of a contact.
@@ -206,6 +210,7 @@ func ContactFromLemlist(c *lemlist.Contact) *Contact {
 		JobTitle:     str(c.Field("jobTitle")),
 		Unsubscribed: c.Unsubscribed,
 		Campaigns:    make([]*ContactCampaign, 0, len(c.Campaigns)),
+		LeadIDs:      make([]string, 0, len(c.Campaigns)),
 	}
 	for _, cc := range c.Campaigns {
 		out.Campaigns = append(out.Campaigns, &ContactCampaign{
@@ -214,6 +219,24 @@ func ContactFromLemlist(c *lemlist.Contact) *Contact {
 			LeadState:     str(cc.LeadState),
 			CampaignState: str(cc.CampaignState),
 		})
+		if cc.LeadID != "" {
+			out.LeadIDs = append(out.LeadIDs, cc.LeadID)
+		}
+	}
+	return out
+}
+
+// LeadIDsIn returns the contact's leads in campaign campaignID, or all of
+// them when campaignID is empty.
+func (c *Contact) LeadIDsIn(campaignID string) []string {
+	if campaignID == "" {
+		return c.LeadIDs
+	}
+	var out []string
+	for _, cc := range c.Campaigns {
+		if cc.CampaignID == campaignID && cc.LeadID != nil {
+			out = append(out, *cc.LeadID)
+		}
 	}
 	return out
 }

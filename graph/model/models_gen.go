@@ -7,9 +7,19 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 )
 
 // A page of activities, newest first (Relay cursor connection).
+//
+// A filter with several types (`types`, `channel`), or a contact's
+// activities (one list per lead), merges k upstream lists (at most 64) by
+// createdAt, newest first, equal createdAt by id descending. Such a page
+// reads lazily: `first: N` costs at most k·⌈(N+1)/100⌉ upstream calls, plus
+// one for a first page (a one-row probe that pins the list), and at least
+// one per list; `last: N` with `before` at most k·⌈N/100⌉; `last` without
+// `before` first finds the end of each list, about 2·log2(length/N) calls
+// per list. A merged list's cursors only work with the same filter.
 type ActivityConnection struct {
 	// The activities of the page with their cursors.
 	Edges []*ActivityEdge `json:"edges"`
@@ -30,8 +40,21 @@ type ActivityEdge struct {
 // Narrows a list of activities. All conditions must hold. Date bounds apply to
 // `createdAt` and are inclusive.
 type ActivityFilter struct {
-	// Only activities of this lemlist type, e.g. emailsReplied.
+	// Only activities of this lemlist type, e.g. emailsReplied. Give `type` or `types`, not both.
 	Type *string `json:"type,omitempty"`
+	// Only activities of any of these lemlist types (1 to 20, duplicates
+	// ignored). Give `type` or `types`, not both.
+	//
+	// lemlist filters on one type per call, so the server merges one upstream
+	// list per type, newest first (equal createdAt: by id, descending). A page
+	// costs at least one upstream call per type: see ActivityConnection.
+	Types []string `json:"types,omitempty"`
+	// Only activities of this channel. Alone, it stands for the types this
+	// server knows for the channel (e.g. 17 for EMAIL, 39 for LINKEDIN), each an
+	// upstream list to merge; with `type` or `types`, it keeps those of the
+	// channel (none left: an empty list, with no upstream call). OTHER has no
+	// known types and is refused.
+	Channel *ActivityChannel `json:"channel,omitempty"`
 	// Only activities of this campaign (cam_…).
 	CampaignID *string `json:"campaignId,omitempty"`
 	// Only activities of this lead (lea_…).
@@ -48,6 +71,90 @@ type ActivityFilter struct {
 	EndDate *DateInput `json:"endDate,omitempty"`
 }
 
+// Activity counts: the answer of Query.activityStats.
+type ActivityStats struct {
+	// The activities counted.
+	Total int `json:"total"`
+	// One entry per distinct key among the counted activities, ordered by key
+	// (type, channel, day, campaignId, userId; null first). With an empty
+	// groupBy, one entry with an empty key (none when nothing was counted).
+	Groups []*ActivityStatsGroup `json:"groups"`
+	// Email rates per campaign, one entry per campaign for which an emailsSent,
+	// emailsOpened or emailsReplied was counted, ordered by campaignId,
+	// whatever groupBy says. They are computed from the counted activities
+	// only: filter on those three types (or the EMAIL channel) and a date
+	// range for meaningful rates.
+	CampaignRates []*CampaignEmailRates `json:"campaignRates"`
+	// Whether maxUpstreamCalls cut the work short: the scan, whose counts then
+	// cover the newest activities only (see coveredFrom), or the probes of
+	// estimatedUpstreamCalls.
+	Partial bool `json:"partial"`
+	// When partial: every selected activity created strictly after this
+	// instant is counted and none created before it (those created at it may
+	// be in part). Null when not partial.
+	CoveredFrom *time.Time `json:"coveredFrom,omitempty"`
+	// The activities read and counted (equals total).
+	ScannedActivities int `json:"scannedActivities"`
+	// The newest createdAt among the selected activities when the scan began;
+	// activities created later are not counted. Null when there are none.
+	AsOf *time.Time `json:"asOf,omitempty"`
+	// The upstream calls this result took, probes included (some may have been answered by the server's cache).
+	UpstreamCalls int `json:"upstreamCalls"`
+	// What a complete scan costs at most, in upstream calls: the probes that
+	// find each list's length (a galloping search, O(log n) calls per list)
+	// plus ⌈length/100⌉ per list. Selected without any count, only the probes
+	// run. Null when maxUpstreamCalls ran out before every length was known.
+	EstimatedUpstreamCalls *int `json:"estimatedUpstreamCalls,omitempty"`
+	// Whether this answer came from the server's stats cache rather than a scan.
+	Cached bool `json:"cached"`
+	// The IANA time zone of DAY keys.
+	Timezone string `json:"timezone"`
+}
+
+// One group of ActivityStats: a key and its count.
+type ActivityStatsGroup struct {
+	// The group's key: the groupBy dimensions, others null.
+	Key *ActivityStatsKey `json:"key"`
+	// The activities with this key.
+	Count int `json:"count"`
+}
+
+// The key of an ActivityStatsGroup. A field is null when its dimension is
+// not in groupBy, or when the activity has no value for it (a note has no
+// campaign).
+type ActivityStatsKey struct {
+	// With TYPE: the lemlist type.
+	Type *string `json:"type,omitempty"`
+	// With CHANNEL: the channel.
+	Channel *ActivityChannel `json:"channel,omitempty"`
+	// With DAY: the day of createdAt in the requested time zone, as YYYY-MM-DD.
+	Day *string `json:"day,omitempty"`
+	// With CAMPAIGN: the campaign id (cam_…).
+	CampaignID *string `json:"campaignId,omitempty"`
+	// With USER: the team member's id (usr_…).
+	UserID *string `json:"userId,omitempty"`
+}
+
+// Email rates of one campaign among the counted activities. Opens and
+// replies count even when the email was sent before the filter's date range,
+// so a rate can exceed 1.
+type CampaignEmailRates struct {
+	// The campaign id (cam_…).
+	CampaignID string `json:"campaignId"`
+	// Distinct leads with at least one counted emailsSent.
+	LeadsSent int `json:"leadsSent"`
+	// Distinct leads with at least one counted emailsOpened.
+	LeadsOpened int `json:"leadsOpened"`
+	// Counted emailsSent activities.
+	EmailsSent int `json:"emailsSent"`
+	// Counted emailsReplied activities.
+	EmailsReplied int `json:"emailsReplied"`
+	// leadsOpened / leadsSent; null when leadsSent is 0.
+	OpenRate *float64 `json:"openRate,omitempty"`
+	// emailsReplied / emailsSent; null when emailsSent is 0.
+	ReplyRate *float64 `json:"replyRate,omitempty"`
+}
+
 // Relay page information.
 type PageInfo struct {
 	// Whether more activities follow this page (exact with `first`).
@@ -62,6 +169,10 @@ type PageInfo struct {
 
 // The root of every read.
 type Query struct {
+}
+
+// Live updates, over a websocket (graphql-transport-ws or graphql-ws) or server-sent events.
+type Subscription struct {
 }
 
 // The channel an activity belongs to, derived from its type.
@@ -141,6 +252,73 @@ func (e *ActivityChannel) UnmarshalJSON(b []byte) error {
 }
 
 func (e ActivityChannel) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A dimension activityStats groups by.
+type StatsGroup string
+
+const (
+	// The activity's lemlist type.
+	StatsGroupType StatsGroup = "TYPE"
+	// The channel derived from the type.
+	StatsGroupChannel StatsGroup = "CHANNEL"
+	// The calendar day of createdAt in the requested time zone.
+	StatsGroupDay StatsGroup = "DAY"
+	// The activity's campaign (notes have none).
+	StatsGroupCampaign StatsGroup = "CAMPAIGN"
+	// The activity's team member: its actor (userId), else its sender (sendUserId), else its creator.
+	StatsGroupUser StatsGroup = "USER"
+)
+
+var AllStatsGroup = []StatsGroup{
+	StatsGroupType,
+	StatsGroupChannel,
+	StatsGroupDay,
+	StatsGroupCampaign,
+	StatsGroupUser,
+}
+
+func (e StatsGroup) IsValid() bool {
+	switch e {
+	case StatsGroupType, StatsGroupChannel, StatsGroupDay, StatsGroupCampaign, StatsGroupUser:
+		return true
+	}
+	return false
+}
+
+func (e StatsGroup) String() string {
+	return string(e)
+}
+
+func (e *StatsGroup) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = StatsGroup(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid StatsGroup", str)
+	}
+	return nil
+}
+
+func (e StatsGroup) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *StatsGroup) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e StatsGroup) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

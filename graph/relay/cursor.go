@@ -48,6 +48,9 @@ func (c Cursor) Encode() string {
 // a cursor with a flipped character, is an error.
 func DecodeCursor(s string) (Cursor, error) {
 	if len(s) == 0 || len(s) > 64 {
+		if _, err := DecodeMergeCursor(s); err == nil {
+			return Cursor{}, fmt.Errorf("%w: it belongs to a connection merging several lists", errCursor)
+		}
 		return Cursor{}, fmt.Errorf("%w: wrong length", errCursor)
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
@@ -57,7 +60,11 @@ func DecodeCursor(s string) (Cursor, error) {
 	if len(b) < 1+1+1+8+4 {
 		return Cursor{}, fmt.Errorf("%w: too short", errCursor)
 	}
-	if b[0] != cursorVersion {
+	switch b[0] {
+	case cursorVersion:
+	case mergeCursorVersion:
+		return Cursor{}, fmt.Errorf("%w: it belongs to a connection merging several lists", errCursor)
+	default:
 		return Cursor{}, fmt.Errorf("%w: unknown version %d", errCursor, b[0])
 	}
 	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])

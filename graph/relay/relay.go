@@ -11,6 +11,10 @@
 //
 // The upstream returns no total count, so `last` without `before` finds the
 // end of the list with a galloping search of small probes: O(log n) calls.
+//
+// Several lists (one per type, or per lead of a contact) merge into one
+// connection with PaginateMerged, and Scanner reads such a merge to its
+// end for aggregates: see merge.go.
 package relay
 
 import (
@@ -114,24 +118,32 @@ func (r *Request) Validate() error {
 	return err
 }
 
-func (r *Request) plan() (plan, error) {
-	p := plan{hi: -1}
-	if r.First != nil && r.Last != nil {
-		return p, inputErr("first", "give first or last, not both")
+// checkSizes checks first and last against each other and maxSize.
+func checkSizes(a Args, maxSize int) error {
+	if a.First != nil && a.Last != nil {
+		return inputErr("first", "give first or last, not both")
 	}
-	for _, a := range []struct {
+	for _, x := range []struct {
 		name string
 		v    *int
-	}{{"first", r.First}, {"last", r.Last}} {
-		if a.v == nil {
+	}{{"first", a.First}, {"last", a.Last}} {
+		if x.v == nil {
 			continue
 		}
-		if *a.v < 0 {
-			return p, inputErr(a.name, "must not be negative, got %d", *a.v)
+		if *x.v < 0 {
+			return inputErr(x.name, "must not be negative, got %d", *x.v)
 		}
-		if *a.v > r.MaxSize {
-			return p, inputErr(a.name, "must be at most %d, got %d", r.MaxSize, *a.v)
+		if *x.v > maxSize {
+			return inputErr(x.name, "must be at most %d, got %d", maxSize, *x.v)
 		}
+	}
+	return nil
+}
+
+func (r *Request) plan() (plan, error) {
+	p := plan{hi: -1}
+	if err := checkSizes(r.Args, r.MaxSize); err != nil {
+		return p, err
 	}
 	if f := r.Filter; !f.MinDate.IsZero() && !f.MaxDate.IsZero() && !f.MaxDate.After(f.MinDate) {
 		return p, inputErr("filter.maxDate", "must be after minDate")

@@ -112,5 +112,8 @@
 //   - Rate-limit headers are omitted when limiting is disabled; X-RateLimit-
 //     Reset is in UTC rather than the server's zone.
 //   - Data never changes on its own: only Insert and InsertActivities add
-//     rows, and nothing is ever deleted.
+//     rows (StartEmitting calls InsertActivities on a timer, and can post
+//     each new row to a webhook URL with a secret, as lemlist's hooks do),
+//     and nothing is ever deleted. The /hooks routes themselves are not
+//     served.
 package lemlisttest

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lemlist-graphql/server/feed"
+	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
+	"github.com/lemlist-graphql/server/metrics"
+)
+
+// The live feed: Subscription.activityAdded over the websocket and SSE
+// transports, fed by polling (POLL_INTERVAL) and by lemlist's webhooks
+// (WEBHOOK_SECRET, POST /webhooks/lemlist). See package feed.
+
+// Webhook routes. In pass-through mode, where each client brings its own
+// lemlist key, the URL names the tenant: {tenant} is upstream.TenantID of
+// the key (cmd/lemlist-hook computes it), and the secret lemlist must echo
+// is feed.TenantSecret(WEBHOOK_SECRET, tenant).
+const (
+	webhookPattern          = "POST /webhooks/lemlist"
+	webhookTenantPattern    = "POST /webhooks/lemlist/{tenant}"
+	demoEmitInterval        = 3 * time.Second
+	minWebhookSecretLength  = 16
+	defaultWebhookBodyLimit = 1 << 20
+)
+
+// liveFeedOptions are the settings the live feed needs.
+type liveFeedOptions struct {
+	Mode          string        // modeDemo, modeServer or modePassthrough
+	PollInterval  time.Duration // 0 turns polling off
+	WebhookSecret string        // "" turns webhooks off, except in demo mode
+	MaxBodyBytes  int64         // of a webhook call; 0 means 1 MiB
+	Logger        *slog.Logger
+	Metrics       *metrics.Metrics // nil: no gauges
+}
+
+// liveFeed is the wired live feed: the hub, its webhook handler, and in
+// demo mode the fake's emitter. Its methods accept a nil receiver (no live
+// feed), so the app works without it.
+type liveFeed struct {
+	hub     *feed.Hub
+	webhook http.Handler // nil without a secret
+	pattern string
+	secret  string
+	logger  *slog.Logger
+	// perTenant is pass-through mode: webhooks name their tenant.
+	perTenant bool
+	// emitInterval is the demo emitter's tick (demoEmitInterval).
+	emitInterval time.Duration
+
+	mu       sync.Mutex
+	stopEmit func()
+}
+
+// newLiveFeed builds the live feed of o's mode.
+func newLiveFeed(o liveFeedOptions) (*liveFeed, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = defaultWebhookBodyLimit
+	}
+	interval := o.PollInterval
+	if interval <= 0 {
+		interval = -1 // the hub's "off"
+	}
+	l := &liveFeed{
+		hub:     feed.NewHub(feed.Options{PollInterval: interval, Logger: o.Logger}),
+		pattern: webhookPattern,
+		secret:  o.WebhookSecret,
+		logger:  o.Logger,
+
+		perTenant:    o.Mode == modePassthrough,
+		emitInterval: demoEmitInterval,
+	}
+	if l.secret == "" && o.Mode == modeDemo {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		l.secret = hex.EncodeToString(b[:])
+	}
+	if l.secret != "" {
+		if len(l.secret) < minWebhookSecretLength {
+			l.hub.Close()
+			return nil, errors.New("invalid WEBHOOK_SECRET: must be at least 16 characters")
+		}
+		if l.perTenant {
+			l.pattern = webhookTenantPattern
+		}
+		wh, err := l.hub.Webhook(feed.WebhookOptions{Secret: l.secret, PerTenant: l.perTenant, MaxBodyBytes: o.MaxBodyBytes})
+		if err != nil {
+			l.hub.Close()
+			return nil, err
+		}
+		l.webhook = wh
+	}
+	if m := o.Metrics; m != nil {
+		m.GaugeFunc("feed_subscriptions", "Live subscriptions (activityAdded).", func() float64 {
+			return float64(l.hub.Stats().Subscriptions)
+		})
+		m.GaugeFunc("feed_pollers", "Live feed pollers: one per API key and upstream filter subscribed to.", func() float64 {
+			return float64(l.hub.Stats().Pollers)
+		})
+	}
+	return l, nil
+}
+
+// Feed returns the resolver's view of the feed: the hub bound to each
+// request's tenant.
+func (l *liveFeed) Feed() graph.Feed {
+	if l == nil {
+		return nil
+	}
+	return tenantFeed{hub: l.hub, perTenant: l.perTenant}
+}
+
+// Mount adds the webhook route to mux, each request wrapped by wrap (the
+// request log), unless webhooks are off.
+func (l *liveFeed) Mount(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
+	if l == nil || l.webhook == nil {
+		return
+	}
+	mux.Handle(l.pattern, wrap(l.webhook))
+}
+
+// StartDemo makes the demo's feed move: the fake inserts an activity
+// every 3 s and posts it to the server's own webhook at baseURL (its root,
+// e.g. http://127.0.0.1:8080).
+func (l *liveFeed) StartDemo(fake *lemlisttest.Server, baseURL string) {
+	if l == nil || fake == nil || l.webhook == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopEmit != nil {
+		return
+	}
+	l.stopEmit = fake.StartEmitting(context.Background(), lemlisttest.EmitOptions{
+		Interval:   l.emitInterval,
+		WebhookURL: strings.TrimSuffix(baseURL, "/") + "/webhooks/lemlist",
+		Secret:     l.secret,
+		OnTick: func(_ []lemlisttest.Activity, err error) {
+			if err != nil {
+				l.logger.Warn("demo: the fake's webhook call failed", "error", err.Error())
+			}
+		},
+	})
+}
+
+// Close stops the demo's emitter and ends every subscription (SSE streams
+// then finish, so that a graceful shutdown need not wait for them). It is
+// idempotent.
+func (l *liveFeed) Close() {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	stop := l.stopEmit
+	l.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	l.hub.Close()
+}
+
+// tenantFeed subscribes the tenant the request authenticated as (auth.go):
+// its upstream for the pollers (the pool's, with its limiter and cache, not
+// the request's call-counting wrapper: a poller outlives the request that
+// started it), and, in pass-through mode, its id, which webhook URLs name.
+// Server and demo modes have one tenant, the hub's "", which
+// POST /webhooks/lemlist publishes to.
+type tenantFeed struct {
+	hub       *feed.Hub
+	perTenant bool
+}
+
+func (f tenantFeed) Subscribe(ctx context.Context, filter feed.Filter) (*feed.Subscription, error) {
+	t := tenantFrom(ctx)
+	if t == nil {
+		return nil, errors.New("live feed: no tenant in the context")
+	}
+	id := ""
+	if f.perTenant {
+		id = t.id
+	}
+	return f.hub.Subscribe(ctx, feed.Tenant{ID: id, Upstream: t.up}, filter)
+}
+
+// isEventStream reports whether r asks for server-sent events (a GraphQL
+// subscription over SSE): like a websocket, it must outlive the request
+// deadline and the server's write timeout.
+func isEventStream(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
