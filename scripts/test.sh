@@ -28,8 +28,14 @@ fi
 step "go vet"
 go vet ./...
 
+step "redis-server (the Redis tests use a real one)"
+bash scripts/install-redis.sh
+
 step "go test -race"
 go test -race -count=1 ./...
 
 step "end-to-end: graphql-http audit, paging with graphql-request, GraphiQL in Chromium"
 bash test/e2e/run.sh
+
+step "load: dashboard mix against the server binary, zero errors and no 5xx"
+bash scripts/load.sh --short

@@ -86,15 +86,12 @@ fake_key=$(sed -n 's/.*"apiKey":"\([^"]*\)".*/\1/p' "$tmp/fake.out")
 echo "fake: $fake_url"
 
 step "start the GraphQL server"
-server_env=(HOST=127.0.0.1 PORT=0 LOG_LEVEL=info
+# Server mode with a bearer token, as deployed; introspection on, since the
+# audit's MUST checks query __type (it is off by default outside the demo).
+export E2E_TOKEN=e2e-token
+server_env=(HOST=127.0.0.1 PORT=0 LOG_LEVEL=info INTROSPECTION=true
+  GRAPHQL_TOKENS="$E2E_TOKEN"
   LEMLIST_API_KEY="$fake_key" LEMLIST_BASE_URL="$fake_url" LEMLIST_RATE_LIMIT=0)
-# Bearer-token auth, when this build has it (GRAPHQL_TOKENS).
-export E2E_TOKEN=""
-if "$tmp/server" --help 2>&1 | grep -q -- '--graphql-tokens'; then
-  E2E_TOKEN=e2e-token
-  server_env+=(GRAPHQL_TOKENS="$E2E_TOKEN")
-  echo "auth: GRAPHQL_TOKENS set, clients send Authorization: Bearer"
-fi
 env "${server_env[@]}" "$tmp/server" >"$out/server.log" 2>&1 &
 pids+=($!)
 wait_for 30 "the server's listening line" grep -q '"msg":"listening"' "$out/server.log"
