@@ -58,10 +58,15 @@ type config struct {
 	PollInterval  time.Duration // live feed polling; 0: off
 	WebhookSecret string        // live feed webhooks; "": off (demo mode makes one up)
 
+	RedisURL              string // "": no Redis, every replica on its own
+	RedisFallbackReplicas int    // replicas sharing a key's budget while Redis is down
+
 	MetricsAddr string
 	LogLevel    string
 	DemoSize    int
 	DemoSeed    int64
+
+	Tracing tracingConfig // from the standard OTEL_* variables (tracing.go)
 }
 
 // demo reports whether the server runs on the in-process fake upstream.
@@ -130,6 +135,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "shutdown-grace", usage: "how long in-flight requests get to finish on SIGINT or SIGTERM", def: "10s", set: durVar(&c.ShutdownGrace)},
 		{name: "poll-interval", usage: "how often the live feed (subscription activityAdded) asks lemlist for new activities, per API key and filter subscribed to; at least 1s, 0 turns polling off (webhooks only)", def: "5s", set: durVar(&c.PollInterval)},
 		{name: "webhook-secret", usage: "secret lemlist echoes in its webhook calls to POST /webhooks/lemlist (/webhooks/lemlist/{tenant} in passthrough mode, with a secret derived per tenant: see cmd/lemlist-hook); at least 16 characters; empty disables webhooks, except in demo mode, which makes one up", set: strVar(&c.WebhookSecret), secret: true},
+		{name: "redis-url", usage: "redis://[:password@]host:port/db (rediss:// for TLS) shared by the replicas: the rate budget per API key, the response cache and the live feed's webhooks; empty keeps everything in memory (one replica)", set: redisURLVar(&c.RedisURL), secret: true},
+		{name: "redis-fallback-replicas", usage: "how many replicas share each key's budget while Redis is down: each then allows LEMLIST_RATE_LIMIT/this per 2 s on its own", def: "3", set: intVar(&c.RedisFallbackReplicas, 1, 1000)},
 		{name: "metrics-addr", usage: "host:port of a separate listener for /metrics; empty serves /metrics on the main port", set: strVar(&c.MetricsAddr)},
 		{name: "log-level", usage: "debug, info, warn or error", def: "info", set: enumVar(&c.LogLevel, "debug", "info", "warn", "error")},
 		{name: "demo-activities", usage: "size of the generated demo dataset", def: "5000", set: intVar(&c.DemoSize, 1, 2_000_000)},
@@ -173,6 +180,11 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	if err := c.resolve(authMode, introspection, tokens, tokensFile, cors); err != nil {
 		return nil, err
 	}
+	tc, err := parseTracing(getenv)
+	if err != nil {
+		return nil, err
+	}
+	c.Tracing = tc
 	return c, nil
 }
 
@@ -374,6 +386,24 @@ func urlVar(p *string) func(string) error {
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
 			return errors.New("not an http(s) URL without credentials or query, such as http://127.0.0.1:9000/api")
+		}
+		*p = v
+		return nil
+	}
+}
+
+// redisURLVar takes a redis:// or rediss:// URL with a host. Its value,
+// which may hold a password, is never quoted.
+func redisURLVar(p *string) func(string) error {
+	return func(v string) error {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			*p = ""
+			return nil
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return errors.New("not a redis:// or rediss:// URL with a host, such as redis://:password@redis:6379/0")
 		}
 		*p = v
 		return nil

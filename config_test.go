@@ -24,7 +24,7 @@ var allSettings = []string{
 	"introspection", "cors-origins", "request-timeout", "read-header-timeout",
 	"read-timeout", "write-timeout", "idle-timeout", "shutdown-grace",
 	"metrics-addr", "log-level", "demo-activities", "demo-seed",
-	"poll-interval", "webhook-secret",
+	"poll-interval", "webhook-secret", "redis-url", "redis-fallback-replicas",
 }
 
 func TestHelpListsEverySetting(t *testing.T) {
@@ -138,6 +138,9 @@ func TestConfigInvalid(t *testing.T) {
 		{"token with a space", nil, with(key, "GRAPHQL_TOKENS", tokenOne+" x"), "GRAPHQL_TOKENS"},
 		{"tokens in passthrough", nil, with(nil, "AUTH_MODE", "passthrough", "GRAPHQL_TOKENS", tokenOne), "GRAPHQL_TOKENS"},
 		{"tokens file missing", nil, with(key, "GRAPHQL_TOKENS_FILE", "/nonexistent/tokens"), "GRAPHQL_TOKENS_FILE"},
+		{"redis URL scheme", nil, with(nil, "REDIS_URL", "http://:"+tokenOne+"@redis:6379"), "REDIS_URL"},
+		{"redis URL without host", nil, with(nil, "REDIS_URL", "redis://"), "REDIS_URL"},
+		{"redis fallback replicas", nil, with(nil, "REDIS_FALLBACK_REPLICAS", "0"), "REDIS_FALLBACK_REPLICAS"},
 		{"unknown flag", []string{"--colour"}, nil, "colour"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

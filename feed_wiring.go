@@ -41,6 +41,20 @@ type liveFeedOptions struct {
 	MaxBodyBytes  int64         // of a webhook call; 0 means 1 MiB
 	Logger        *slog.Logger
 	Metrics       *metrics.Metrics // nil: no gauges
+	// Relay passes webhook activities to the other replicas and back
+	// (REDIS_URL); nil: this replica's webhooks reach its subscribers only.
+	Relay feedRelay
+	// ServerTenant is the upstream.TenantID of the server's key in server
+	// and demo modes: the topic of their webhooks between replicas, so
+	// that deployments with different keys sharing a Redis stay apart.
+	ServerTenant string
+}
+
+// feedRelay carries activities between replicas: *redisx.Redis, over
+// Redis pub/sub. A process never receives its own messages.
+type feedRelay interface {
+	Publish(ctx context.Context, topic string, payload []byte) error
+	Subscribe(ctx context.Context, handle func(topic string, payload []byte)) (stop func())
 }
 
 // liveFeed is the wired live feed: the hub, its webhook handler, and in
@@ -56,6 +70,10 @@ type liveFeed struct {
 	perTenant bool
 	// emitInterval is the demo emitter's tick (demoEmitInterval).
 	emitInterval time.Duration
+
+	relay        feedRelay // nil without Redis
+	serverTenant string
+	stopRelay    func()
 
 	mu       sync.Mutex
 	stopEmit func()
@@ -81,6 +99,8 @@ func newLiveFeed(o liveFeedOptions) (*liveFeed, error) {
 
 		perTenant:    o.Mode == modePassthrough,
 		emitInterval: demoEmitInterval,
+		relay:        o.Relay,
+		serverTenant: o.ServerTenant,
 	}
 	if l.secret == "" && o.Mode == modeDemo {
 		var b [16]byte
@@ -95,12 +115,19 @@ func newLiveFeed(o liveFeedOptions) (*liveFeed, error) {
 		if l.perTenant {
 			l.pattern = webhookTenantPattern
 		}
-		wh, err := l.hub.Webhook(feed.WebhookOptions{Secret: l.secret, PerTenant: l.perTenant, MaxBodyBytes: o.MaxBodyBytes})
+		wo := feed.WebhookOptions{Secret: l.secret, PerTenant: l.perTenant, MaxBodyBytes: o.MaxBodyBytes}
+		if l.relay != nil {
+			wo.Relay = l.forward
+		}
+		wh, err := l.hub.Webhook(wo)
 		if err != nil {
 			l.hub.Close()
 			return nil, err
 		}
 		l.webhook = wh
+	}
+	if l.relay != nil {
+		l.stopRelay = l.relay.Subscribe(context.Background(), l.receive)
 	}
 	if m := o.Metrics; m != nil {
 		m.GaugeFunc("feed_subscriptions", "Live subscriptions (activityAdded).", func() float64 {
@@ -111,6 +138,47 @@ func newLiveFeed(o liveFeedOptions) (*liveFeed, error) {
 		})
 	}
 	return l, nil
+}
+
+// forward passes an activity a webhook brought to the other replicas. A
+// failure (Redis down) is logged: the other replicas' subscribers then get
+// the activity from their pollers only.
+func (l *liveFeed) forward(ctx context.Context, tenant string, activity []byte) {
+	if err := l.relay.Publish(ctx, l.topic(tenant), activity); err != nil {
+		l.logger.WarnContext(ctx, "live feed: cannot pass a webhook activity to the other replicas", "error", err.Error())
+	}
+}
+
+// receive delivers an activity another replica's webhook brought.
+func (l *liveFeed) receive(topic string, payload []byte) {
+	tenant, ok := l.tenantOf(topic)
+	if !ok {
+		return // another deployment's, or another key's
+	}
+	a, err := feed.DecodeActivity(payload)
+	if err != nil {
+		l.logger.Warn("live feed: dropped an activity from another replica", "error", err.Error())
+		return
+	}
+	l.hub.Publish(tenant, a)
+}
+
+// topic is the pub/sub topic of a hub tenant: the tenant id itself in
+// pass-through mode, the server key's otherwise (whose hub tenant is "").
+func (l *liveFeed) topic(tenant string) string {
+	if l.perTenant {
+		return tenant
+	}
+	return l.serverTenant
+}
+
+// tenantOf is the inverse of topic: the hub tenant of a topic, and
+// whether it is one of this replica's.
+func (l *liveFeed) tenantOf(topic string) (string, bool) {
+	if l.perTenant {
+		return topic, topic != ""
+	}
+	return "", topic == l.serverTenant && topic != ""
 }
 
 // Feed returns the resolver's view of the feed: the hub bound to each
@@ -167,6 +235,9 @@ func (l *liveFeed) Close() {
 	l.mu.Unlock()
 	if stop != nil {
 		stop()
+	}
+	if l.stopRelay != nil {
+		l.stopRelay()
 	}
 	l.hub.Close()
 }

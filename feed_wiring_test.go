@@ -266,9 +266,6 @@ func TestLiveFeedThroughTheServer(t *testing.T) {
 	}()
 	for i := 0; ; i++ {
 		code := postHook(t, s.url+"/webhooks/lemlist", hookBody(fmt.Sprintf("act_srv%04d", i), testWebhookSecret))
-		if code == http.StatusNotFound || code == http.StatusMethodNotAllowed {
-			t.Skip("the live feed is not wired into server.go yet")
-		}
 		if code != http.StatusNoContent {
 			t.Fatalf("webhook: %d", code)
 		}
@@ -279,9 +276,6 @@ func TestLiveFeedThroughTheServer(t *testing.T) {
 			}
 			payload, _ := m["payload"].(map[string]any)
 			if m["type"] != "next" || payload["data"] == nil {
-				if errs, _ := payload["errors"].([]any); len(errs) > 0 && strings.Contains(strings.ToLower(toJSON(errs)), "feed_unavailable") {
-					t.Skip("the live feed is not wired into graphql.go yet")
-				}
 				t.Fatalf("got %v", m)
 			}
 			return
@@ -299,14 +293,13 @@ func toJSON(v any) string {
 
 // An SSE subscription outlives REQUEST_TIMEOUT and WRITE_TIMEOUT, as a
 // websocket does (middleware.go's withDeadline must exempt event streams),
-// and ends when the server closes the feed. Skipped until the live feed is
-// wired.
+// and ends when the server closes the feed.
 func TestLiveFeedSSEOutlivesRequestTimeout(t *testing.T) {
 	fake := newFake(t, lemlisttest.Options{})
 	s := startApp(t, serverEnv(fake, "GRAPHQL_TOKENS", tokenOne, "WEBHOOK_SECRET", testWebhookSecret,
 		"POLL_INTERVAL", "0", "REQUEST_TIMEOUT", "300ms", "WRITE_TIMEOUT", "600ms"))
 	if code := postHook(t, s.url+"/webhooks/lemlist", hookBody("act_probe", testWebhookSecret)); code != http.StatusNoContent {
-		t.Skipf("the live feed is not wired into server.go yet (webhook: %d)", code)
+		t.Fatalf("webhook: %d", code)
 	}
 	// The server's own http.Server, for its read and write timeouts.
 	hs := s.app.httpServer(s.app.Handler())
@@ -353,9 +346,6 @@ func TestLiveFeedSSEOutlivesRequestTimeout(t *testing.T) {
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				if strings.Contains(got.String(), "FEED_UNAVAILABLE") {
-					t.Skip("the live feed is not wired into graphql.go yet")
-				}
 				t.Fatalf("the stream ended: %q", got.String())
 			}
 			got.WriteString(l)

@@ -53,6 +53,9 @@ func (a *app) graphqlHandler() http.Handler {
 	if n := a.cfg.ParserTokenLimit; n > 0 {
 		srv.SetParserTokenLimit(n)
 	}
+	if ext := a.tracing.extension(); ext != nil {
+		srv.Use(ext) // first, so that its span wraps the operation interceptors below
+	}
 	if a.cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {

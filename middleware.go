@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/lemlist-graphql/server/metrics"
 )
 
@@ -73,6 +75,9 @@ func (a *app) observe(next http.Handler) http.Handler {
 		}
 		if ri.tenant != "" {
 			attrs = append(attrs, slog.String("tenant", ri.tenant))
+		}
+		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() { // tracing on
+			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
 		}
 		level := slog.LevelInfo
 		if n, first := ri.errors(); n > 0 {

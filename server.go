@@ -10,7 +10,7 @@
 // (settings), auth.go (who may query, with which key), graphql.go (the
 // gqlgen handler), limits.go (complexity and depth), middleware.go (request
 // ids, logs, CORS, body limit, deadline), tracking.go (upstream calls per
-// request).
+// request), tracing.go (OpenTelemetry spans).
 package main
 
 import (
@@ -31,6 +31,7 @@ import (
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/metrics"
+	"github.com/lemlist-graphql/server/redisx"
 	"github.com/lemlist-graphql/server/upstream"
 	"github.com/lemlist-graphql/server/web"
 )
@@ -71,6 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer app.Close()
+	app.tracing.setGlobal()
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -92,7 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	url := "http://" + ln.Addr().String() + "/"
 	logger.Info("listening", "addr", ln.Addr().String(), "mode", cfg.Mode, "auth", app.auth.String(),
-		"introspection", cfg.Introspection, "cache_ttl", cfg.CacheTTL.String(), "graphiql", url, "endpoint", url+"graphql")
+		"introspection", cfg.Introspection, "cache_ttl", cfg.CacheTTL.String(), "redis", cfg.RedisURL != "", "graphiql", url, "endpoint", url+"graphql")
 	if app.fake != nil {
 		app.live.StartDemo(app.fake, "http://"+ln.Addr().String())
 		logger.Info("demo mode: serving a generated dataset from an in-process fake of lemlist; set LEMLIST_API_KEY for the real API",
@@ -142,7 +144,9 @@ type app struct {
 	pool    *upstream.Pool
 	cache   *upstream.Cache
 	fake    *lemlisttest.Server // demo mode's upstream
+	tracing *tracing            // OTEL_*; nil when tracing is off (tracing.go)
 	live    *liveFeed           // Subscription.activityAdded (feed_wiring.go)
+	redis   *redisx.Redis       // shared by the replicas (REDIS_URL); nil without
 }
 
 var (
@@ -154,6 +158,13 @@ var (
 // authenticator of cfg's mode, and the metrics.
 func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, logger: logger, metrics: metrics.New()}
+	tc, err := newTracing(cfg.Tracing, logger)
+	if err != nil {
+		return nil, err
+	}
+	if a.tracing = tc; tc != nil {
+		logger.Info("tracing: OpenTelemetry spans exported over OTLP/HTTP", "service", cfg.Tracing.ServiceName)
+	}
 	base := cfg.BaseURL
 	if cfg.demo() {
 		fakeLimit := 0 // lemlist's own budget
@@ -169,7 +180,29 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		})
 		base = a.fake.URL
 	}
+	// Redis, when set, shares the rate budget, the cache and the live
+	// feed's webhooks between replicas (docs/scale-out.md).
+	var (
+		limiters upstream.LimiterSource // nil: per process
+		shared   upstream.SharedStore   // nil: memory only
+	)
+	if cfg.RedisURL != "" {
+		redisx.RouteLibraryLogs(logger)
+		ctx, cancel := context.WithTimeout(context.Background(), redisx.DefaultTimeout)
+		r, err := redisx.New(ctx, cfg.RedisURL, logger) // fails only for an invalid URL
+		cancel()
+		if err != nil {
+			a.Close()
+			return nil, settingError("redis-url", "%v", err)
+		}
+		a.redis = r
+		limiters = r.Limiters(cfg.RateLimit, lemlist.DefaultRateWindow, cfg.RedisFallbackReplicas)
+		shared = r.CacheStore()
+		a.metrics.GaugeFunc("redis_up", "1 while Redis is in use, 0 while this replica works on its own (local limiter share and cache).", r.Up)
+		a.metrics.CounterFunc("redis_failures_total", "Times Redis went out of use.", func() float64 { return float64(r.Failures()) })
+	}
 	a.cache = upstream.NewCache(upstream.CacheOptions{
+		Shared:   shared,
 		TTL:      cfg.CacheTTL,
 		MaxBytes: cfg.CacheMaxBytes,
 		// A shared call outlives its first caller by at most a request's
@@ -185,8 +218,9 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 	}
 	pool, err := upstream.NewPool(upstream.PoolOptions{
 		BaseURL:       base,
-		HTTPClient:    &http.Client{Transport: countingTransport{base: tr}},
+		HTTPClient:    &http.Client{Transport: countingTransport{base: a.tracing.transport(tr)}},
 		RateLimit:     rate,
+		Limiters:      limiters,
 		Cache:         a.cache,
 		ClientOptions: []lemlist.Option{lemlist.WithObserver(a.metrics)},
 	})
@@ -207,6 +241,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		return float64(a.pool.Len())
 	})
 
+	serverTenant := "" // the live feed's topic between replicas
 	switch cfg.Mode {
 	case modePassthrough:
 		a.auth = passthroughAuth{pool: pool}
@@ -221,16 +256,22 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 			return nil, err
 		}
 		t := &tenant{up: up, id: upstream.TenantID(key)}
+		serverTenant = t.id
 		if len(cfg.Tokens) > 0 {
 			a.auth = newTokenAuth(t, cfg.Tokens)
 		} else {
 			a.auth = openAuth{t: t}
 		}
 	}
-	a.live, err = newLiveFeed(liveFeedOptions{
+	lo := liveFeedOptions{
 		Mode: cfg.Mode, PollInterval: cfg.PollInterval, WebhookSecret: cfg.WebhookSecret,
 		MaxBodyBytes: cfg.MaxBodyBytes, Logger: logger, Metrics: a.metrics,
-	})
+		ServerTenant: serverTenant,
+	}
+	if a.redis != nil {
+		lo.Relay = a.redis
+	}
+	a.live, err = newLiveFeed(lo)
 	if err != nil {
 		a.Close()
 		return nil, &configError{err.Error()}
@@ -238,12 +279,16 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-// Close releases the demo upstream.
+// Close ends the live feed and releases Redis and the demo upstream.
 func (a *app) Close() {
 	a.live.Close()
+	if a.redis != nil {
+		_ = a.redis.Close()
+	}
 	if a.fake != nil {
 		a.fake.Close()
 	}
+	a.tracing.shutdown() // last: flushes the spans of everything above
 }
 
 // httpServer returns a server for h with the configured timeouts.
@@ -269,6 +314,7 @@ func (a *app) Handler() http.Handler {
 	gql = a.limitBody(gql)
 	gql = a.cors(gql)
 	gql = a.observe(gql)
+	gql = a.tracing.handler(gql) // outermost: the span covers the whole request
 	mux.Handle("/graphql", gql)
 	a.live.Mount(mux, a.observe) // POST /webhooks/lemlist[/{tenant}]
 	// GraphiQL, with its scripts embedded rather than from a CDN.
@@ -277,11 +323,26 @@ func (a *app) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, "ready\n")
-	})
+	mux.HandleFunc("GET /readyz", a.ready)
 	if a.cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", a.metrics.Handler())
 	}
 	return mux
+}
+
+// ready answers /readyz: 200 whenever the replica can serve, Redis or not
+// (taking every replica out of the load balancer during a Redis outage
+// would turn it into a full outage). A degraded Redis is reported in the
+// body, and by the redis_up gauge.
+func (a *app) ready(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if a.redis == nil {
+		_, _ = io.WriteString(w, "ready\n")
+		return
+	}
+	if err := a.redis.Err(); err != nil {
+		_, _ = io.WriteString(w, "ready (degraded): redis unavailable, serving on the local rate limit share and cache\n")
+		return
+	}
+	_, _ = io.WriteString(w, "ready\nredis: ok\n")
 }

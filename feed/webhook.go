@@ -2,6 +2,7 @@ package feed
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -34,6 +35,12 @@ type WebhookOptions struct {
 	// MaxBodyBytes bounds the body; larger ones get 413. Zero means
 	// DefaultWebhookMaxBody.
 	MaxBodyBytes int64
+	// Relay, when set, is given each accepted activity (its JSON, secret
+	// stripped) and tenant after local delivery, to pass it on to the
+	// other replicas (redisx pub/sub), which hand it to their Hub with
+	// DecodeActivity and Publish. It must not block for long: the webhook
+	// answers lemlist after it returns.
+	Relay func(ctx context.Context, tenant string, activity []byte)
 }
 
 // TenantSecret returns the webhook secret of tenant in pass-through mode:
@@ -110,14 +117,27 @@ func (wh *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		wh.refuse(w, r, http.StatusForbidden, "wrong secret")
 		return
 	}
-	var a lemlist.Activity
-	if err := json.Unmarshal(obj, &a); err != nil || a.ID == "" || a.Type == "" || a.CreatedAt.IsZero() {
-		wh.refuse(w, r, http.StatusBadRequest, "not an activity: _id, type and createdAt are required")
+	a, err := DecodeActivity(obj)
+	if err != nil {
+		wh.refuse(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
 	wh.h.hooksOK.Add(1)
-	wh.h.Publish(tenant, &a)
+	wh.h.Publish(tenant, a)
+	if wh.o.Relay != nil {
+		wh.o.Relay(r.Context(), tenant, obj)
+	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// DecodeActivity decodes an activity that a webhook or another replica
+// brought, which must have an _id, a type and a createdAt.
+func DecodeActivity(obj []byte) (*lemlist.Activity, error) {
+	var a lemlist.Activity
+	if err := json.Unmarshal(obj, &a); err != nil || a.ID == "" || a.Type == "" || a.CreatedAt.IsZero() {
+		return nil, errors.New("not an activity: _id, type and createdAt are required")
+	}
+	return &a, nil
 }
 
 func (wh *webhook) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {

@@ -142,6 +142,12 @@ func (m *Metrics) GaugeFunc(name, help string, f func() float64) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
 }
 
+// CounterFunc registers a counter whose value f reads at each scrape; f
+// must never decrease.
+func (m *Metrics) CounterFunc(name, help string, f func() float64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+}
+
 // Operation returns the label for a client-chosen operation name: the name
 // if it matches ^[A-Za-z_][A-Za-z0-9_]{0,63}$ and is among the first
 // MaxOperations distinct names seen, Anonymous for "", Other otherwise.

@@ -177,6 +177,7 @@ type Limiter struct {
 	mu        sync.Mutex
 	notBefore time.Time   // the next slot, as Redis reported it; zero after a grant
 	unseeded  []time.Time // the fallback's grants Redis has not been told of
+	fellBack  bool        // the fallback decides: Redis failed since its last grant
 	onGrant   func(at time.Time, shared bool)
 }
 
@@ -205,6 +206,7 @@ func (l *Limiter) WaitSlot(ctx context.Context) (func(time.Time), error) {
 			return answered, err
 		}
 	}
+	l.enterFallback()
 	answered, err := l.fallback.WaitSlot(ctx)
 	if err == nil {
 		now := time.Now()
@@ -220,6 +222,20 @@ func (l *Limiter) WaitSlot(ctx context.Context) (func(time.Time), error) {
 		}
 	}
 	return answered, err
+}
+
+// enterFallback holds the fallback back until a window after Redis went
+// down, the first time it decides since Redis last granted: the shared
+// log's last window may hold every slot, granted by replicas this one
+// cannot see, and lemlist still counts them.
+func (l *Limiter) enterFallback() {
+	l.mu.Lock()
+	first := !l.fellBack
+	l.fellBack = true
+	l.mu.Unlock()
+	if first {
+		l.fallback.Pause(l.r.downSince().Add(l.window))
+	}
 }
 
 // failFast returns a RateLimitError if ctx's deadline comes before the
@@ -259,6 +275,7 @@ func (l *Limiter) acquire(ctx context.Context) (answered func(time.Time), err er
 			l.fallback.Record(now)
 			l.mu.Lock()
 			l.notBefore = time.Time{}
+			l.fellBack = false
 			hook := l.onGrant
 			l.mu.Unlock()
 			if hook != nil {

@@ -6,6 +6,9 @@
 //   - Limiters hands out a rate limiter per lemlist API key whose budget is
 //     counted in Redis, so that all replicas together stay inside lemlist's
 //     20 requests per 2 s per key.
+//   - Publish and Subscribe pass the live feed's webhook activities between
+//     replicas, so that a webhook reaching one replica reaches the
+//     subscribers of all of them.
 //
 // Redis is a help, never a dependency: when it fails, the server keeps
 // serving on a local limiter holding a conservative share of each key's
@@ -21,11 +24,9 @@
 // limiter's scripts touch two keys per tenant, so they need a single Redis
 // (or Sentinel) rather than a Cluster.
 //
-// Pub/sub for the live feed (package feed) is meant to come here too, as
-// methods of Redis over the same client and health: Publish(ctx, channel
-// string, msg []byte) error and Subscribe(ctx, channel string) returning a
-// channel of messages that survives reconnections, on channels named
-// "lgql:feed:<tenant>".
+// Publish and Subscribe carry the live feed's webhook activities between
+// replicas over Redis pub/sub, on channels "lgql:feed:<tenant>", over the
+// same client and health tracking.
 package redisx
 
 import (
@@ -173,6 +174,13 @@ func (r *Redis) Err() error {
 		return ErrUnavailable
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, r.err)
+}
+
+// downSince returns when Redis last went down; zero if it never did.
+func (r *Redis) downSince() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.downAt
 }
 
 // Up returns 1 while Redis is healthy and 0 otherwise: a gauge callback.
