@@ -232,7 +232,7 @@ func FuzzPaginateArgs(f *testing.F) {
 			hasPrev = after.set
 			switch {
 			case hi >= 0:
-				hasNext = true
+				hasNext = end < hi // more than first rows between the cursors
 			case r.NeedHasNextPage:
 				hasNext = l > end
 			default:

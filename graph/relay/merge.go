@@ -354,7 +354,13 @@ func PaginateMerged(ctx context.Context, list Lister, r *MergeRequest) (*Page, e
 		}
 		switch {
 		case p.hasBefore:
-			page.HasNextPage = true // the before cursor's row follows
+			// More than first rows between the cursors: the cursors
+			// count the rows of each stream before them.
+			between := 0
+			for j := range p.lo {
+				between += p.hi[j] - p.lo[j]
+			}
+			page.HasNextPage = between > p.n
 		case len(edges) > p.n:
 			page.HasNextPage = true
 		default:

@@ -308,13 +308,14 @@ func TestMergeCursorCombinations(t *testing.T) {
 		hasPrev, hasNx bool
 	}{
 		{"first after", ip(10), nil, cur(5), nil, 6, 16, true, true},
-		{"first after before", ip(10), nil, cur(5), cur(9), 6, 9, true, true},
+		{"first after before", ip(10), nil, cur(5), cur(9), 6, 9, true, false},
+		{"first after before more", ip(2), nil, cur(5), cur(9), 6, 8, true, true},
 		{"last after before", nil, ip(2), cur(5), cur(12), 10, 12, true, true},
 		{"last after before all", nil, ip(20), cur(5), cur(12), 6, 12, false, true},
 		{"first before", ip(3), nil, nil, cur(40), 0, 3, false, true},
 		{"last after", nil, ip(4), cur(len(want) - 10), nil, len(want) - 4, len(want), true, false},
 		{"last after at end", nil, ip(4), cur(len(want) - 1), nil, len(want), len(want), false, false},
-		{"after before crossed", ip(5), nil, cur(20), cur(10), 21, 21, true, true},
+		{"after before crossed", ip(5), nil, cur(20), cur(10), 21, 21, true, false},
 	} {
 		r := newMergeReq(streams)
 		r.First, r.Last, r.After, r.Before = tc.first, tc.last, tc.after, tc.before

@@ -207,8 +207,10 @@ func Paginate(ctx context.Context, list Lister, r *Request) (*Page, error) {
 		start, end = p.lo, p.lo+p.n
 		if p.hi >= 0 {
 			end = min(end, p.hi)
-			// The before cursor's row exists, so rows follow this page.
-			page.HasNextPage = true
+			// The spec's HasNextPage with first: whether more than first
+			// rows lie between the cursors. Every row before the before
+			// cursor's exists, so no call is needed.
+			page.HasNextPage = end < p.hi
 		}
 		want := end
 		if r.NeedHasNextPage && p.hi < 0 {
