@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
+	"weak"
 )
 
 // Limiter grants request slots. The client calls Wait before every attempt
@@ -332,12 +334,18 @@ func (l *WindowLimiter) dropLocked(q *callerQueue) {
 // Limiters hands out one WindowLimiter per API key, for servers that hold one
 // Client per tenant key: every client of a key shares the key's budget. Keys
 // are kept only as SHA-256 hashes. It is safe for concurrent use.
+//
+// The registry holds its limiters weakly: a key's limiter lives as long as
+// a client (or anyone) uses it, so every client of a key gets the same
+// one, and is dropped once nothing does. A server that sees many keys (a
+// pass-through server, or one probed with made-up keys) does not grow
+// without bound; its client pool bounds what stays alive.
 type Limiters struct {
 	n      int
 	window time.Duration
 
 	mu    sync.Mutex
-	byKey map[[sha256.Size]byte]*WindowLimiter
+	byKey map[[sha256.Size]byte]weak.Pointer[WindowLimiter]
 }
 
 // NewLimiters returns a registry of limiters granting n slots per window, as
@@ -346,18 +354,43 @@ func NewLimiters(n int, window time.Duration) *Limiters {
 	if err := checkRate(n, window); err != nil {
 		panic(err)
 	}
-	return &Limiters{n: n, window: window, byKey: map[[sha256.Size]byte]*WindowLimiter{}}
+	return &Limiters{n: n, window: window, byKey: map[[sha256.Size]byte]weak.Pointer[WindowLimiter]{}}
 }
 
-// For returns the limiter of apiKey, the same one on every call.
+// For returns the limiter of apiKey: the same one on every call while it
+// is in use.
 func (ls *Limiters) For(apiKey string) Limiter {
 	h := sha256.Sum256([]byte(apiKey))
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	l, ok := ls.byKey[h]
-	if !ok {
-		l = NewWindowLimiter(ls.n, ls.window)
-		ls.byKey[h] = l
+	if l := ls.byKey[h].Value(); l != nil {
+		return l
 	}
+	l := NewWindowLimiter(ls.n, ls.window)
+	wp := weak.Make(l)
+	ls.byKey[h] = wp
+	runtime.AddCleanup(l, ls.forget, keyRef{h, wp})
 	return l
+}
+
+// Len returns how many keys have a limiter in use.
+func (ls *Limiters) Len() int {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return len(ls.byKey)
+}
+
+type keyRef struct {
+	hash [sha256.Size]byte
+	ptr  weak.Pointer[WindowLimiter]
+}
+
+// forget drops the entry of a collected limiter, unless the key already
+// has a new one.
+func (ls *Limiters) forget(k keyRef) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.byKey[k.hash] == k.ptr {
+		delete(ls.byKey, k.hash)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -316,7 +317,31 @@ func TestLimitersOnePerKey(t *testing.T) {
 	if ls.For("key-two") == got[0] {
 		t.Error("two keys share a limiter")
 	}
-	if len(ls.byKey) != 2 {
-		t.Errorf("%d limiters, want 2", len(ls.byKey))
+	if ls.Len() != 2 {
+		t.Errorf("%d limiters, want 2", ls.Len())
 	}
+	runtime.KeepAlive(got)
+}
+
+// A limiter nobody uses any more is dropped: many keys seen once do not
+// grow the registry for ever. One still in use stays, the same one.
+func TestLimitersDropUnused(t *testing.T) {
+	t.Parallel()
+	ls := NewLimiters(DefaultRateLimit, DefaultRateWindow)
+	kept := ls.For("kept-key")
+	for i := range 1000 {
+		_ = ls.For(fmt.Sprintf("probe-key-%d", i))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for ls.Len() > 1 && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := ls.Len(); n != 1 {
+		t.Errorf("%d limiters after the probes were dropped, want 1", n)
+	}
+	if ls.For("kept-key") != kept {
+		t.Error("the limiter in use was replaced")
+	}
+	runtime.KeepAlive(kept)
 }

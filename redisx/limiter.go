@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/redis/go-redis/v9"
 
@@ -101,7 +103,7 @@ func (r *Redis) Limiters(n int, window time.Duration, replicas int) upstream.Lim
 	if n < 0 || window <= 0 {
 		panic(fmt.Sprintf("redisx: invalid rate limit of %d per %s", n, window))
 	}
-	return &limiterSource{r: r, n: n, window: window, share: FallbackShare(n, replicas), byTenant: map[string]*Limiter{}}
+	return &limiterSource{r: r, n: n, window: window, share: FallbackShare(n, replicas), byTenant: map[string]weak.Pointer[Limiter]{}}
 }
 
 // FallbackShare returns the budget of one replica of replicas while Redis
@@ -110,6 +112,8 @@ func FallbackShare(n, replicas int) int {
 	return max(n/max(replicas, 1), 1)
 }
 
+// limiterSource holds its limiters weakly, as lemlist.Limiters does: a
+// tenant's limiter lives while a client uses it, and is dropped after.
 type limiterSource struct {
 	r      *Redis
 	n      int
@@ -117,7 +121,7 @@ type limiterSource struct {
 	share  int
 
 	mu       sync.Mutex
-	byTenant map[string]*Limiter
+	byTenant map[string]weak.Pointer[Limiter]
 }
 
 // For returns the limiter of apiKey, known to Redis by its TenantID.
@@ -128,20 +132,37 @@ func (s *limiterSource) For(apiKey string) lemlist.Limiter {
 func (s *limiterSource) forTenant(tenant string) *Limiter {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, ok := s.byTenant[tenant]
-	if !ok {
-		l = &Limiter{
-			r:        s.r,
-			key:      "lgql:rl:" + tenant,
-			pauseKey: "lgql:rl:" + tenant + ":pause",
-			n:        s.n,
-			window:   s.window,
-			fallback: lemlist.NewWindowLimiter(s.share, s.window),
-		}
-		l.gate.callers = map[string]*gateQueue{}
-		s.byTenant[tenant] = l
+	if l := s.byTenant[tenant].Value(); l != nil {
+		return l
 	}
+	l := &Limiter{
+		r:        s.r,
+		key:      "lgql:rl:" + tenant,
+		pauseKey: "lgql:rl:" + tenant + ":pause",
+		n:        s.n,
+		window:   s.window,
+		fallback: lemlist.NewWindowLimiter(s.share, s.window),
+	}
+	l.gate.callers = map[string]*gateQueue{}
+	wp := weak.Make(l)
+	s.byTenant[tenant] = wp
+	runtime.AddCleanup(l, s.forget, tenantRef{tenant, wp})
 	return l
+}
+
+type tenantRef struct {
+	tenant string
+	ptr    weak.Pointer[Limiter]
+}
+
+// forget drops the entry of a collected limiter, unless the tenant already
+// has a new one.
+func (s *limiterSource) forget(k tenantRef) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byTenant[k.tenant] == k.ptr {
+		delete(s.byTenant, k.tenant)
+	}
 }
 
 // Limiter is the rate limiter of one API key shared by every replica: a
