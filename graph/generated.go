@@ -30,19 +30,10 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
-	Annotation() AnnotationResolver
-	ApiActivity() ApiActivityResolver
-	CallActivity() CallActivityResolver
 	Campaign() CampaignResolver
 	Contact() ContactResolver
 	ContactCampaign() ContactCampaignResolver
-	EmailActivity() EmailActivityResolver
-	GenericActivity() GenericActivityResolver
 	Lead() LeadResolver
-	LifecycleActivity() LifecycleActivityResolver
-	LinkedinActivity() LinkedinActivityResolver
-	ManualActivity() ManualActivityResolver
-	MessagingActivity() MessagingActivityResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
 }
@@ -314,24 +305,6 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
-type AnnotationResolver interface {
-	Campaign(ctx context.Context, obj *model.Annotation) (*model.Campaign, error)
-	Lead(ctx context.Context, obj *model.Annotation) (*model.Lead, error)
-	Contact(ctx context.Context, obj *model.Annotation) (*model.Contact, error)
-	User(ctx context.Context, obj *model.Annotation) (*model.User, error)
-}
-type ApiActivityResolver interface {
-	Campaign(ctx context.Context, obj *model.ApiActivity) (*model.Campaign, error)
-	Lead(ctx context.Context, obj *model.ApiActivity) (*model.Lead, error)
-	Contact(ctx context.Context, obj *model.ApiActivity) (*model.Contact, error)
-	User(ctx context.Context, obj *model.ApiActivity) (*model.User, error)
-}
-type CallActivityResolver interface {
-	Campaign(ctx context.Context, obj *model.CallActivity) (*model.Campaign, error)
-	Lead(ctx context.Context, obj *model.CallActivity) (*model.Lead, error)
-	Contact(ctx context.Context, obj *model.CallActivity) (*model.Contact, error)
-	User(ctx context.Context, obj *model.CallActivity) (*model.User, error)
-}
 type CampaignResolver interface {
 	Activities(ctx context.Context, obj *model.Campaign, first *int, after *string, last *int, before *string, filter *model.ActivityFilter) (*model.ActivityConnection, error)
 }
@@ -341,46 +314,10 @@ type ContactResolver interface {
 type ContactCampaignResolver interface {
 	Campaign(ctx context.Context, obj *model.ContactCampaign) (*model.Campaign, error)
 }
-type EmailActivityResolver interface {
-	Campaign(ctx context.Context, obj *model.EmailActivity) (*model.Campaign, error)
-	Lead(ctx context.Context, obj *model.EmailActivity) (*model.Lead, error)
-	Contact(ctx context.Context, obj *model.EmailActivity) (*model.Contact, error)
-	User(ctx context.Context, obj *model.EmailActivity) (*model.User, error)
-}
-type GenericActivityResolver interface {
-	Campaign(ctx context.Context, obj *model.GenericActivity) (*model.Campaign, error)
-	Lead(ctx context.Context, obj *model.GenericActivity) (*model.Lead, error)
-	Contact(ctx context.Context, obj *model.GenericActivity) (*model.Contact, error)
-	User(ctx context.Context, obj *model.GenericActivity) (*model.User, error)
-}
 type LeadResolver interface {
 	Campaign(ctx context.Context, obj *model.Lead) (*model.Campaign, error)
 	Contact(ctx context.Context, obj *model.Lead) (*model.Contact, error)
 	Activities(ctx context.Context, obj *model.Lead, first *int, after *string, last *int, before *string, filter *model.ActivityFilter) (*model.ActivityConnection, error)
-}
-type LifecycleActivityResolver interface {
-	Campaign(ctx context.Context, obj *model.LifecycleActivity) (*model.Campaign, error)
-	Lead(ctx context.Context, obj *model.LifecycleActivity) (*model.Lead, error)
-	Contact(ctx context.Context, obj *model.LifecycleActivity) (*model.Contact, error)
-	User(ctx context.Context, obj *model.LifecycleActivity) (*model.User, error)
-}
-type LinkedinActivityResolver interface {
-	Campaign(ctx context.Context, obj *model.LinkedinActivity) (*model.Campaign, error)
-	Lead(ctx context.Context, obj *model.LinkedinActivity) (*model.Lead, error)
-	Contact(ctx context.Context, obj *model.LinkedinActivity) (*model.Contact, error)
-	User(ctx context.Context, obj *model.LinkedinActivity) (*model.User, error)
-}
-type ManualActivityResolver interface {
-	Campaign(ctx context.Context, obj *model.ManualActivity) (*model.Campaign, error)
-	Lead(ctx context.Context, obj *model.ManualActivity) (*model.Lead, error)
-	Contact(ctx context.Context, obj *model.ManualActivity) (*model.Contact, error)
-	User(ctx context.Context, obj *model.ManualActivity) (*model.User, error)
-}
-type MessagingActivityResolver interface {
-	Campaign(ctx context.Context, obj *model.MessagingActivity) (*model.Campaign, error)
-	Lead(ctx context.Context, obj *model.MessagingActivity) (*model.Lead, error)
-	Contact(ctx context.Context, obj *model.MessagingActivity) (*model.Contact, error)
-	User(ctx context.Context, obj *model.MessagingActivity) (*model.User, error)
 }
 type QueryResolver interface {
 	Activities(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.ActivityFilter) (*model.ActivityConnection, error)
@@ -3862,7 +3799,7 @@ func (ec *executionContext) _Annotation_campaign(ctx context.Context, field grap
 			return ec.fieldContext_Annotation_campaign(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Annotation().Campaign(ctx, obj)
+			return obj.Campaign()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Campaign) graphql.Marshaler {
@@ -3877,7 +3814,7 @@ func (ec *executionContext) fieldContext_Annotation_campaign(_ context.Context, 
 		Object:     "Annotation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Campaign(ctx, field)
 		},
@@ -3894,7 +3831,7 @@ func (ec *executionContext) _Annotation_lead(ctx context.Context, field graphql.
 			return ec.fieldContext_Annotation_lead(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Annotation().Lead(ctx, obj)
+			return obj.Lead()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Lead) graphql.Marshaler {
@@ -3909,7 +3846,7 @@ func (ec *executionContext) fieldContext_Annotation_lead(_ context.Context, fiel
 		Object:     "Annotation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Lead(ctx, field)
 		},
@@ -3926,7 +3863,7 @@ func (ec *executionContext) _Annotation_contact(ctx context.Context, field graph
 			return ec.fieldContext_Annotation_contact(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Annotation().Contact(ctx, obj)
+			return obj.Contact()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
@@ -3941,7 +3878,7 @@ func (ec *executionContext) fieldContext_Annotation_contact(_ context.Context, f
 		Object:     "Annotation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Contact(ctx, field)
 		},
@@ -3958,7 +3895,7 @@ func (ec *executionContext) _Annotation_user(ctx context.Context, field graphql.
 			return ec.fieldContext_Annotation_user(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Annotation().User(ctx, obj)
+			return obj.User()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
@@ -3973,7 +3910,7 @@ func (ec *executionContext) fieldContext_Annotation_user(_ context.Context, fiel
 		Object:     "Annotation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
@@ -4174,7 +4111,7 @@ func (ec *executionContext) _ApiActivity_campaign(ctx context.Context, field gra
 			return ec.fieldContext_ApiActivity_campaign(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ApiActivity().Campaign(ctx, obj)
+			return obj.Campaign()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Campaign) graphql.Marshaler {
@@ -4189,7 +4126,7 @@ func (ec *executionContext) fieldContext_ApiActivity_campaign(_ context.Context,
 		Object:     "ApiActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Campaign(ctx, field)
 		},
@@ -4206,7 +4143,7 @@ func (ec *executionContext) _ApiActivity_lead(ctx context.Context, field graphql
 			return ec.fieldContext_ApiActivity_lead(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ApiActivity().Lead(ctx, obj)
+			return obj.Lead()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Lead) graphql.Marshaler {
@@ -4221,7 +4158,7 @@ func (ec *executionContext) fieldContext_ApiActivity_lead(_ context.Context, fie
 		Object:     "ApiActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Lead(ctx, field)
 		},
@@ -4238,7 +4175,7 @@ func (ec *executionContext) _ApiActivity_contact(ctx context.Context, field grap
 			return ec.fieldContext_ApiActivity_contact(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ApiActivity().Contact(ctx, obj)
+			return obj.Contact()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
@@ -4253,7 +4190,7 @@ func (ec *executionContext) fieldContext_ApiActivity_contact(_ context.Context, 
 		Object:     "ApiActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Contact(ctx, field)
 		},
@@ -4270,7 +4207,7 @@ func (ec *executionContext) _ApiActivity_user(ctx context.Context, field graphql
 			return ec.fieldContext_ApiActivity_user(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ApiActivity().User(ctx, obj)
+			return obj.User()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
@@ -4285,7 +4222,7 @@ func (ec *executionContext) fieldContext_ApiActivity_user(_ context.Context, fie
 		Object:     "ApiActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
@@ -4463,7 +4400,7 @@ func (ec *executionContext) _CallActivity_campaign(ctx context.Context, field gr
 			return ec.fieldContext_CallActivity_campaign(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.CallActivity().Campaign(ctx, obj)
+			return obj.Campaign()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Campaign) graphql.Marshaler {
@@ -4478,7 +4415,7 @@ func (ec *executionContext) fieldContext_CallActivity_campaign(_ context.Context
 		Object:     "CallActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Campaign(ctx, field)
 		},
@@ -4495,7 +4432,7 @@ func (ec *executionContext) _CallActivity_lead(ctx context.Context, field graphq
 			return ec.fieldContext_CallActivity_lead(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.CallActivity().Lead(ctx, obj)
+			return obj.Lead()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Lead) graphql.Marshaler {
@@ -4510,7 +4447,7 @@ func (ec *executionContext) fieldContext_CallActivity_lead(_ context.Context, fi
 		Object:     "CallActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Lead(ctx, field)
 		},
@@ -4527,7 +4464,7 @@ func (ec *executionContext) _CallActivity_contact(ctx context.Context, field gra
 			return ec.fieldContext_CallActivity_contact(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.CallActivity().Contact(ctx, obj)
+			return obj.Contact()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
@@ -4542,7 +4479,7 @@ func (ec *executionContext) fieldContext_CallActivity_contact(_ context.Context,
 		Object:     "CallActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Contact(ctx, field)
 		},
@@ -4559,7 +4496,7 @@ func (ec *executionContext) _CallActivity_user(ctx context.Context, field graphq
 			return ec.fieldContext_CallActivity_user(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.CallActivity().User(ctx, obj)
+			return obj.User()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
@@ -4574,7 +4511,7 @@ func (ec *executionContext) fieldContext_CallActivity_user(_ context.Context, fi
 		Object:     "CallActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
@@ -5410,7 +5347,7 @@ func (ec *executionContext) _EmailActivity_campaign(ctx context.Context, field g
 			return ec.fieldContext_EmailActivity_campaign(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.EmailActivity().Campaign(ctx, obj)
+			return obj.Campaign()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Campaign) graphql.Marshaler {
@@ -5425,7 +5362,7 @@ func (ec *executionContext) fieldContext_EmailActivity_campaign(_ context.Contex
 		Object:     "EmailActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Campaign(ctx, field)
 		},
@@ -5442,7 +5379,7 @@ func (ec *executionContext) _EmailActivity_lead(ctx context.Context, field graph
 			return ec.fieldContext_EmailActivity_lead(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.EmailActivity().Lead(ctx, obj)
+			return obj.Lead()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Lead) graphql.Marshaler {
@@ -5457,7 +5394,7 @@ func (ec *executionContext) fieldContext_EmailActivity_lead(_ context.Context, f
 		Object:     "EmailActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Lead(ctx, field)
 		},
@@ -5474,7 +5411,7 @@ func (ec *executionContext) _EmailActivity_contact(ctx context.Context, field gr
 			return ec.fieldContext_EmailActivity_contact(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.EmailActivity().Contact(ctx, obj)
+			return obj.Contact()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
@@ -5489,7 +5426,7 @@ func (ec *executionContext) fieldContext_EmailActivity_contact(_ context.Context
 		Object:     "EmailActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Contact(ctx, field)
 		},
@@ -5506,7 +5443,7 @@ func (ec *executionContext) _EmailActivity_user(ctx context.Context, field graph
 			return ec.fieldContext_EmailActivity_user(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.EmailActivity().User(ctx, obj)
+			return obj.User()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
@@ -5521,7 +5458,7 @@ func (ec *executionContext) fieldContext_EmailActivity_user(_ context.Context, f
 		Object:     "EmailActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
@@ -5906,7 +5843,7 @@ func (ec *executionContext) _GenericActivity_campaign(ctx context.Context, field
 			return ec.fieldContext_GenericActivity_campaign(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.GenericActivity().Campaign(ctx, obj)
+			return obj.Campaign()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Campaign) graphql.Marshaler {
@@ -5921,7 +5858,7 @@ func (ec *executionContext) fieldContext_GenericActivity_campaign(_ context.Cont
 		Object:     "GenericActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Campaign(ctx, field)
 		},
@@ -5938,7 +5875,7 @@ func (ec *executionContext) _GenericActivity_lead(ctx context.Context, field gra
 			return ec.fieldContext_GenericActivity_lead(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.GenericActivity().Lead(ctx, obj)
+			return obj.Lead()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Lead) graphql.Marshaler {
@@ -5953,7 +5890,7 @@ func (ec *executionContext) fieldContext_GenericActivity_lead(_ context.Context,
 		Object:     "GenericActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Lead(ctx, field)
 		},
@@ -5970,7 +5907,7 @@ func (ec *executionContext) _GenericActivity_contact(ctx context.Context, field 
 			return ec.fieldContext_GenericActivity_contact(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.GenericActivity().Contact(ctx, obj)
+			return obj.Contact()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
@@ -5985,7 +5922,7 @@ func (ec *executionContext) fieldContext_GenericActivity_contact(_ context.Conte
 		Object:     "GenericActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Contact(ctx, field)
 		},
@@ -6002,7 +5939,7 @@ func (ec *executionContext) _GenericActivity_user(ctx context.Context, field gra
 			return ec.fieldContext_GenericActivity_user(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.GenericActivity().User(ctx, obj)
+			return obj.User()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
@@ -6017,7 +5954,7 @@ func (ec *executionContext) fieldContext_GenericActivity_user(_ context.Context,
 		Object:     "GenericActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
@@ -6487,7 +6424,7 @@ func (ec *executionContext) _LifecycleActivity_campaign(ctx context.Context, fie
 			return ec.fieldContext_LifecycleActivity_campaign(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.LifecycleActivity().Campaign(ctx, obj)
+			return obj.Campaign()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Campaign) graphql.Marshaler {
@@ -6502,7 +6439,7 @@ func (ec *executionContext) fieldContext_LifecycleActivity_campaign(_ context.Co
 		Object:     "LifecycleActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Campaign(ctx, field)
 		},
@@ -6519,7 +6456,7 @@ func (ec *executionContext) _LifecycleActivity_lead(ctx context.Context, field g
 			return ec.fieldContext_LifecycleActivity_lead(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.LifecycleActivity().Lead(ctx, obj)
+			return obj.Lead()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Lead) graphql.Marshaler {
@@ -6534,7 +6471,7 @@ func (ec *executionContext) fieldContext_LifecycleActivity_lead(_ context.Contex
 		Object:     "LifecycleActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Lead(ctx, field)
 		},
@@ -6551,7 +6488,7 @@ func (ec *executionContext) _LifecycleActivity_contact(ctx context.Context, fiel
 			return ec.fieldContext_LifecycleActivity_contact(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.LifecycleActivity().Contact(ctx, obj)
+			return obj.Contact()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
@@ -6566,7 +6503,7 @@ func (ec *executionContext) fieldContext_LifecycleActivity_contact(_ context.Con
 		Object:     "LifecycleActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Contact(ctx, field)
 		},
@@ -6583,7 +6520,7 @@ func (ec *executionContext) _LifecycleActivity_user(ctx context.Context, field g
 			return ec.fieldContext_LifecycleActivity_user(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.LifecycleActivity().User(ctx, obj)
+			return obj.User()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
@@ -6598,7 +6535,7 @@ func (ec *executionContext) fieldContext_LifecycleActivity_user(_ context.Contex
 		Object:     "LifecycleActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
@@ -6753,7 +6690,7 @@ func (ec *executionContext) _LinkedinActivity_campaign(ctx context.Context, fiel
 			return ec.fieldContext_LinkedinActivity_campaign(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.LinkedinActivity().Campaign(ctx, obj)
+			return obj.Campaign()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Campaign) graphql.Marshaler {
@@ -6768,7 +6705,7 @@ func (ec *executionContext) fieldContext_LinkedinActivity_campaign(_ context.Con
 		Object:     "LinkedinActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Campaign(ctx, field)
 		},
@@ -6785,7 +6722,7 @@ func (ec *executionContext) _LinkedinActivity_lead(ctx context.Context, field gr
 			return ec.fieldContext_LinkedinActivity_lead(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.LinkedinActivity().Lead(ctx, obj)
+			return obj.Lead()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Lead) graphql.Marshaler {
@@ -6800,7 +6737,7 @@ func (ec *executionContext) fieldContext_LinkedinActivity_lead(_ context.Context
 		Object:     "LinkedinActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Lead(ctx, field)
 		},
@@ -6817,7 +6754,7 @@ func (ec *executionContext) _LinkedinActivity_contact(ctx context.Context, field
 			return ec.fieldContext_LinkedinActivity_contact(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.LinkedinActivity().Contact(ctx, obj)
+			return obj.Contact()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
@@ -6832,7 +6769,7 @@ func (ec *executionContext) fieldContext_LinkedinActivity_contact(_ context.Cont
 		Object:     "LinkedinActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Contact(ctx, field)
 		},
@@ -6849,7 +6786,7 @@ func (ec *executionContext) _LinkedinActivity_user(ctx context.Context, field gr
 			return ec.fieldContext_LinkedinActivity_user(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.LinkedinActivity().User(ctx, obj)
+			return obj.User()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
@@ -6864,7 +6801,7 @@ func (ec *executionContext) fieldContext_LinkedinActivity_user(_ context.Context
 		Object:     "LinkedinActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
@@ -7111,7 +7048,7 @@ func (ec *executionContext) _ManualActivity_campaign(ctx context.Context, field 
 			return ec.fieldContext_ManualActivity_campaign(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ManualActivity().Campaign(ctx, obj)
+			return obj.Campaign()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Campaign) graphql.Marshaler {
@@ -7126,7 +7063,7 @@ func (ec *executionContext) fieldContext_ManualActivity_campaign(_ context.Conte
 		Object:     "ManualActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Campaign(ctx, field)
 		},
@@ -7143,7 +7080,7 @@ func (ec *executionContext) _ManualActivity_lead(ctx context.Context, field grap
 			return ec.fieldContext_ManualActivity_lead(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ManualActivity().Lead(ctx, obj)
+			return obj.Lead()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Lead) graphql.Marshaler {
@@ -7158,7 +7095,7 @@ func (ec *executionContext) fieldContext_ManualActivity_lead(_ context.Context, 
 		Object:     "ManualActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Lead(ctx, field)
 		},
@@ -7175,7 +7112,7 @@ func (ec *executionContext) _ManualActivity_contact(ctx context.Context, field g
 			return ec.fieldContext_ManualActivity_contact(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ManualActivity().Contact(ctx, obj)
+			return obj.Contact()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
@@ -7190,7 +7127,7 @@ func (ec *executionContext) fieldContext_ManualActivity_contact(_ context.Contex
 		Object:     "ManualActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Contact(ctx, field)
 		},
@@ -7207,7 +7144,7 @@ func (ec *executionContext) _ManualActivity_user(ctx context.Context, field grap
 			return ec.fieldContext_ManualActivity_user(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ManualActivity().User(ctx, obj)
+			return obj.User()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
@@ -7222,7 +7159,7 @@ func (ec *executionContext) fieldContext_ManualActivity_user(_ context.Context, 
 		Object:     "ManualActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
@@ -7423,7 +7360,7 @@ func (ec *executionContext) _MessagingActivity_campaign(ctx context.Context, fie
 			return ec.fieldContext_MessagingActivity_campaign(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.MessagingActivity().Campaign(ctx, obj)
+			return obj.Campaign()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Campaign) graphql.Marshaler {
@@ -7438,7 +7375,7 @@ func (ec *executionContext) fieldContext_MessagingActivity_campaign(_ context.Co
 		Object:     "MessagingActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Campaign(ctx, field)
 		},
@@ -7455,7 +7392,7 @@ func (ec *executionContext) _MessagingActivity_lead(ctx context.Context, field g
 			return ec.fieldContext_MessagingActivity_lead(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.MessagingActivity().Lead(ctx, obj)
+			return obj.Lead()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Lead) graphql.Marshaler {
@@ -7470,7 +7407,7 @@ func (ec *executionContext) fieldContext_MessagingActivity_lead(_ context.Contex
 		Object:     "MessagingActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Lead(ctx, field)
 		},
@@ -7487,7 +7424,7 @@ func (ec *executionContext) _MessagingActivity_contact(ctx context.Context, fiel
 			return ec.fieldContext_MessagingActivity_contact(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.MessagingActivity().Contact(ctx, obj)
+			return obj.Contact()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
@@ -7502,7 +7439,7 @@ func (ec *executionContext) fieldContext_MessagingActivity_contact(_ context.Con
 		Object:     "MessagingActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Contact(ctx, field)
 		},
@@ -7519,7 +7456,7 @@ func (ec *executionContext) _MessagingActivity_user(ctx context.Context, field g
 			return ec.fieldContext_MessagingActivity_user(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.MessagingActivity().User(ctx, obj)
+			return obj.User()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
@@ -7534,7 +7471,7 @@ func (ec *executionContext) fieldContext_MessagingActivity_user(_ context.Contex
 		Object:     "MessagingActivity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
@@ -9694,66 +9631,62 @@ func (ec *executionContext) _Annotation(ctx context.Context, sel ast.SelectionSe
 		case "id":
 			out.Values[i] = ec._Annotation_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "type":
 			out.Values[i] = ec._Annotation_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "channel":
 			out.Values[i] = ec._Annotation_channel(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._Annotation_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "isFirst":
 			out.Values[i] = ec._Annotation_isFirst(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "campaign":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Annotation_campaign(ctx, field, obj)
-				})
+			out.Values[i] = ec._Annotation_campaign(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "lead":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Annotation_lead(ctx, field, obj)
-				})
+			out.Values[i] = ec._Annotation_lead(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "contact":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Annotation_contact(ctx, field, obj)
-				})
+			out.Values[i] = ec._Annotation_contact(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "user":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Annotation_user(ctx, field, obj)
-				})
+			out.Values[i] = ec._Annotation_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "raw":
 			out.Values[i] = ec._Annotation_raw(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "note":
 			out.Values[i] = ec._Annotation_note(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "companyId":
 			out.Values[i] = ec._Annotation_companyId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -9786,61 +9719,57 @@ func (ec *executionContext) _ApiActivity(ctx context.Context, sel ast.SelectionS
 		case "id":
 			out.Values[i] = ec._ApiActivity_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "type":
 			out.Values[i] = ec._ApiActivity_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "channel":
 			out.Values[i] = ec._ApiActivity_channel(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._ApiActivity_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "isFirst":
 			out.Values[i] = ec._ApiActivity_isFirst(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "campaign":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ApiActivity_campaign(ctx, field, obj)
-				})
+			out.Values[i] = ec._ApiActivity_campaign(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "lead":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ApiActivity_lead(ctx, field, obj)
-				})
+			out.Values[i] = ec._ApiActivity_lead(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "contact":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ApiActivity_contact(ctx, field, obj)
-				})
+			out.Values[i] = ec._ApiActivity_contact(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "user":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ApiActivity_user(ctx, field, obj)
-				})
+			out.Values[i] = ec._ApiActivity_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "raw":
 			out.Values[i] = ec._ApiActivity_raw(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "errorMessage":
 			out.Values[i] = ec._ApiActivity_errorMessage(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -9873,66 +9802,62 @@ func (ec *executionContext) _CallActivity(ctx context.Context, sel ast.Selection
 		case "id":
 			out.Values[i] = ec._CallActivity_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "type":
 			out.Values[i] = ec._CallActivity_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "channel":
 			out.Values[i] = ec._CallActivity_channel(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._CallActivity_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "isFirst":
 			out.Values[i] = ec._CallActivity_isFirst(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "campaign":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._CallActivity_campaign(ctx, field, obj)
-				})
+			out.Values[i] = ec._CallActivity_campaign(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "lead":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._CallActivity_lead(ctx, field, obj)
-				})
+			out.Values[i] = ec._CallActivity_lead(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "contact":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._CallActivity_contact(ctx, field, obj)
-				})
+			out.Values[i] = ec._CallActivity_contact(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "user":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._CallActivity_user(ctx, field, obj)
-				})
+			out.Values[i] = ec._CallActivity_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "raw":
 			out.Values[i] = ec._CallActivity_raw(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "sequenceId":
 			out.Values[i] = ec._CallActivity_sequenceId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "sequenceStep":
 			out.Values[i] = ec._CallActivity_sequenceStep(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -10205,106 +10130,102 @@ func (ec *executionContext) _EmailActivity(ctx context.Context, sel ast.Selectio
 		case "id":
 			out.Values[i] = ec._EmailActivity_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "type":
 			out.Values[i] = ec._EmailActivity_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "channel":
 			out.Values[i] = ec._EmailActivity_channel(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._EmailActivity_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "isFirst":
 			out.Values[i] = ec._EmailActivity_isFirst(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "campaign":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._EmailActivity_campaign(ctx, field, obj)
-				})
+			out.Values[i] = ec._EmailActivity_campaign(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "lead":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._EmailActivity_lead(ctx, field, obj)
-				})
+			out.Values[i] = ec._EmailActivity_lead(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "contact":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._EmailActivity_contact(ctx, field, obj)
-				})
+			out.Values[i] = ec._EmailActivity_contact(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "user":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._EmailActivity_user(ctx, field, obj)
-				})
+			out.Values[i] = ec._EmailActivity_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "raw":
 			out.Values[i] = ec._EmailActivity_raw(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "sequenceId":
 			out.Values[i] = ec._EmailActivity_sequenceId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "sequenceStep":
 			out.Values[i] = ec._EmailActivity_sequenceStep(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "totalSequenceStep":
 			out.Values[i] = ec._EmailActivity_totalSequenceStep(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "stepId":
 			out.Values[i] = ec._EmailActivity_stepId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "emailTemplateId":
 			out.Values[i] = ec._EmailActivity_emailTemplateId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "emailTemplateName":
 			out.Values[i] = ec._EmailActivity_emailTemplateName(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "sequenceTested":
 			out.Values[i] = ec._EmailActivity_sequenceTested(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "relatedSentAt":
 			out.Values[i] = ec._EmailActivity_relatedSentAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "subject":
 			out.Values[i] = ec._EmailActivity_subject(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "errorMessage":
 			out.Values[i] = ec._EmailActivity_errorMessage(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -10337,56 +10258,52 @@ func (ec *executionContext) _GenericActivity(ctx context.Context, sel ast.Select
 		case "id":
 			out.Values[i] = ec._GenericActivity_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "type":
 			out.Values[i] = ec._GenericActivity_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "channel":
 			out.Values[i] = ec._GenericActivity_channel(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._GenericActivity_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "isFirst":
 			out.Values[i] = ec._GenericActivity_isFirst(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "campaign":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._GenericActivity_campaign(ctx, field, obj)
-				})
+			out.Values[i] = ec._GenericActivity_campaign(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "lead":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._GenericActivity_lead(ctx, field, obj)
-				})
+			out.Values[i] = ec._GenericActivity_lead(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "contact":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._GenericActivity_contact(ctx, field, obj)
-				})
+			out.Values[i] = ec._GenericActivity_contact(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "user":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._GenericActivity_user(ctx, field, obj)
-				})
+			out.Values[i] = ec._GenericActivity_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "raw":
 			out.Values[i] = ec._GenericActivity_raw(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -10510,56 +10427,52 @@ func (ec *executionContext) _LifecycleActivity(ctx context.Context, sel ast.Sele
 		case "id":
 			out.Values[i] = ec._LifecycleActivity_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "type":
 			out.Values[i] = ec._LifecycleActivity_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "channel":
 			out.Values[i] = ec._LifecycleActivity_channel(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._LifecycleActivity_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "isFirst":
 			out.Values[i] = ec._LifecycleActivity_isFirst(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "campaign":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._LifecycleActivity_campaign(ctx, field, obj)
-				})
+			out.Values[i] = ec._LifecycleActivity_campaign(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "lead":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._LifecycleActivity_lead(ctx, field, obj)
-				})
+			out.Values[i] = ec._LifecycleActivity_lead(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "contact":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._LifecycleActivity_contact(ctx, field, obj)
-				})
+			out.Values[i] = ec._LifecycleActivity_contact(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "user":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._LifecycleActivity_user(ctx, field, obj)
-				})
+			out.Values[i] = ec._LifecycleActivity_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "raw":
 			out.Values[i] = ec._LifecycleActivity_raw(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -10592,76 +10505,72 @@ func (ec *executionContext) _LinkedinActivity(ctx context.Context, sel ast.Selec
 		case "id":
 			out.Values[i] = ec._LinkedinActivity_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "type":
 			out.Values[i] = ec._LinkedinActivity_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "channel":
 			out.Values[i] = ec._LinkedinActivity_channel(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._LinkedinActivity_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "isFirst":
 			out.Values[i] = ec._LinkedinActivity_isFirst(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "campaign":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._LinkedinActivity_campaign(ctx, field, obj)
-				})
+			out.Values[i] = ec._LinkedinActivity_campaign(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "lead":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._LinkedinActivity_lead(ctx, field, obj)
-				})
+			out.Values[i] = ec._LinkedinActivity_lead(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "contact":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._LinkedinActivity_contact(ctx, field, obj)
-				})
+			out.Values[i] = ec._LinkedinActivity_contact(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "user":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._LinkedinActivity_user(ctx, field, obj)
-				})
+			out.Values[i] = ec._LinkedinActivity_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "raw":
 			out.Values[i] = ec._LinkedinActivity_raw(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "sequenceId":
 			out.Values[i] = ec._LinkedinActivity_sequenceId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "sequenceStep":
 			out.Values[i] = ec._LinkedinActivity_sequenceStep(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "stepId":
 			out.Values[i] = ec._LinkedinActivity_stepId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "errorMessage":
 			out.Values[i] = ec._LinkedinActivity_errorMessage(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -10694,66 +10603,62 @@ func (ec *executionContext) _ManualActivity(ctx context.Context, sel ast.Selecti
 		case "id":
 			out.Values[i] = ec._ManualActivity_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "type":
 			out.Values[i] = ec._ManualActivity_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "channel":
 			out.Values[i] = ec._ManualActivity_channel(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._ManualActivity_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "isFirst":
 			out.Values[i] = ec._ManualActivity_isFirst(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "campaign":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ManualActivity_campaign(ctx, field, obj)
-				})
+			out.Values[i] = ec._ManualActivity_campaign(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "lead":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ManualActivity_lead(ctx, field, obj)
-				})
+			out.Values[i] = ec._ManualActivity_lead(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "contact":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ManualActivity_contact(ctx, field, obj)
-				})
+			out.Values[i] = ec._ManualActivity_contact(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "user":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ManualActivity_user(ctx, field, obj)
-				})
+			out.Values[i] = ec._ManualActivity_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "raw":
 			out.Values[i] = ec._ManualActivity_raw(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "opportunityId":
 			out.Values[i] = ec._ManualActivity_opportunityId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "sequenceTested":
 			out.Values[i] = ec._ManualActivity_sequenceTested(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -10786,76 +10691,72 @@ func (ec *executionContext) _MessagingActivity(ctx context.Context, sel ast.Sele
 		case "id":
 			out.Values[i] = ec._MessagingActivity_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "type":
 			out.Values[i] = ec._MessagingActivity_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "channel":
 			out.Values[i] = ec._MessagingActivity_channel(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._MessagingActivity_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "isFirst":
 			out.Values[i] = ec._MessagingActivity_isFirst(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "campaign":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._MessagingActivity_campaign(ctx, field, obj)
-				})
+			out.Values[i] = ec._MessagingActivity_campaign(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "lead":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._MessagingActivity_lead(ctx, field, obj)
-				})
+			out.Values[i] = ec._MessagingActivity_lead(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "contact":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._MessagingActivity_contact(ctx, field, obj)
-				})
+			out.Values[i] = ec._MessagingActivity_contact(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "user":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._MessagingActivity_user(ctx, field, obj)
-				})
+			out.Values[i] = ec._MessagingActivity_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "raw":
 			out.Values[i] = ec._MessagingActivity_raw(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "sequenceId":
 			out.Values[i] = ec._MessagingActivity_sequenceId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "sequenceStep":
 			out.Values[i] = ec._MessagingActivity_sequenceStep(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "messageId":
 			out.Values[i] = ec._MessagingActivity_messageId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "errorMessage":
 			out.Values[i] = ec._MessagingActivity_errorMessage(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

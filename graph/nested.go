@@ -7,10 +7,12 @@ import (
 	"regexp"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/graph/model"
 	"github.com/lemlist-graphql/server/graph/relay"
+	"github.com/lemlist-graphql/server/lemlist"
 )
 
 // selected reports whether every field selected on the current object
@@ -26,10 +28,10 @@ func covered(ctx context.Context, has func(field string) bool) bool {
 }
 
 // activityLead answers Activity.lead from the activity's snapshot, and
-// fetches the lead only when a selected field is missing from it.
-func activityLead(ctx context.Context, a model.Activity) (*model.Lead, error) {
-	lead := model.LeadFromSnapshot(a.Source())
-	if lead == nil || covered(ctx, lead.Has) {
+// fetches the lead only when a field of selected is missing from it.
+func activityLead(ctx context.Context, a *lemlist.Activity, selected []string) (*model.Lead, error) {
+	lead := model.LeadFromSnapshot(a)
+	if lead == nil || !needs(selected, lead.Has) {
 		return lead, nil
 	}
 	full, err := loaders.For(ctx).Lead(ctx, lead.ID)
@@ -46,7 +48,12 @@ func activityLead(ctx context.Context, a model.Activity) (*model.Lead, error) {
 // campaignRef answers a campaign known by id (and maybe name), fetching it
 // only when the selection needs more.
 func campaignRef(ctx context.Context, c *model.Campaign) (*model.Campaign, error) {
-	if c == nil || covered(ctx, c.Has) {
+	return fillCampaign(ctx, c, c == nil || covered(ctx, c.Has))
+}
+
+// fillCampaign fetches campaign c unless it is nil or enough.
+func fillCampaign(ctx context.Context, c *model.Campaign, enough bool) (*model.Campaign, error) {
+	if c == nil || enough {
 		return c, nil
 	}
 	full, err := loaders.For(ctx).Campaign(ctx, c.ID)
@@ -62,10 +69,18 @@ func campaignRef(ctx context.Context, c *model.Campaign) (*model.Campaign, error
 // contactRef answers a contact known by id, fetching it (batched, 100 per
 // call) unless only its id is selected.
 func contactRef(ctx context.Context, id string) (*model.Contact, error) {
+	return fillContact(ctx, id, id == "" || covered(ctx, idOnly))
+}
+
+func idOnly(f string) bool { return f == "id" }
+
+// fillContact answers the contact with id: by id alone when idOnly, else
+// fetched (batched, 100 per call).
+func fillContact(ctx context.Context, id string, idOnly bool) (*model.Contact, error) {
 	if id == "" {
 		return nil, nil
 	}
-	if covered(ctx, func(f string) bool { return f == "id" }) {
+	if idOnly {
 		return &model.Contact{ID: id}, nil
 	}
 	c, err := loaders.For(ctx).Contact(ctx, id)
@@ -79,10 +94,10 @@ func contactRef(ctx context.Context, id string) (*model.Contact, error) {
 }
 
 // activityUser answers Activity.user from the activity, and reads the team
-// (one call per request) only when the selection needs more.
-func activityUser(ctx context.Context, a model.Activity) (*model.User, error) {
-	u := model.UserFromActivity(a.Source())
-	if u == nil || covered(ctx, u.Has) {
+// (one call per request) only when selected needs more.
+func activityUser(ctx context.Context, a *lemlist.Activity, selected []string) (*model.User, error) {
+	u := model.UserFromActivity(a)
+	if u == nil || !needs(selected, u.Has) {
 		return u, nil
 	}
 	full, err := loaders.For(ctx).User(ctx, u.ID)
@@ -93,6 +108,98 @@ func activityUser(ctx context.Context, a model.Activity) (*model.User, error) {
 		return nil, fmt.Errorf("load team users: %w", err)
 	}
 	return model.UserFromLemlist(full), nil
+}
+
+// nodeSelection is what a query selects under the object fields of one
+// GraphQL activity type at one place (edges.node, nodes, a subscription's
+// root): the names of the sub-fields of each, nil when it is not selected.
+type nodeSelection struct {
+	campaign, lead, contact, user []string
+}
+
+// selectionOf collects what sel selects under the object fields of
+// activities of type typeName, as gqlgen collects them for that type.
+func selectionOf(opCtx *graphql.OperationContext, sel ast.SelectionSet, typeName string) *nodeSelection {
+	var s nodeSelection
+	for _, f := range graphql.CollectFields(opCtx, sel, []string{typeName, "Activity"}) {
+		var dst *[]string
+		switch f.Name {
+		case "campaign":
+			dst = &s.campaign
+		case "lead":
+			dst = &s.lead
+		case "contact":
+			dst = &s.contact
+		case "user":
+			dst = &s.user
+		default:
+			continue
+		}
+		// Aliases of one field (lead { id } l: lead { jobTitle }) share
+		// the activity's answer: it covers them all.
+		for _, sub := range graphql.CollectFields(opCtx, f.Selections, objectTypes[f.Name]) {
+			*dst = append(*dst, sub.Name)
+		}
+	}
+	return &s
+}
+
+// objectTypes are the GraphQL types of an activity's object fields, as
+// gqlgen's executor collects their selections.
+var objectTypes = map[string][]string{
+	"campaign": {"Campaign"}, "lead": {"Lead"}, "contact": {"Contact"}, "user": {"User"},
+}
+
+// nodePlan implements model.Nested for the activities of one type at one
+// place of one request: it answers from the activity's data when it covers
+// the selection, else through the request's loaders (which prefetchNested
+// has usually primed).
+type nodePlan struct {
+	ctx context.Context
+	sel *nodeSelection
+}
+
+func (p *nodePlan) Campaign(a *lemlist.Activity) (*model.Campaign, error) {
+	c := model.CampaignFromActivity(a)
+	return fillCampaign(p.ctx, c, c == nil || !needs(p.sel.campaign, c.Has))
+}
+
+func (p *nodePlan) Lead(a *lemlist.Activity) (*model.Lead, error) {
+	return activityLead(p.ctx, a, p.sel.lead)
+}
+
+func (p *nodePlan) Contact(a *lemlist.Activity) (*model.Contact, error) {
+	return fillContact(p.ctx, model.ContactIDOf(a), !needs(p.sel.contact, idOnly))
+}
+
+func (p *nodePlan) User(a *lemlist.Activity) (*model.User, error) {
+	return activityUser(p.ctx, a, p.sel.user)
+}
+
+// nodePlans builds, once per activity type, the nodePlans of one place of
+// a selection (sel) in one request (ctx). It is not safe for concurrent use.
+type nodePlans struct {
+	ctx   context.Context
+	opCtx *graphql.OperationContext
+	sel   ast.SelectionSet
+	byTyp map[string]model.Nested
+}
+
+func newNodePlans(ctx context.Context, sel ast.SelectionSet) *nodePlans {
+	return &nodePlans{ctx: ctx, opCtx: graphql.GetOperationContext(ctx), sel: sel}
+}
+
+// For returns the plan of the activities of GraphQL type typeName.
+func (ps *nodePlans) For(typeName string) model.Nested {
+	if n, ok := ps.byTyp[typeName]; ok {
+		return n
+	}
+	if ps.byTyp == nil {
+		ps.byTyp = make(map[string]model.Nested, 4)
+	}
+	n := &nodePlan{ctx: ps.ctx, sel: selectionOf(ps.opCtx, ps.sel, typeName)}
+	ps.byTyp[typeName] = n
+	return n
 }
 
 // wantsHasNextPage reports whether the connection's selection asks for
@@ -140,7 +247,7 @@ func (r *Resolver) connection(ctx context.Context, args relay.Args, in *model.Ac
 		return nil, err
 	}
 	prefetchNested(ctx, page.Rows)
-	return newConnection(page), nil
+	return newConnection(ctx, page), nil
 }
 
 // contactActivities answers Contact.activities, loading the contact first
@@ -160,22 +267,72 @@ func (r *Resolver) contactActivities(ctx context.Context, args relay.Args, in *m
 	return r.connection(ctx, args, in, scope{contact: c})
 }
 
-func newConnection(p *relay.Page) *model.ActivityConnection {
+// newConnection builds the connection of page p. The activities answer
+// their object fields for the selection at their place (edges.node or
+// nodes); when both places are selected, each gets activities of its own.
+func newConnection(ctx context.Context, p *relay.Page) *model.ActivityConnection {
 	c := &model.ActivityConnection{
 		Edges:    make([]*model.ActivityEdge, len(p.Rows)),
 		Nodes:    make([]model.Activity, len(p.Rows)),
 		PageInfo: &model.PageInfo{HasNextPage: p.HasNextPage, HasPreviousPage: p.HasPreviousPage},
 	}
+	edgeSel, nodesSel := nodePlaces(ctx)
+	var plans, nodePlans *nodePlans
+	if edgeSel != nil {
+		plans = newNodePlans(ctx, edgeSel)
+		if nodesSel != nil {
+			nodePlans = newNodePlans(ctx, nodesSel)
+		}
+	} else {
+		plans = newNodePlans(ctx, nodesSel)
+	}
 	for i, row := range p.Rows {
-		n := model.FromLemlist(row)
-		c.Nodes[i] = n
+		n := model.NewActivity(row, plans.For)
 		c.Edges[i] = &model.ActivityEdge{Cursor: p.Cursors[i], Node: n}
+		if nodePlans != nil {
+			n = model.NewActivity(row, nodePlans.For)
+		}
+		c.Nodes[i] = n
 	}
 	if len(p.Cursors) > 0 {
 		c.PageInfo.StartCursor = &p.Cursors[0]
 		c.PageInfo.EndCursor = &p.Cursors[len(p.Cursors)-1]
 	}
 	return c
+}
+
+// nodePlaces returns what the current field, a connection, selects under
+// edges.node and under nodes; nil where nothing is. It collects fields as
+// gqlgen's executor does (same sets, same type conditions), so that the
+// request's CollectFields cache answers the executor's own calls.
+func nodePlaces(ctx context.Context) (edgeSel, nodesSel ast.SelectionSet) {
+	opCtx := graphql.GetOperationContext(ctx)
+	var edges, nodes []ast.SelectionSet
+	for _, f := range graphql.CollectFields(opCtx, graphql.GetFieldContext(ctx).Field.Selections, []string{"ActivityConnection"}) {
+		switch f.Name {
+		case "nodes":
+			nodes = append(nodes, f.Selections)
+		case "edges":
+			for _, e := range graphql.CollectFields(opCtx, f.Selections, []string{"ActivityEdge"}) {
+				if e.Name == "node" {
+					edges = append(edges, e.Selections)
+				}
+			}
+		}
+	}
+	return joinSelections(edges), joinSelections(nodes)
+}
+
+// joinSelections returns the one set of sets as it is, or their union.
+func joinSelections(sets []ast.SelectionSet) ast.SelectionSet {
+	if len(sets) == 1 {
+		return sets[0]
+	}
+	var out ast.SelectionSet
+	for _, s := range sets {
+		out = append(out, s...)
+	}
+	return out
 }
 
 var (
@@ -239,11 +396,6 @@ func firstDate(primary, alias *model.DateInput) *model.DateInput {
 		return primary
 	}
 	return alias
-}
-
-// activityContact answers Activity.contact.
-func activityContact(ctx context.Context, a model.Activity) (*model.Contact, error) {
-	return contactRef(ctx, contactIDOf(a.Source()))
 }
 
 // lookupLead answers Query.lead.

@@ -88,9 +88,4 @@ func needs(selected []string, has func(string) bool) bool {
 
 // contactIDOf is the contact an activity is about: its contactId, else its
 // lead snapshot's.
-func contactIDOf(a *lemlist.Activity) string {
-	if a.ContactID == "" && a.Lead != nil {
-		return a.Lead.ContactID
-	}
-	return a.ContactID
-}
+func contactIDOf(a *lemlist.Activity) string { return model.ContactIDOf(a) }

@@ -12,66 +12,6 @@ import (
 	"github.com/lemlist-graphql/server/graph/relay"
 )
 
-// Campaign is the resolver for the campaign field.
-func (r *annotationResolver) Campaign(ctx context.Context, obj *model.Annotation) (*model.Campaign, error) {
-	return campaignRef(ctx, model.CampaignFromActivity(obj.A))
-}
-
-// Lead is the resolver for the lead field.
-func (r *annotationResolver) Lead(ctx context.Context, obj *model.Annotation) (*model.Lead, error) {
-	return activityLead(ctx, obj)
-}
-
-// Contact is the resolver for the contact field.
-func (r *annotationResolver) Contact(ctx context.Context, obj *model.Annotation) (*model.Contact, error) {
-	return activityContact(ctx, obj)
-}
-
-// User is the resolver for the user field.
-func (r *annotationResolver) User(ctx context.Context, obj *model.Annotation) (*model.User, error) {
-	return activityUser(ctx, obj)
-}
-
-// Campaign is the resolver for the campaign field.
-func (r *apiActivityResolver) Campaign(ctx context.Context, obj *model.ApiActivity) (*model.Campaign, error) {
-	return campaignRef(ctx, model.CampaignFromActivity(obj.A))
-}
-
-// Lead is the resolver for the lead field.
-func (r *apiActivityResolver) Lead(ctx context.Context, obj *model.ApiActivity) (*model.Lead, error) {
-	return activityLead(ctx, obj)
-}
-
-// Contact is the resolver for the contact field.
-func (r *apiActivityResolver) Contact(ctx context.Context, obj *model.ApiActivity) (*model.Contact, error) {
-	return activityContact(ctx, obj)
-}
-
-// User is the resolver for the user field.
-func (r *apiActivityResolver) User(ctx context.Context, obj *model.ApiActivity) (*model.User, error) {
-	return activityUser(ctx, obj)
-}
-
-// Campaign is the resolver for the campaign field.
-func (r *callActivityResolver) Campaign(ctx context.Context, obj *model.CallActivity) (*model.Campaign, error) {
-	return campaignRef(ctx, model.CampaignFromActivity(obj.A))
-}
-
-// Lead is the resolver for the lead field.
-func (r *callActivityResolver) Lead(ctx context.Context, obj *model.CallActivity) (*model.Lead, error) {
-	return activityLead(ctx, obj)
-}
-
-// Contact is the resolver for the contact field.
-func (r *callActivityResolver) Contact(ctx context.Context, obj *model.CallActivity) (*model.Contact, error) {
-	return activityContact(ctx, obj)
-}
-
-// User is the resolver for the user field.
-func (r *callActivityResolver) User(ctx context.Context, obj *model.CallActivity) (*model.User, error) {
-	return activityUser(ctx, obj)
-}
-
 // Activities is the resolver for the activities field.
 func (r *campaignResolver) Activities(ctx context.Context, obj *model.Campaign, first *int, after *string, last *int, before *string, filter *model.ActivityFilter) (*model.ActivityConnection, error) {
 	return r.connection(ctx, relay.Args{First: first, After: after, Last: last, Before: before}, filter, scope{campaignID: obj.ID})
@@ -88,46 +28,6 @@ func (r *contactCampaignResolver) Campaign(ctx context.Context, obj *model.Conta
 }
 
 // Campaign is the resolver for the campaign field.
-func (r *emailActivityResolver) Campaign(ctx context.Context, obj *model.EmailActivity) (*model.Campaign, error) {
-	return campaignRef(ctx, model.CampaignFromActivity(obj.A))
-}
-
-// Lead is the resolver for the lead field.
-func (r *emailActivityResolver) Lead(ctx context.Context, obj *model.EmailActivity) (*model.Lead, error) {
-	return activityLead(ctx, obj)
-}
-
-// Contact is the resolver for the contact field.
-func (r *emailActivityResolver) Contact(ctx context.Context, obj *model.EmailActivity) (*model.Contact, error) {
-	return activityContact(ctx, obj)
-}
-
-// User is the resolver for the user field.
-func (r *emailActivityResolver) User(ctx context.Context, obj *model.EmailActivity) (*model.User, error) {
-	return activityUser(ctx, obj)
-}
-
-// Campaign is the resolver for the campaign field.
-func (r *genericActivityResolver) Campaign(ctx context.Context, obj *model.GenericActivity) (*model.Campaign, error) {
-	return campaignRef(ctx, model.CampaignFromActivity(obj.A))
-}
-
-// Lead is the resolver for the lead field.
-func (r *genericActivityResolver) Lead(ctx context.Context, obj *model.GenericActivity) (*model.Lead, error) {
-	return activityLead(ctx, obj)
-}
-
-// Contact is the resolver for the contact field.
-func (r *genericActivityResolver) Contact(ctx context.Context, obj *model.GenericActivity) (*model.Contact, error) {
-	return activityContact(ctx, obj)
-}
-
-// User is the resolver for the user field.
-func (r *genericActivityResolver) User(ctx context.Context, obj *model.GenericActivity) (*model.User, error) {
-	return activityUser(ctx, obj)
-}
-
-// Campaign is the resolver for the campaign field.
 func (r *leadResolver) Campaign(ctx context.Context, obj *model.Lead) (*model.Campaign, error) {
 	return campaignRef(ctx, obj.CampaignRef())
 }
@@ -140,86 +40,6 @@ func (r *leadResolver) Contact(ctx context.Context, obj *model.Lead) (*model.Con
 // Activities is the resolver for the activities field.
 func (r *leadResolver) Activities(ctx context.Context, obj *model.Lead, first *int, after *string, last *int, before *string, filter *model.ActivityFilter) (*model.ActivityConnection, error) {
 	return r.connection(ctx, relay.Args{First: first, After: after, Last: last, Before: before}, filter, scope{leadID: obj.ID})
-}
-
-// Campaign is the resolver for the campaign field.
-func (r *lifecycleActivityResolver) Campaign(ctx context.Context, obj *model.LifecycleActivity) (*model.Campaign, error) {
-	return campaignRef(ctx, model.CampaignFromActivity(obj.A))
-}
-
-// Lead is the resolver for the lead field.
-func (r *lifecycleActivityResolver) Lead(ctx context.Context, obj *model.LifecycleActivity) (*model.Lead, error) {
-	return activityLead(ctx, obj)
-}
-
-// Contact is the resolver for the contact field.
-func (r *lifecycleActivityResolver) Contact(ctx context.Context, obj *model.LifecycleActivity) (*model.Contact, error) {
-	return activityContact(ctx, obj)
-}
-
-// User is the resolver for the user field.
-func (r *lifecycleActivityResolver) User(ctx context.Context, obj *model.LifecycleActivity) (*model.User, error) {
-	return activityUser(ctx, obj)
-}
-
-// Campaign is the resolver for the campaign field.
-func (r *linkedinActivityResolver) Campaign(ctx context.Context, obj *model.LinkedinActivity) (*model.Campaign, error) {
-	return campaignRef(ctx, model.CampaignFromActivity(obj.A))
-}
-
-// Lead is the resolver for the lead field.
-func (r *linkedinActivityResolver) Lead(ctx context.Context, obj *model.LinkedinActivity) (*model.Lead, error) {
-	return activityLead(ctx, obj)
-}
-
-// Contact is the resolver for the contact field.
-func (r *linkedinActivityResolver) Contact(ctx context.Context, obj *model.LinkedinActivity) (*model.Contact, error) {
-	return activityContact(ctx, obj)
-}
-
-// User is the resolver for the user field.
-func (r *linkedinActivityResolver) User(ctx context.Context, obj *model.LinkedinActivity) (*model.User, error) {
-	return activityUser(ctx, obj)
-}
-
-// Campaign is the resolver for the campaign field.
-func (r *manualActivityResolver) Campaign(ctx context.Context, obj *model.ManualActivity) (*model.Campaign, error) {
-	return campaignRef(ctx, model.CampaignFromActivity(obj.A))
-}
-
-// Lead is the resolver for the lead field.
-func (r *manualActivityResolver) Lead(ctx context.Context, obj *model.ManualActivity) (*model.Lead, error) {
-	return activityLead(ctx, obj)
-}
-
-// Contact is the resolver for the contact field.
-func (r *manualActivityResolver) Contact(ctx context.Context, obj *model.ManualActivity) (*model.Contact, error) {
-	return activityContact(ctx, obj)
-}
-
-// User is the resolver for the user field.
-func (r *manualActivityResolver) User(ctx context.Context, obj *model.ManualActivity) (*model.User, error) {
-	return activityUser(ctx, obj)
-}
-
-// Campaign is the resolver for the campaign field.
-func (r *messagingActivityResolver) Campaign(ctx context.Context, obj *model.MessagingActivity) (*model.Campaign, error) {
-	return campaignRef(ctx, model.CampaignFromActivity(obj.A))
-}
-
-// Lead is the resolver for the lead field.
-func (r *messagingActivityResolver) Lead(ctx context.Context, obj *model.MessagingActivity) (*model.Lead, error) {
-	return activityLead(ctx, obj)
-}
-
-// Contact is the resolver for the contact field.
-func (r *messagingActivityResolver) Contact(ctx context.Context, obj *model.MessagingActivity) (*model.Contact, error) {
-	return activityContact(ctx, obj)
-}
-
-// User is the resolver for the user field.
-func (r *messagingActivityResolver) User(ctx context.Context, obj *model.MessagingActivity) (*model.User, error) {
-	return activityUser(ctx, obj)
 }
 
 // Activities is the resolver for the activities field.
@@ -252,15 +72,6 @@ func (r *subscriptionResolver) ActivityAdded(ctx context.Context, filter *model.
 	return r.activityAdded(ctx, filter)
 }
 
-// Annotation returns AnnotationResolver implementation.
-func (r *Resolver) Annotation() AnnotationResolver { return &annotationResolver{r} }
-
-// ApiActivity returns ApiActivityResolver implementation.
-func (r *Resolver) ApiActivity() ApiActivityResolver { return &apiActivityResolver{r} }
-
-// CallActivity returns CallActivityResolver implementation.
-func (r *Resolver) CallActivity() CallActivityResolver { return &callActivityResolver{r} }
-
 // Campaign returns CampaignResolver implementation.
 func (r *Resolver) Campaign() CampaignResolver { return &campaignResolver{r} }
 
@@ -270,30 +81,8 @@ func (r *Resolver) Contact() ContactResolver { return &contactResolver{r} }
 // ContactCampaign returns ContactCampaignResolver implementation.
 func (r *Resolver) ContactCampaign() ContactCampaignResolver { return &contactCampaignResolver{r} }
 
-// EmailActivity returns EmailActivityResolver implementation.
-func (r *Resolver) EmailActivity() EmailActivityResolver { return &emailActivityResolver{r} }
-
-// GenericActivity returns GenericActivityResolver implementation.
-func (r *Resolver) GenericActivity() GenericActivityResolver { return &genericActivityResolver{r} }
-
 // Lead returns LeadResolver implementation.
 func (r *Resolver) Lead() LeadResolver { return &leadResolver{r} }
-
-// LifecycleActivity returns LifecycleActivityResolver implementation.
-func (r *Resolver) LifecycleActivity() LifecycleActivityResolver {
-	return &lifecycleActivityResolver{r}
-}
-
-// LinkedinActivity returns LinkedinActivityResolver implementation.
-func (r *Resolver) LinkedinActivity() LinkedinActivityResolver { return &linkedinActivityResolver{r} }
-
-// ManualActivity returns ManualActivityResolver implementation.
-func (r *Resolver) ManualActivity() ManualActivityResolver { return &manualActivityResolver{r} }
-
-// MessagingActivity returns MessagingActivityResolver implementation.
-func (r *Resolver) MessagingActivity() MessagingActivityResolver {
-	return &messagingActivityResolver{r}
-}
 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
@@ -302,19 +91,10 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
-	annotationResolver        struct{ *Resolver }
-	apiActivityResolver       struct{ *Resolver }
-	callActivityResolver      struct{ *Resolver }
-	campaignResolver          struct{ *Resolver }
-	contactResolver           struct{ *Resolver }
-	contactCampaignResolver   struct{ *Resolver }
-	emailActivityResolver     struct{ *Resolver }
-	genericActivityResolver   struct{ *Resolver }
-	leadResolver              struct{ *Resolver }
-	lifecycleActivityResolver struct{ *Resolver }
-	linkedinActivityResolver  struct{ *Resolver }
-	manualActivityResolver    struct{ *Resolver }
-	messagingActivityResolver struct{ *Resolver }
-	queryResolver             struct{ *Resolver }
-	subscriptionResolver      struct{ *Resolver }
+	campaignResolver        struct{ *Resolver }
+	contactResolver         struct{ *Resolver }
+	contactCampaignResolver struct{ *Resolver }
+	leadResolver            struct{ *Resolver }
+	queryResolver           struct{ *Resolver }
+	subscriptionResolver    struct{ *Resolver }
 )

@@ -63,6 +63,9 @@ func (r *Resolver) activityAdded(ctx context.Context, in *model.ActivityFilter) 
 	case err != nil:
 		return nil, err
 	}
+	sels := map[string]*nodeSelection{} // per activity type, for every event
+	sel := graphql.GetFieldContext(ctx).Field.Selections
+	opCtx := graphql.GetOperationContext(ctx)
 	go func() {
 		defer close(out)
 		defer sub.Close()
@@ -79,13 +82,31 @@ func (r *Resolver) activityAdded(ctx context.Context, in *model.ActivityFilter) 
 				return
 			}
 			select {
-			case out <- model.FromLemlist(a):
+			case out <- model.NewActivity(a, eventNested(ctx, opCtx, sel, sels)):
 			case <-ctx.Done():
 				return
 			}
 		}
 	}()
 	return out, nil
+}
+
+// eventNested returns what answers the object fields of one event's
+// activity: its own fresh loaders, as every event gets (Subscriptions), and
+// the subscription's selection for the activity's type, collected once per
+// type into sels.
+func eventNested(ctx context.Context, opCtx *graphql.OperationContext, sel ast.SelectionSet, sels map[string]*nodeSelection) func(string) model.Nested {
+	if l, ok := loaders.FromContext(ctx); ok {
+		ctx = loaders.NewContext(ctx, l.Fresh())
+	}
+	return func(typeName string) model.Nested {
+		s, ok := sels[typeName]
+		if !ok {
+			s = selectionOf(opCtx, sel, typeName)
+			sels[typeName] = s
+		}
+		return &nodePlan{ctx: ctx, sel: s}
+	}
 }
 
 // liveFilter validates a subscription's filter as a connection's: type,

@@ -341,7 +341,7 @@ func (c *Client) attempt(ctx context.Context, method, route string, u *url.URL, 
 		if hr.StatusCode/100 == 2 {
 			limit = maxBody
 		}
-		answer, err = io.ReadAll(io.LimitReader(hr.Body, limit+1))
+		answer, err = readBody(hr.Body, hr.ContentLength, limit+1)
 	}
 	status := 0
 	if hr != nil {
@@ -353,6 +353,31 @@ func (c *Client) attempt(ctx context.Context, method, route string, u *url.URL, 
 	}
 	resp := &Response{Response: hr}
 	return resp, c.check(method, route, hr, answer, v)
+}
+
+// readBody reads at most limit bytes of body, into a buffer of the
+// announced size when there is one (io.ReadAll would grow one from 512
+// bytes, allocating twice the body along the way).
+func readBody(body io.Reader, size, limit int64) ([]byte, error) {
+	if size < 0 || size >= limit {
+		return io.ReadAll(io.LimitReader(body, limit))
+	}
+	// One byte more than announced, so that reading EOF needs no growth.
+	b := make([]byte, 0, size+1)
+	r := io.LimitReader(body, limit)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) { // longer than announced
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // transportError wraps a failure to exchange a request with lemlist, body
@@ -425,6 +450,13 @@ func decodeBody(body []byte, v any) error {
 	if wantArray := rv.Kind() == reflect.Slice; wantArray != (b[0] == '[') {
 		return fmt.Errorf("got a JSON %s, want an %s", jsonKind(b[0] == '['), jsonKind(wantArray))
 	}
+	if p, ok := v.(*[]*Activity); ok {
+		if rows, err := decodeActivities(body); err == nil {
+			*p = rows
+			return nil
+		}
+		// Fall through: the general path reports the error as it always has.
+	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return err
 	}
@@ -436,6 +468,43 @@ func decodeBody(body []byte, v any) error {
 		}
 	}
 	return nil
+}
+
+// decodeActivities decodes a JSON array of activities in one pass per
+// element, where json.Unmarshal of []*Activity makes four (it validates the
+// whole body, skips each element to hand it to Activity.UnmarshalJSON,
+// which validates it again before it decodes it). Each Raw is the
+// element's span of body, not a copy: body must not change afterwards.
+// Any error (invalid JSON, a null element, trailing data) is left for
+// json.Unmarshal to report.
+func decodeActivities(body []byte) ([]*Activity, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+		return nil, errNotJSON
+	}
+	rows := make([]*Activity, 0, min(MaxPageSize, len(body)/512+1))
+	for dec.More() {
+		start := dec.InputOffset()
+		var a *activityAlias
+		if err := dec.Decode(&a); err != nil {
+			return nil, err
+		}
+		if a == nil {
+			return nil, errNotJSON
+		}
+		end := dec.InputOffset()
+		// start is just past the previous token: skip the comma and spaces.
+		raw := bytes.TrimLeft(body[start:end], ", \t\r\n")
+		a.Raw = raw[:len(raw):len(raw)]
+		rows = append(rows, (*Activity)(a))
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim(']') {
+		return nil, errNotJSON
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errNotJSON
+	}
+	return rows, nil
 }
 
 // snippet returns the start of a body for an error message.

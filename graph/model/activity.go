@@ -24,6 +24,66 @@ type Activity interface {
 // concrete activity type shares.
 type ActivityBase struct {
 	A *lemlist.Activity
+	// N answers the fields that point at other objects (campaign, lead,
+	// contact, user). Nil answers them from the activity's own data only.
+	N Nested
+}
+
+// Nested answers an activity's fields that point at other objects: from
+// the activity's own data when it holds what the query selects, else from
+// lemlist. It is bound, when the activity is built, to the request and to
+// what the query selects under these fields for the activity's type, so
+// that gqlgen resolves them as plain methods: in the row's goroutine,
+// without a goroutine and a field-selection walk per field and row.
+type Nested interface {
+	Campaign(a *lemlist.Activity) (*Campaign, error)
+	Lead(a *lemlist.Activity) (*Lead, error)
+	Contact(a *lemlist.Activity) (*Contact, error)
+	User(a *lemlist.Activity) (*User, error)
+}
+
+// Campaign is the campaign the activity belongs to, if any.
+func (b *ActivityBase) Campaign() (*Campaign, error) {
+	if b.N == nil {
+		return CampaignFromActivity(b.A), nil
+	}
+	return b.N.Campaign(b.A)
+}
+
+// Lead is the lead the activity is about, if any.
+func (b *ActivityBase) Lead() (*Lead, error) {
+	if b.N == nil {
+		return LeadFromSnapshot(b.A), nil
+	}
+	return b.N.Lead(b.A)
+}
+
+// Contact is the team-wide contact the activity is about, if any.
+func (b *ActivityBase) Contact() (*Contact, error) {
+	if b.N == nil {
+		if id := ContactIDOf(b.A); id != "" {
+			return &Contact{ID: id}, nil
+		}
+		return nil, nil
+	}
+	return b.N.Contact(b.A)
+}
+
+// User is the team member who performed or sent the activity, if any.
+func (b *ActivityBase) User() (*User, error) {
+	if b.N == nil {
+		return UserFromActivity(b.A), nil
+	}
+	return b.N.User(b.A)
+}
+
+// ContactIDOf is the contact an activity is about: its contactId, else its
+// lead snapshot's.
+func ContactIDOf(a *lemlist.Activity) string {
+	if a.ContactID == "" && a.Lead != nil {
+		return a.Lead.ContactID
+	}
+	return a.ContactID
 }
 
 // Source returns the upstream activity.
@@ -170,13 +230,23 @@ func (*LifecycleActivity) IsActivity() {}
 // IsActivity marks GenericActivity as an Activity.
 func (*GenericActivity) IsActivity() {}
 
-// FromLemlist converts an upstream activity to its concrete GraphQL type.
+// FromLemlist converts an upstream activity to its concrete GraphQL type,
+// answering its object fields from its own data (NewActivity with nil).
+func FromLemlist(a *lemlist.Activity) Activity { return NewActivity(a, nil) }
+
+// NewActivity converts an upstream activity to its concrete GraphQL type.
 // Every type maps to something: unknown ones become GenericActivity, since
-// gqlgen cannot dispatch a Go type the schema does not list.
-func FromLemlist(a *lemlist.Activity) Activity {
+// gqlgen cannot dispatch a Go type the schema does not list. nested, if not
+// nil, is given the GraphQL type's name and returns what answers the
+// activity's object fields (ActivityBase.N).
+func NewActivity(a *lemlist.Activity, nested func(typeName string) Nested) Activity {
+	ch := ChannelOf(a.Type)
 	base := ActivityBase{A: a}
+	if nested != nil {
+		base.N = nested(TypeNameOf(ch))
+	}
 	seq := sequenceFields{a: a}
-	switch ChannelOf(a.Type) {
+	switch ch {
 	case ActivityChannelEmail:
 		return &EmailActivity{base, seq}
 	case ActivityChannelLinkedin:
@@ -195,6 +265,31 @@ func FromLemlist(a *lemlist.Activity) Activity {
 		return &LifecycleActivity{base}
 	default:
 		return &GenericActivity{base}
+	}
+}
+
+// TypeNameOf is the GraphQL type of the activities of channel ch, as
+// NewActivity builds them.
+func TypeNameOf(ch ActivityChannel) string {
+	switch ch {
+	case ActivityChannelEmail:
+		return "EmailActivity"
+	case ActivityChannelLinkedin:
+		return "LinkedinActivity"
+	case ActivityChannelWhatsapp, ActivityChannelSms:
+		return "MessagingActivity"
+	case ActivityChannelCall:
+		return "CallActivity"
+	case ActivityChannelManual:
+		return "ManualActivity"
+	case ActivityChannelAPI:
+		return "ApiActivity"
+	case ActivityChannelNote:
+		return "Annotation"
+	case ActivityChannelLifecycle:
+		return "LifecycleActivity"
+	default:
+		return "GenericActivity"
 	}
 }
 

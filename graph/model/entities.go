@@ -22,6 +22,10 @@ type Lead struct {
 	// CampaignID and ContactID link to the lead's campaign and contact.
 	CampaignID string
 	ContactID  string
+
+	// strs holds the strings LeadFromSnapshot points at, so that a lead
+	// costs one allocation rather than one per field.
+	strs [7]string
 }
 
 // LeadFromSnapshot builds the lead an activity describes: its lead* fields
@@ -36,21 +40,17 @@ func LeadFromSnapshot(a *lemlist.Activity) *Lead {
 		return nil
 	}
 	s := a.Lead
-	l := &Lead{
-		ID:            id,
-		Email:         first(a.LeadEmail, s.Variable("email")),
-		FirstName:     first(a.LeadFirstName, s.Variable("firstName")),
-		LastName:      first(a.LeadLastName, s.Variable("lastName")),
-		CompanyName:   first(a.LeadCompanyName, s.Variable("companyName")),
-		JobTitle:      first(s.Variable("jobTitle")),
-		CompanyDomain: first(s.Variable("companyDomain")),
-		CampaignID:    a.CampaignID,
-		ContactID:     a.ContactID,
-	}
+	l := &Lead{ID: id, CampaignID: a.CampaignID, ContactID: a.ContactID}
+	l.Email = firstIn(&l.strs[0], a.LeadEmail, s.Variable("email"))
+	l.FirstName = firstIn(&l.strs[1], a.LeadFirstName, s.Variable("firstName"))
+	l.LastName = firstIn(&l.strs[2], a.LeadLastName, s.Variable("lastName"))
+	l.CompanyName = firstIn(&l.strs[3], a.LeadCompanyName, s.Variable("companyName"))
+	l.JobTitle = firstIn(&l.strs[4], s.Variable("jobTitle"), "")
+	l.CompanyDomain = firstIn(&l.strs[5], s.Variable("companyDomain"), "")
 	if s != nil {
 		l.IsPaused = s.IsPaused
 		if st, ok := s.Enrichment["emailStatus"].(string); ok {
-			l.EmailStatus = first(st)
+			l.EmailStatus = firstIn(&l.strs[6], st, "")
 		}
 		if l.ContactID == "" {
 			l.ContactID = s.ContactID
@@ -130,14 +130,18 @@ func fill[T any](dst **T, src *T) {
 	}
 }
 
-// first returns the first non-empty value, or nil.
-func first(vs ...string) *string {
-	for _, v := range vs {
-		if v != "" {
-			return &v
-		}
+// firstIn stores the first non-empty one of a and b in dst and returns
+// dst, or returns nil when both are empty.
+func firstIn(dst *string, a, b string) *string {
+	switch {
+	case a != "":
+		*dst = a
+	case b != "":
+		*dst = b
+	default:
+		return nil
 	}
-	return nil
+	return dst
 }
 
 // Campaign is an outreach campaign; nil fields are unknown.
@@ -146,6 +150,8 @@ type Campaign struct {
 	Name      *string
 	Status    *string
 	CreatedAt *time.Time
+
+	name string // what Name points at, from CampaignFromActivity
 }
 
 // CampaignFromActivity is the campaign an activity names, or nil.
@@ -153,7 +159,9 @@ func CampaignFromActivity(a *lemlist.Activity) *Campaign {
 	if a.CampaignID == "" {
 		return nil
 	}
-	return &Campaign{ID: a.CampaignID, Name: first(a.CampaignName, a.Name)}
+	c := &Campaign{ID: a.CampaignID}
+	c.Name = firstIn(&c.name, a.CampaignName, a.Name)
+	return c
 }
 
 // CampaignFromLemlist converts GET /campaigns/{id} data.
@@ -247,6 +255,8 @@ type User struct {
 	Name  *string
 	Email *string
 	Role  *string
+
+	strs [2]string // what Name and Email point at, from UserFromActivity
 }
 
 // UserFromActivity is the team member an activity names: the actor
@@ -255,9 +265,14 @@ type User struct {
 func UserFromActivity(a *lemlist.Activity) *User {
 	switch {
 	case a.UserID != "":
-		return &User{ID: a.UserID, Name: str(a.UserName)}
+		u := &User{ID: a.UserID}
+		u.Name = firstIn(&u.strs[0], a.UserName, "")
+		return u
 	case a.SendUserID != "":
-		return &User{ID: a.SendUserID, Name: str(a.SendUserName), Email: str(a.SendUserEmail)}
+		u := &User{ID: a.SendUserID}
+		u.Name = firstIn(&u.strs[0], a.SendUserName, "")
+		u.Email = firstIn(&u.strs[1], a.SendUserEmail, "")
+		return u
 	case a.CreatedBy != "":
 		return &User{ID: a.CreatedBy}
 	case a.MetaData != nil && a.MetaData.CreatedBy != "":

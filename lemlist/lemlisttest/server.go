@@ -420,6 +420,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if res.truncate {
 		body = body[:len(body)/2]
 	}
+	// Log before answering: a client that has read its answer must find
+	// its request in the log.
+	entry.Status = res.status
+	s.mu.Lock()
+	s.log = append(s.log, entry)
+	s.mu.Unlock()
 	h.Set("Content-Type", res.ctype)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(res.status)
@@ -429,10 +435,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if res.pooled != nil && cap(*res.pooled) <= 1<<20 {
 		s.bufs.Put(res.pooled)
 	}
-	entry.Status = res.status
-	s.mu.Lock()
-	s.log = append(s.log, entry)
-	s.mu.Unlock()
 }
 
 func applyFault(r *http.Request, h http.Header, f Fault, res response) response {
