@@ -38,6 +38,7 @@ type config struct {
 
 	RateLimit     int
 	CacheTTL      time.Duration
+	ResponseTTL   time.Duration // whole query answers; 0: off
 	CacheMaxBytes int64
 	MaxPageSize   int
 
@@ -118,6 +119,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "allow-unauthenticated", usage: "serve the server's key without client tokens on a non-loopback interface", def: "false", set: boolVar(&c.AllowUnauthenticated), boolean: true},
 		{name: "lemlist-rate-limit", usage: "upstream requests per 2 s per API key; 0 turns limiting off (benchmarks against the fake)", def: "20", set: intVar(&c.RateLimit, 0, 1000)},
 		{name: "cache-ttl", usage: "how long upstream answers are cached (campaigns and the team 10x longer); 0 disables caching, identical concurrent calls are still coalesced", def: "30s", set: durVar(&c.CacheTTL)},
+		{name: "response-cache-ttl", usage: "how long the answer of a query that succeeded is reused for the same query, variables and tenant (dashboards polling); adds at most this to CACHE_TTL's staleness; 0 disables", def: "5s", set: durVar(&c.ResponseTTL)},
 		{name: "cache-max-bytes", usage: "memory bound of the cache, in bytes or with a KiB, MiB or GiB suffix", def: "64MiB", set: bytesVar(&c.CacheMaxBytes, 64<<10)},
 		{name: "max-page-size", usage: "largest first or last a connection accepts", def: "500", set: intVar(&c.MaxPageSize, 1, 10000)},
 		{name: "complexity-limit", usage: "highest cost of an operation (a connection costs its page size times its selection); 0 disables", def: "20000", set: intVar(&c.ComplexityLimit, 0, 1<<30)},

@@ -98,9 +98,19 @@ func (a *app) aroundOperation(ctx context.Context, caller string, next graphql.O
 		err.Extensions = map[string]any{"code": graph.CodeUnauthenticated}
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
 	}
+	var keep func(graphql.ResponseHandler) graphql.ResponseHandler
+	if a.answers != nil {
+		var hit graphql.ResponseHandler
+		if hit, keep = a.answers.lookup(t.id, graphql.GetOperationContext(ctx)); hit != nil {
+			return hit
+		}
+	}
 	ctx = lemlist.WithCaller(ctx, caller)
 	ctx = loaders.NewContext(ctx, loaders.New(tracked{t.up}, loaders.Options{OnBatch: a.metrics.LoaderBatch, Tenant: cmp.Or(t.id, "server")}))
 	rh := next(ctx)
+	if keep != nil {
+		rh = keep(rh)
+	}
 	op := graphql.GetOperationContext(ctx).Operation
 	if _, ok := ctx.Deadline(); ok || op == nil || op.Operation == ast.Subscription {
 		return rh

@@ -147,6 +147,7 @@ type app struct {
 	tracing *tracing            // OTEL_*; nil when tracing is off (tracing.go)
 	live    *liveFeed           // Subscription.activityAdded (feed_wiring.go)
 	redis   *redisx.Redis       // shared by the replicas (REDIS_URL); nil without
+	answers *responseCache      // RESPONSE_CACHE_TTL; nil when off (respcache.go)
 }
 
 var (
@@ -237,6 +238,17 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		_, b := a.cache.Size()
 		return float64(b)
 	})
+	// Whole answers take a quarter of the cache's memory budget.
+	if a.answers = newResponseCache(cfg.ResponseTTL, int(cfg.CacheMaxBytes/4)); a.answers != nil {
+		a.metrics.CounterFunc("graphql_response_cache_hits_total", "Queries answered from the response cache (RESPONSE_CACHE_TTL).",
+			func() float64 { return float64(a.answers.hits.Load()) })
+		a.metrics.CounterFunc("graphql_response_cache_misses_total", "Cacheable queries executed.",
+			func() float64 { return float64(a.answers.misses.Load()) })
+		a.metrics.GaugeFunc("graphql_response_cache_bytes", "Memory held by the response cache's answers.", func() float64 {
+			_, b := a.answers.size()
+			return float64(b)
+		})
+	}
 	a.metrics.GaugeFunc("upstream_tenants", "lemlist keys with a client in the pool.", func() float64 {
 		return float64(a.pool.Len())
 	})

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// responseCache keeps the answers of queries for a short time
+// (RESPONSE_CACHE_TTL), so that dashboards polling the same query are
+// answered without executing it again: no resolver, no loader, no upstream
+// cache lookup. It sits under the upstream cache, which already bounds
+// staleness to CACHE_TTL; an answer here adds at most its own TTL to that.
+//
+// An entry's key is a hash of the tenant, the operation name, the query
+// text and the variables, so tenants never share an entry. Only queries
+// that succeeded without any error are kept. The cache is bounded both in
+// entries and in bytes, and an answer larger than maxEntry is never kept.
+type responseCache struct {
+	ttl      time.Duration
+	maxBytes int
+	maxEntry int
+
+	mu    sync.Mutex
+	lru   *simplelru.LRU[[sha256.Size]byte, *cachedResponse]
+	bytes int
+
+	hits, misses atomic.Uint64
+}
+
+type cachedResponse struct {
+	data    json.RawMessage
+	expires time.Time
+}
+
+// Bounds of the response cache.
+const (
+	responseCacheEntries  = 4096
+	responseCacheMaxEntry = 256 << 10
+)
+
+// newResponseCache returns a cache keeping answers for ttl, within
+// maxBytes; nil (no cache) when ttl or maxBytes is not positive.
+func newResponseCache(ttl time.Duration, maxBytes int) *responseCache {
+	if ttl <= 0 || maxBytes <= 0 {
+		return nil
+	}
+	c := &responseCache{ttl: ttl, maxBytes: maxBytes, maxEntry: min(responseCacheMaxEntry, maxBytes)}
+	c.lru, _ = simplelru.NewLRU(responseCacheEntries, func(_ [sha256.Size]byte, v *cachedResponse) {
+		c.bytes -= len(v.data)
+	})
+	return c
+}
+
+// responseKey returns the key of operation oc for tenant, and false for
+// operations that are never cached (anything but a query).
+func responseKey(tenant string, oc *graphql.OperationContext) ([sha256.Size]byte, bool) {
+	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Query {
+		return [sha256.Size]byte{}, false
+	}
+	vars, err := json.Marshal(oc.Variables) // map keys sorted: canonical
+	if err != nil {
+		return [sha256.Size]byte{}, false
+	}
+	h := sha256.New()
+	for _, part := range []string{tenant, oc.OperationName, oc.RawQuery} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	h.Write(vars)
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k, true
+}
+
+// lookup returns the operation oc of tenant answered from the cache, if it
+// is there; otherwise, for a cacheable operation, keep wraps its handler.
+func (c *responseCache) lookup(tenant string, oc *graphql.OperationContext) (hit graphql.ResponseHandler, keep func(graphql.ResponseHandler) graphql.ResponseHandler) {
+	key, ok := responseKey(tenant, oc)
+	if !ok {
+		return nil, nil
+	}
+	if data, ok := c.get(key); ok {
+		c.hits.Add(1)
+		return graphql.OneShot(&graphql.Response{Data: data}), nil
+	}
+	c.misses.Add(1)
+	return nil, func(next graphql.ResponseHandler) graphql.ResponseHandler {
+		return func(ctx context.Context) *graphql.Response {
+			resp := next(ctx)
+			if resp != nil && len(resp.Errors) == 0 && len(resp.Data) > 0 && len(resp.Extensions) == 0 {
+				c.put(key, resp.Data)
+			}
+			return resp
+		}
+	}
+}
+
+func (c *responseCache) get(key [sha256.Size]byte) (json.RawMessage, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.lru.Get(key)
+	if !ok {
+		return nil, false
+	}
+	if time.Now().After(e.expires) {
+		c.lru.Remove(key)
+		return nil, false
+	}
+	return e.data, true
+}
+
+func (c *responseCache) put(key [sha256.Size]byte, data json.RawMessage) {
+	if len(data) > c.maxEntry {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.lru.Peek(key); ok {
+		c.bytes -= len(old.data) // Add replaces it without an eviction
+	}
+	c.lru.Add(key, &cachedResponse{data: data, expires: time.Now().Add(c.ttl)})
+	c.bytes += len(data)
+	for c.bytes > c.maxBytes {
+		if _, _, ok := c.lru.RemoveOldest(); !ok {
+			break
+		}
+	}
+}
+
+// size returns the entries and bytes held.
+func (c *responseCache) size() (entries, bytes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len(), c.bytes
+}
