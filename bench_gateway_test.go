@@ -69,6 +69,7 @@ func benchGatewayServer(b *testing.B) (fake *lemlisttest.Server, gql string) {
 		"LEMLIST_BASE_URL":   fake.URL,
 		"LEMLIST_RATE_LIMIT": "0",
 		"CACHE_TTL":          "0", // every request goes upstream, as the direct fetch does
+		"RESPONSE_CACHE_TTL": "0",
 		"HOST":               "127.0.0.1",
 		"LOG_LEVEL":          "error",
 	}

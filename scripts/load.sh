@@ -3,8 +3,8 @@
 #
 #   scripts/load.sh --short   smoke test for scripts/test.sh: a dashboard mix,
 #                             8 clients x 5 s, must see zero errors and no
-#                             5xx; then, if the server has CACHE_TTL, page20
-#                             with the upstream limiter and the cache on.
+#                             5xx; then page20 with the upstream limiter
+#                             and the caches on.
 #   scripts/load.sh           the benchmark matrix of docs/benchmarks.md
 #                             (about 3 minutes); JSON reports, the server log
 #                             and a Markdown table go to $LOAD_OUT (default:
@@ -83,7 +83,7 @@ server=$work/bin/server
 loadgen=$work/bin/loadgen
 
 # Server mode as deployed: clients present a bearer token.
-cache_env=(CACHE_TTL=0)
+cache_env=(CACHE_TTL=0 RESPONSE_CACHE_TTL=0)
 token_env=(GRAPHQL_TOKENS=load-token)
 token_args=(-token load-token)
 
