@@ -90,7 +90,8 @@ func (a *app) graphqlHandler() http.Handler {
 // that the per-key limiter shares slots round-robin between operations
 // and one heavy query cannot starve the others. An operation that has no
 // deadline yet (over a websocket) gets REQUEST_TIMEOUT, subscriptions
-// excepted.
+// excepted. A query answered recently is answered from the response cache
+// (respcache.go) without running.
 func (a *app) aroundOperation(ctx context.Context, caller string, next graphql.OperationHandler) graphql.ResponseHandler {
 	t := tenantFrom(ctx)
 	if t == nil {
