@@ -75,7 +75,9 @@ next:
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	fake := newFake(t, lemlisttest.Options{})
-	s := startApp(t, serverEnv(fake, "GRAPHQL_TOKENS", tokenOne, "LEMLIST_RATE_LIMIT", "20"))
+	// No response cache: the repeated query must reach the upstream cache
+	// (TestResponseCache covers the response cache's metrics).
+	s := startApp(t, serverEnv(fake, "GRAPHQL_TOKENS", tokenOne, "LEMLIST_RATE_LIMIT", "20", "RESPONSE_CACHE_TTL", "0"))
 	auth := bearerHeader(tokenOne)
 
 	fake.InjectFault(lemlisttest.Fault{Path: "/activities", Status: http.StatusServiceUnavailable}, 1)
