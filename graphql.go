@@ -21,7 +21,6 @@ import (
 	"github.com/lemlist-graphql/server/graph"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/lemlist"
-	"github.com/lemlist-graphql/server/metrics"
 )
 
 // graphqlHandler is gqlgen's server with explicit transports and
@@ -140,13 +139,6 @@ func aroundResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.
 			name = oc.Operation.Name
 		}
 	}
-	outcome := metrics.OutcomeOK
-	if len(resp.Errors) > 0 {
-		outcome = "ERROR"
-		if code, ok := resp.Errors[0].Extensions["code"].(string); ok {
-			outcome = code
-		}
-	}
-	ri.setResult(name, outcome)
+	ri.setResult(name, outcomeOf(resp))
 	return resp
 }

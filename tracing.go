@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -190,7 +191,7 @@ func (t *tracing) handler(next http.Handler) http.Handler {
 		otelhttp.WithPropagators(t.prop),
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()), // Prometheus has the metrics
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-			return r.Method + " " + cmpOr(r.Pattern, r.URL.Path)
+			return r.Method + " " + cmp.Or(r.Pattern, r.URL.Path)
 		}),
 	)
 }
@@ -220,13 +221,6 @@ func (t *tracing) extension() graphql.HandlerExtension {
 		return nil
 	}
 	return graphqlTracer{tracer: t.tp.Tracer(tracerName)}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // upstreamRoute turns a lemlist path into its route template, as the
@@ -296,7 +290,7 @@ func (g graphqlTracer) InterceptOperation(ctx context.Context, next graphql.Oper
 	typ, name := "", oc.OperationName
 	if oc.Operation != nil {
 		typ = string(oc.Operation.Operation)
-		name = cmpOr(name, oc.Operation.Name)
+		name = cmp.Or(name, oc.Operation.Name)
 	}
 	attrs := []attribute.KeyValue{semconv.GraphQLOperationTypeKey.String(typ)}
 	spanName := typ
@@ -329,7 +323,8 @@ func (g graphqlTracer) InterceptOperation(ctx context.Context, next graphql.Oper
 	}
 }
 
-// outcomeOf returns "ok", or the code of resp's first error.
+// outcomeOf returns "ok", or the code of resp's first error ("ERROR"
+// without one): the outcome of log lines, metrics and spans.
 func outcomeOf(resp *graphql.Response) string {
 	if resp == nil || len(resp.Errors) == 0 {
 		return metrics.OutcomeOK
