@@ -64,7 +64,7 @@ func prefetchNested(ctx context.Context, rows []*lemlist.Activity) {
 	}
 	for _, a := range rows {
 		if needs(contact, func(f string) bool { return f == "id" }) {
-			add(&contactIDs, contactIDOf(a))
+			add(&contactIDs, model.ContactIDOf(a))
 		}
 		if ld := model.LeadFromSnapshot(a); ld != nil && needs(lead, ld.Has) {
 			add(&leadIDs, ld.ID)
@@ -85,7 +85,3 @@ func needs(selected []string, has func(string) bool) bool {
 	}
 	return false
 }
-
-// contactIDOf is the contact an activity is about: its contactId, else its
-// lead snapshot's.
-func contactIDOf(a *lemlist.Activity) string { return model.ContactIDOf(a) }
