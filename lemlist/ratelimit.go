@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"runtime"
 	"slices"
 	"sync"
 	"time"
-	"weak"
+
+	"github.com/lemlist-graphql/server/internal/weakmap"
 )
 
 // Limiter grants request slots. The client calls Wait before every attempt
@@ -343,9 +343,7 @@ func (l *WindowLimiter) dropLocked(q *callerQueue) {
 type Limiters struct {
 	n      int
 	window time.Duration
-
-	mu    sync.Mutex
-	byKey map[[sha256.Size]byte]weak.Pointer[WindowLimiter]
+	byKey  weakmap.Map[[sha256.Size]byte, WindowLimiter]
 }
 
 // NewLimiters returns a registry of limiters granting n slots per window, as
@@ -354,43 +352,16 @@ func NewLimiters(n int, window time.Duration) *Limiters {
 	if err := checkRate(n, window); err != nil {
 		panic(err)
 	}
-	return &Limiters{n: n, window: window, byKey: map[[sha256.Size]byte]weak.Pointer[WindowLimiter]{}}
+	return &Limiters{n: n, window: window}
 }
 
 // For returns the limiter of apiKey: the same one on every call while it
 // is in use.
 func (ls *Limiters) For(apiKey string) Limiter {
-	h := sha256.Sum256([]byte(apiKey))
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	if l := ls.byKey[h].Value(); l != nil {
-		return l
-	}
-	l := NewWindowLimiter(ls.n, ls.window)
-	wp := weak.Make(l)
-	ls.byKey[h] = wp
-	runtime.AddCleanup(l, ls.forget, keyRef{h, wp})
-	return l
+	return ls.byKey.Get(sha256.Sum256([]byte(apiKey)), func() *WindowLimiter {
+		return NewWindowLimiter(ls.n, ls.window)
+	})
 }
 
 // Len returns how many keys have a limiter in use.
-func (ls *Limiters) Len() int {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	return len(ls.byKey)
-}
-
-type keyRef struct {
-	hash [sha256.Size]byte
-	ptr  weak.Pointer[WindowLimiter]
-}
-
-// forget drops the entry of a collected limiter, unless the key already
-// has a new one.
-func (ls *Limiters) forget(k keyRef) {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	if ls.byKey[k.hash] == k.ptr {
-		delete(ls.byKey, k.hash)
-	}
-}
+func (ls *Limiters) Len() int { return ls.byKey.Len() }

@@ -6,15 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-	"weak"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/lemlist-graphql/server/internal/weakmap"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/upstream"
 )
@@ -103,7 +102,7 @@ func (r *Redis) Limiters(n int, window time.Duration, replicas int) upstream.Lim
 	if n < 0 || window <= 0 {
 		panic(fmt.Sprintf("redisx: invalid rate limit of %d per %s", n, window))
 	}
-	return &limiterSource{r: r, n: n, window: window, share: FallbackShare(n, replicas), byTenant: map[string]weak.Pointer[Limiter]{}}
+	return &limiterSource{r: r, n: n, window: window, share: FallbackShare(n, replicas)}
 }
 
 // FallbackShare returns the budget of one replica of replicas while Redis
@@ -120,8 +119,7 @@ type limiterSource struct {
 	window time.Duration
 	share  int
 
-	mu       sync.Mutex
-	byTenant map[string]weak.Pointer[Limiter]
+	byTenant weakmap.Map[string, Limiter]
 }
 
 // For returns the limiter of apiKey, known to Redis by its TenantID.
@@ -130,39 +128,18 @@ func (s *limiterSource) For(apiKey string) lemlist.Limiter {
 }
 
 func (s *limiterSource) forTenant(tenant string) *Limiter {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if l := s.byTenant[tenant].Value(); l != nil {
+	return s.byTenant.Get(tenant, func() *Limiter {
+		l := &Limiter{
+			r:        s.r,
+			key:      "lgql:rl:" + tenant,
+			pauseKey: "lgql:rl:" + tenant + ":pause",
+			n:        s.n,
+			window:   s.window,
+			fallback: lemlist.NewWindowLimiter(s.share, s.window),
+		}
+		l.gate.callers = map[string]*gateQueue{}
 		return l
-	}
-	l := &Limiter{
-		r:        s.r,
-		key:      "lgql:rl:" + tenant,
-		pauseKey: "lgql:rl:" + tenant + ":pause",
-		n:        s.n,
-		window:   s.window,
-		fallback: lemlist.NewWindowLimiter(s.share, s.window),
-	}
-	l.gate.callers = map[string]*gateQueue{}
-	wp := weak.Make(l)
-	s.byTenant[tenant] = wp
-	runtime.AddCleanup(l, s.forget, tenantRef{tenant, wp})
-	return l
-}
-
-type tenantRef struct {
-	tenant string
-	ptr    weak.Pointer[Limiter]
-}
-
-// forget drops the entry of a collected limiter, unless the tenant already
-// has a new one.
-func (s *limiterSource) forget(k tenantRef) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.byTenant[k.tenant] == k.ptr {
-		delete(s.byTenant, k.tenant)
-	}
+	})
 }
 
 // Limiter is the rate limiter of one API key shared by every replica: a
