@@ -113,7 +113,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "auth-mode", usage: "auto, server, passthrough or demo (none); auto is server with LEMLIST_API_KEY, demo without it", def: "auto",
 			set: enumVar(&authMode, "auto", modeServer, modePassthrough, modeDemo, "none")},
 		{name: "lemlist-api-key", usage: "the server's lemlist API key (server mode)", set: strVar(&c.APIKey), secret: true},
-		{name: "lemlist-base-url", usage: "lemlist-compatible API root including /api, e.g. http://127.0.0.1:9000/api; default lemlist's", set: urlVar(&c.BaseURL)},
+		{name: "lemlist-base-url", usage: "lemlist-compatible API root including /api, e.g. http://127.0.0.1:9000/api; default lemlist's", set: urlVar(&c.BaseURL, apiRoot, "an http(s) URL without credentials or query, such as http://127.0.0.1:9000/api")},
 		{name: "graphql-tokens", usage: "comma-separated bearer tokens clients must present in server mode (prefer the env or a file to the flag)", set: strVar(&tokens), secret: true},
 		{name: "graphql-tokens-file", usage: "file of bearer tokens, one per line, # starts a comment line", set: strVar(&tokensFile)},
 		{name: "allow-unauthenticated", usage: "serve the server's key without client tokens on a non-loopback interface", def: "false", set: boolVar(&c.AllowUnauthenticated), boolean: true},
@@ -137,7 +137,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "shutdown-grace", usage: "how long in-flight requests get to finish on SIGINT or SIGTERM", def: "10s", set: durVar(&c.ShutdownGrace)},
 		{name: "poll-interval", usage: "how often the live feed (subscription activityAdded) asks lemlist for new activities, per API key and filter subscribed to; at least 1s, 0 turns polling off (webhooks only)", def: "5s", set: durVar(&c.PollInterval)},
 		{name: "webhook-secret", usage: "secret lemlist echoes in its webhook calls to POST /webhooks/lemlist (/webhooks/lemlist/{tenant} in passthrough mode, with a secret derived per tenant: see cmd/lemlist-hook); at least 16 characters; empty disables webhooks, except in demo mode, which makes one up", set: strVar(&c.WebhookSecret), secret: true},
-		{name: "redis-url", usage: "redis://[:password@]host:port/db (rediss:// for TLS) shared by the replicas: the rate budget per API key, the response cache and the live feed's webhooks; empty keeps everything in memory (one replica)", set: redisURLVar(&c.RedisURL), secret: true},
+		{name: "redis-url", usage: "redis://[:password@]host:port/db (rediss:// for TLS) shared by the replicas: the rate budget per API key, the response cache and the live feed's webhooks; empty keeps everything in memory (one replica)", set: urlVar(&c.RedisURL, redisURL, "a redis:// or rediss:// URL with a host, such as redis://:password@redis:6379/0"), secret: true},
 		{name: "redis-fallback-replicas", usage: "how many replicas share each key's budget while Redis is down: each then allows LEMLIST_RATE_LIMIT/this per 2 s on its own", def: "3", set: intVar(&c.RedisFallbackReplicas, 1, 1000)},
 		{name: "metrics-addr", usage: "host:port of a separate listener for /metrics; empty serves /metrics on the main port", set: strVar(&c.MetricsAddr)},
 		{name: "log-level", usage: "debug, info, warn or error", def: "info", set: enumVar(&c.LogLevel, "debug", "info", "warn", "error")},
@@ -378,39 +378,31 @@ func strVar(p *string) func(string) error {
 	return func(v string) error { *p = strings.TrimSpace(v); return nil }
 }
 
-func urlVar(p *string) func(string) error {
+// urlVar takes an empty value or a URL that valid accepts; want, in the
+// error, says what is wanted. The value itself is never quoted: a Redis
+// URL may hold a password.
+func urlVar(p *string, valid func(*url.URL) bool, want string) func(string) error {
 	return func(v string) error {
 		v = strings.TrimSpace(v)
 		if v == "" {
 			*p = ""
 			return nil
 		}
-		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
-			return errors.New("not an http(s) URL without credentials or query, such as http://127.0.0.1:9000/api")
+		if u, err := url.Parse(v); err != nil || u.Host == "" || !valid(u) {
+			return errors.New("not " + want)
 		}
 		*p = v
 		return nil
 	}
 }
 
-// redisURLVar takes a redis:// or rediss:// URL with a host. Its value,
-// which may hold a password, is never quoted.
-func redisURLVar(p *string) func(string) error {
-	return func(v string) error {
-		v = strings.TrimSpace(v)
-		if v == "" {
-			*p = ""
-			return nil
-		}
-		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			return errors.New("not a redis:// or rediss:// URL with a host, such as redis://:password@redis:6379/0")
-		}
-		*p = v
-		return nil
-	}
+// apiRoot accepts an http(s) URL without credentials or query.
+func apiRoot(u *url.URL) bool {
+	return (u.Scheme == "http" || u.Scheme == "https") && u.User == nil && u.RawQuery == ""
 }
+
+// redisURL accepts a redis:// or rediss:// URL.
+func redisURL(u *url.URL) bool { return u.Scheme == "redis" || u.Scheme == "rediss" }
 
 func boolVar(p *bool) func(string) error {
 	return func(v string) error {

@@ -96,9 +96,19 @@ type testServer struct {
 // its handler on a loopback listener.
 func startApp(t *testing.T, env map[string]string) *testServer {
 	t.Helper()
+	return startAppWith(t, env, nil)
+}
+
+// startAppWith is startApp, with tweak (if not nil) applied to the parsed
+// configuration before the app is built.
+func startAppWith(t *testing.T, env map[string]string, tweak func(*config)) *testServer {
+	t.Helper()
 	cfg, err := parseConfig(nil, envFunc(env), io.Discard)
 	if err != nil {
 		t.Fatalf("parseConfig: %v", err)
+	}
+	if tweak != nil {
+		tweak(cfg)
 	}
 	logs := &syncBuffer{}
 	a, err := newApp(cfg, newLogger(logs, "debug"))

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -140,9 +139,9 @@ func TestScaleOut(t *testing.T) {
 			t.Errorf("replica %d: redis_up is not 0 during the outage", i)
 		}
 	}
-	// During the outage a webhook still reaches A's own subscribers (none
-	// here) and answers 204, but cannot reach B: pub/sub keeps nothing.
-	lost := hook(a)
+	// During the outage a webhook is still accepted (204) by A, which
+	// delivers it to its own subscribers (none here); B cannot get it.
+	hook(a)
 
 	restarted := time.Since(start)
 	rs.Restart()
@@ -185,9 +184,6 @@ func TestScaleOut(t *testing.T) {
 	}
 	if failures.Load() > 0 {
 		t.Errorf("%d queries failed", failures.Load())
-	}
-	if slices.Contains(subB.all(), lost) {
-		t.Logf("note: %s, posted during the outage, reached B anyway", lost)
 	}
 
 	// Each replica serves what another fetched while Redis was up from the
@@ -240,11 +236,9 @@ func get(t *testing.T, url string) getResult {
 }
 
 // sseSub is a GraphQL subscription over SSE: the ids of the activities it
-// received, in order.
+// receives, in order.
 type sseSub struct {
 	ids chan string
-	mu  sync.Mutex
-	got []string
 }
 
 // subscribeSSE starts query (an activityAdded subscription) on the server
@@ -280,9 +274,6 @@ func subscribeSSE(t *testing.T, url, query string) *sseSub {
 				} `json:"data"`
 			}
 			if json.Unmarshal([]byte(data), &ev) == nil && ev.Data.ActivityAdded.ID != "" {
-				s.mu.Lock()
-				s.got = append(s.got, ev.Data.ActivityAdded.ID)
-				s.mu.Unlock()
 				s.ids <- ev.Data.ActivityAdded.ID
 			}
 		}
@@ -305,13 +296,6 @@ func (s *sseSub) take(id string, d time.Duration) string {
 			return ""
 		}
 	}
-}
-
-// all returns every id received so far.
-func (s *sseSub) all() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.got)
 }
 
 // TestRedisSettings: an unreachable Redis does not stop the server from

@@ -41,24 +41,14 @@ const tracedQuery = `query Recent($campaign: ID) {
 func startTracedApp(t *testing.T, env map[string]string) (*testServer, *tracetest.SpanRecorder) {
 	t.Helper()
 	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:1" // never used: the recorder replaces the exporter
-	cfg, err := parseConfig(nil, envFunc(env), io.Discard)
-	if err != nil {
-		t.Fatalf("parseConfig: %v", err)
-	}
-	if !cfg.Tracing.Enabled {
-		t.Fatal("tracing is off")
-	}
 	rec := tracetest.NewSpanRecorder()
-	cfg.Tracing.processor = rec
-	logs := &syncBuffer{}
-	a, err := newApp(cfg, newLogger(logs, "debug"))
-	if err != nil {
-		t.Fatalf("newApp: %v", err)
-	}
-	t.Cleanup(a.Close)
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
-	return &testServer{app: a, url: srv.URL, logs: logs}, rec
+	s := startAppWith(t, env, func(cfg *config) {
+		if !cfg.Tracing.Enabled {
+			t.Fatal("tracing is off")
+		}
+		cfg.Tracing.processor = rec
+	})
+	return s, rec
 }
 
 // headerLog is an upstream in front of the fake that notes the

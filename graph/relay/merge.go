@@ -309,14 +309,7 @@ func (r *MergeRequest) plan(streams []Filter) (mergePlan, error) {
 		}
 		p.pin, p.hasBefore = before.Pin, true
 	}
-	switch {
-	case r.Last != nil:
-		p.n, p.fromEnd = *r.Last, true
-	case r.First != nil:
-		p.n = *r.First
-	default:
-		p.n = r.DefaultSize
-	}
+	p.n, p.fromEnd = r.size(r.DefaultSize)
 	return p, nil
 }
 

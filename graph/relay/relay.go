@@ -65,6 +65,18 @@ type Args struct {
 	After, Before *string
 }
 
+// size returns how many rows the arguments ask for, def when neither first
+// nor last is given, and whether they are taken from the end (last).
+func (a Args) size(def int) (n int, fromEnd bool) {
+	switch {
+	case a.Last != nil:
+		return *a.Last, true
+	case a.First != nil:
+		return *a.First, false
+	}
+	return def, false
+}
+
 // Request is one connection to resolve.
 type Request struct {
 	Args
@@ -182,14 +194,7 @@ func (r *Request) plan() (plan, error) {
 			p.hi = p.lo
 		}
 	}
-	switch {
-	case r.Last != nil:
-		p.n, p.fromEnd = *r.Last, true
-	case r.First != nil:
-		p.n = *r.First
-	default:
-		p.n = r.DefaultSize
-	}
+	p.n, p.fromEnd = r.size(r.DefaultSize)
 	return p, nil
 }
 
