@@ -24,6 +24,22 @@ import (
 
 const testWebhookSecret = "webhook-secret-4e8a1c"
 
+// serveLiveFeed builds the live feed of o and serves its webhook route on
+// a loopback listener, whose root URL it returns; both end with the test.
+func serveLiveFeed(t *testing.T, o liveFeedOptions) (*liveFeed, string) {
+	t.Helper()
+	l, err := newLiveFeed(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	mux := http.NewServeMux()
+	l.Mount(mux, func(h http.Handler) http.Handler { return h })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return l, srv.URL
+}
+
 // hookBody is a webhook call's body for activity id.
 func hookBody(id, secret string) string {
 	return `{"_id":"` + id + `","type":"emailsReplied","createdAt":"2026-05-11T08:07:38.375Z","secret":"` + secret + `"}`
@@ -67,15 +83,7 @@ func idle(t *testing.T, s *feed.Subscription) {
 func TestLiveFeedServerModeWebhook(t *testing.T) {
 	fake := newFake(t, lemlisttest.Options{})
 	s := startApp(t, serverEnv(fake, "GRAPHQL_TOKENS", tokenOne))
-	l, err := newLiveFeed(liveFeedOptions{Mode: modeServer, WebhookSecret: testWebhookSecret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	mux := http.NewServeMux()
-	l.Mount(mux, func(h http.Handler) http.Handler { return h })
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	l, srvURL := serveLiveFeed(t, liveFeedOptions{Mode: modeServer, WebhookSecret: testWebhookSecret})
 
 	tn, aerr := s.app.auth.authenticate("Bearer " + tokenOne)
 	if aerr != nil {
@@ -88,16 +96,16 @@ func TestLiveFeedServerModeWebhook(t *testing.T) {
 	if _, err := l.Feed().Subscribe(t.Context(), feed.Filter{}); err == nil {
 		t.Fatal("a subscription without a tenant")
 	}
-	if code := postHook(t, srv.URL+"/webhooks/lemlist", hookBody("act_1", "wrong-secret-123456")); code != http.StatusForbidden {
+	if code := postHook(t, srvURL+"/webhooks/lemlist", hookBody("act_1", "wrong-secret-123456")); code != http.StatusForbidden {
 		t.Fatalf("wrong secret: %d", code)
 	}
-	if code := postHook(t, srv.URL+"/webhooks/lemlist", hookBody("act_1", testWebhookSecret)); code != http.StatusNoContent {
+	if code := postHook(t, srvURL+"/webhooks/lemlist", hookBody("act_1", testWebhookSecret)); code != http.StatusNoContent {
 		t.Fatalf("right secret: %d", code)
 	}
 	if a := next(t, sub); a.ID != "act_1" || strings.Contains(string(a.Raw), testWebhookSecret) {
 		t.Fatalf("got %s %s", a.ID, a.Raw)
 	}
-	resp, err := http.Get(srv.URL + "/webhooks/lemlist")
+	resp, err := http.Get(srvURL + "/webhooks/lemlist")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,15 +121,7 @@ func TestLiveFeedServerModeWebhook(t *testing.T) {
 func TestLiveFeedPassthroughWebhook(t *testing.T) {
 	fake := newFake(t, lemlisttest.Options{})
 	s := startApp(t, map[string]string{"AUTH_MODE": "passthrough", "LEMLIST_BASE_URL": fake.URL, "LEMLIST_RATE_LIMIT": "0"})
-	l, err := newLiveFeed(liveFeedOptions{Mode: modePassthrough, WebhookSecret: testWebhookSecret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	mux := http.NewServeMux()
-	l.Mount(mux, func(h http.Handler) http.Handler { return h })
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	l, srvURL := serveLiveFeed(t, liveFeedOptions{Mode: modePassthrough, WebhookSecret: testWebhookSecret})
 
 	sub := func(key string) *feed.Subscription {
 		tn, aerr := s.app.auth.authenticate("Bearer " + key)
@@ -136,11 +136,11 @@ func TestLiveFeedPassthroughWebhook(t *testing.T) {
 	}
 	alpha, beta := sub(keyAlpha), sub(keyBeta)
 	id := upstream.TenantID(keyAlpha)
-	url := srv.URL + "/webhooks/lemlist/" + id
+	url := srvURL + "/webhooks/lemlist/" + id
 	if code := postHook(t, url, hookBody("act_1", testWebhookSecret)); code != http.StatusForbidden {
 		t.Fatalf("the server's own secret: %d", code)
 	}
-	if code := postHook(t, srv.URL+"/webhooks/lemlist", hookBody("act_1", testWebhookSecret)); code != http.StatusNotFound && code != http.StatusMethodNotAllowed {
+	if code := postHook(t, srvURL+"/webhooks/lemlist", hookBody("act_1", testWebhookSecret)); code != http.StatusNotFound && code != http.StatusMethodNotAllowed {
 		t.Fatalf("no tenant in the URL: %d", code)
 	}
 	if code := postHook(t, url, hookBody("act_1", feed.TenantSecret(testWebhookSecret, id))); code != http.StatusNoContent {
@@ -156,24 +156,16 @@ func TestLiveFeedPassthroughWebhook(t *testing.T) {
 // with a secret made up at start.
 func TestLiveFeedDemoEmitter(t *testing.T) {
 	fake := newFake(t, lemlisttest.Options{APIKey: lemlisttest.DefaultAPIKey})
-	l, err := newLiveFeed(liveFeedOptions{Mode: modeDemo})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l, srvURL := serveLiveFeed(t, liveFeedOptions{Mode: modeDemo})
 	if len(l.secret) < minWebhookSecretLength {
 		t.Fatalf("demo secret %q", l.secret)
 	}
 	l.emitInterval = 5 * time.Millisecond
-	mux := http.NewServeMux()
-	l.Mount(mux, func(h http.Handler) http.Handler { return h })
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
 	sub, err := l.Feed().Subscribe(withTenant(t.Context(), &tenant{}), feed.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.StartDemo(fake, srv.URL+"/")
+	l.StartDemo(fake, srvURL+"/")
 	for range 3 {
 		a := next(t, sub)
 		if !strings.HasPrefix(a.ID, "act_") {
