@@ -337,7 +337,10 @@ func (a *app) Handler() http.Handler {
 	gql = a.cors(gql)
 	gql = a.observe(gql)
 	gql = a.tracing.handler(gql) // outermost: the span covers the whole request
-	mux.Handle("/graphql", gql)
+	// Other methods get 405 with an Allow header from the mux.
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodOptions} {
+		mux.Handle(m+" /graphql", gql)
+	}
 	a.live.Mount(mux, a.observe) // POST /webhooks/lemlist[/{tenant}]
 	// GraphiQL, with its scripts embedded rather than from a CDN.
 	mux.Handle("GET /{$}", web.Handler("lemlist GraphQL", "/graphql"))

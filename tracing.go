@@ -191,7 +191,11 @@ func (t *tracing) handler(next http.Handler) http.Handler {
 		otelhttp.WithPropagators(t.prop),
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()), // Prometheus has the metrics
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-			return r.Method + " " + cmp.Or(r.Pattern, r.URL.Path)
+			route := cmp.Or(r.Pattern, r.URL.Path)
+			if !strings.HasPrefix(route, "/") {
+				return route // the pattern names the method: "POST /graphql"
+			}
+			return r.Method + " " + route
 		}),
 	)
 }

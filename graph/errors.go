@@ -64,6 +64,22 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	}
 }
 
+// errIntrospectionDisabled is the text of the error gqlgen's executor
+// gives for __schema and __type when introspection is off; gqlgen has no
+// sentinel for it (graphql/execution_context_state.go, v0.17.98).
+const errIntrospectionDisabled = "introspection disabled"
+
+// introspectionDisabled tells whether err, or an error it wraps, is gqlgen's
+// introspection-disabled error.
+func introspectionDisabled(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if err.Error() == errIntrospectionDisabled {
+			return true
+		}
+	}
+	return false
+}
+
 // classify returns an error's code, a message replacing the error's own
 // (or "" to keep it), and extra extensions.
 func classify(err error) (code, msg string, ext map[string]any) {
@@ -103,6 +119,8 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		return CodeUpstreamUnavailable, "request cancelled", nil
 	case errors.As(err, new(*url.Error)), errors.As(err, new(*net.OpError)):
 		return CodeUpstreamUnavailable, "lemlist is unreachable", nil
+	case introspectionDisabled(err):
+		return CodeForbidden, "introspection is disabled on this server (INTROSPECTION)", nil
 	}
 	return CodeInternal, "internal error", nil
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end checks with real clients (issue 5), called by scripts/test.sh:
 #
-#   1. audit.mjs     graphql-http's GraphQL-over-HTTP audit (fails on MUST)
+#   1. audit.mjs     graphql-http's GraphQL-over-HTTP audit (fails on MUST or SHOULD)
 #   2. paging.mjs    graphql-request pages connections to the end; the result
 #                    must equal the lemlist fake's own list, read from its REST API
 #   3. graphiql.mjs  GraphiQL in headless Chromium (playwright-core): run a
