@@ -72,6 +72,9 @@ func (a *app) graphqlHandler() http.Handler {
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		return a.aroundOperation(ctx, strconv.FormatUint(callers.Add(1), 10), next)
 	})
+	if a.fastRows != nil {
+		srv.Use(a.fastRows)
+	}
 	srv.AroundResponses(aroundResponse)
 	// After aroundResponse, which then logs the error that ends a stream:
 	// fresh loaders per subscription event, and why the feed ended a stream.

@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lemlist-graphql/server/graph"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/metrics"
@@ -147,17 +148,18 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 
 // app is the wired server: upstream, GraphQL handler and routes.
 type app struct {
-	cfg     *config
-	logger  *slog.Logger
-	metrics *metrics.Metrics
-	auth    authenticator
-	pool    *upstream.Pool
-	cache   *upstream.Cache
-	fake    *lemlisttest.Server // demo mode's upstream
-	tracing *tracing            // OTEL_*; nil when tracing is off (tracing.go)
-	live    *liveFeed           // Subscription.activityAdded (feed_wiring.go)
-	redis   *redisx.Redis       // shared by the replicas (REDIS_URL); nil without
-	answers *responseCache      // RESPONSE_CACHE_TTL; nil when off (respcache.go)
+	cfg      *config
+	logger   *slog.Logger
+	metrics  *metrics.Metrics
+	auth     authenticator
+	pool     *upstream.Pool
+	cache    *upstream.Cache
+	fake     *lemlisttest.Server // demo mode's upstream
+	tracing  *tracing            // OTEL_*; nil when tracing is off (tracing.go)
+	live     *liveFeed           // Subscription.activityAdded (feed_wiring.go)
+	redis    *redisx.Redis       // shared by the replicas (REDIS_URL); nil without
+	answers  *responseCache      // RESPONSE_CACHE_TTL; nil when off (respcache.go)
+	fastRows *graph.FastRows     // FAST_ROWS; nil when off
 }
 
 var (
@@ -258,6 +260,13 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 			_, b := a.answers.size()
 			return float64(b)
 		})
+	}
+	if cfg.FastRows {
+		a.fastRows = graph.NewFastRows()
+		a.metrics.CounterFunc("graphql_fast_rows_written_total", "Lists of activity rows written by FAST_ROWS.",
+			func() float64 { w, _ := a.fastRows.Stats(); return float64(w) })
+		a.metrics.CounterFunc("graphql_fast_rows_declined_total", "Lists of activity rows FAST_ROWS left to gqlgen (a selection it does not write, or an error).",
+			func() float64 { _, d := a.fastRows.Stats(); return float64(d) })
 	}
 	a.metrics.GaugeFunc("upstream_tenants", "lemlist keys with a client in the pool.", func() float64 {
 		return float64(a.pool.Len())

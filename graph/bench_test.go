@@ -184,10 +184,12 @@ func benchHandler(b *testing.B, mode string) http.Handler {
 		up = &memoUpstream{Upstream: up, pages: map[string][]*lemlist.Activity{},
 			leads: map[string]*lemlist.Lead{}, camps: map[string]*lemlist.Campaign{}}
 	}
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}))
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}})
+	srv := handler.New(es)
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetErrorPresenter(graph.ErrorPresenter(slog.New(slog.DiscardHandler)))
+	srv.Use(graph.NewFastRows()) // as the server does
 	return loaders.Middleware(func(*http.Request) upstream.Upstream { return up }, loaders.Options{}, srv)
 }
 

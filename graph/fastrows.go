@@ -1,0 +1,409 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/lemlist-graphql/server/graph/model"
+)
+
+// FastRows is a gqlgen extension that writes the rows of activity
+// connections (ActivityConnection.edges and .nodes) itself, where gqlgen's
+// executor spends most of a page's CPU: for every row a goroutine, and for
+// every field a FieldContext, a context, closures and a boxed result
+// (docs/benchmarks.md, round 4). It is a field interceptor: it lets the
+// list resolve as usual, then, when it can answer the whole selection,
+// returns a graphql.Marshaler with the list's JSON, which gqlgen writes in
+// place of its own marshaling (graphql.ResolveField accepts a Marshaler
+// from the middleware chain). The JSON is the same, byte for byte
+// (TestFastRowsMatchesGqlgen).
+//
+// It answers only what is plain data: scalar and enum fields, objects
+// reached through model methods without arguments or context, __typename,
+// fragments, aliases, @skip and @include, all collected by gqlgen's own
+// graphql.CollectFields. A selection with anything else (a field with
+// arguments, a resolver field such as Lead.activities, @defer, an unknown
+// scalar), a nil where the schema says non-null, or an error from a nested
+// lookup, is left to gqlgen, which then reports it as it always has.
+// Nested lookups were already batched by prefetchNested, so rows written
+// one after the other make no more upstream calls than gqlgen's goroutines.
+type FastRows struct {
+	schema *ast.Schema
+	// resolverFields are "Type.field" pairs answered by resolvers.
+	resolverFields map[string]bool
+	accessors      sync.Map // accessorKey -> *accessor (nil when none)
+
+	written, declined atomic.Uint64
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.FieldInterceptor
+} = (*FastRows)(nil)
+
+// NewFastRows returns the extension. One can serve any number of servers.
+func NewFastRows() *FastRows {
+	return &FastRows{schema: NewExecutableSchema(Config{}).Schema(), resolverFields: resolverFields()}
+}
+
+// ExtensionName names the extension for gqlgen.
+func (*FastRows) ExtensionName() string { return "FastRows" }
+
+// Validate accepts any schema.
+func (*FastRows) Validate(graphql.ExecutableSchema) error { return nil }
+
+// InterceptField writes the rows of ActivityConnection.edges and .nodes.
+func (x *FastRows) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Object != "ActivityConnection" || fc.Field.Name != "edges" && fc.Field.Name != "nodes" {
+		return next(ctx)
+	}
+	res, err := next(ctx)
+	if err != nil || res == nil || fc.Field.Definition == nil {
+		return res, err
+	}
+	w := rowWriter{x: x, oc: graphql.GetOperationContext(ctx)}
+	if !w.write(reflect.ValueOf(res), fc.Field.Definition.Type, fc.Field.Selections) {
+		x.declined.Add(1)
+		return res, nil // gqlgen marshals it
+	}
+	x.written.Add(1)
+	return rawJSON(w.buf.Bytes()), nil
+}
+
+// Stats returns how many lists FastRows wrote, and how many it left to
+// gqlgen.
+func (x *FastRows) Stats() (written, declined uint64) {
+	return x.written.Load(), x.declined.Load()
+}
+
+// rawJSON is JSON written ahead of time.
+type rawJSON []byte
+
+// MarshalGQL writes the JSON.
+func (r rawJSON) MarshalGQL(w io.Writer) { _, _ = w.Write(r) }
+
+// rowWriter writes one list. Its plans live as long as the list: @skip
+// and @include depend on the request's variables.
+type rowWriter struct {
+	x   *FastRows
+	oc  *graphql.OperationContext
+	buf bytes.Buffer
+}
+
+// plans holds the plans of the objects under one field (or at the top of
+// the list), by GraphQL type and Go type: an interface field has several.
+type plans map[planKey]*objectPlan
+
+type planKey struct {
+	object string
+	goType reflect.Type
+}
+
+// objectPlan is how to write one GraphQL object type from one Go type for
+// one selection set; ok is false when this writer cannot.
+type objectPlan struct {
+	fields []fieldPlan
+	ok     bool
+}
+
+type fieldPlan struct {
+	alias    string
+	typename string // set for __typename
+	get      *accessor
+	typ      *ast.Type
+	sel      ast.SelectionSet
+	children plans
+}
+
+// write writes v, of GraphQL type t with selection sel; false when it
+// cannot (the buffer is then garbage).
+func (w *rowWriter) write(v reflect.Value, t *ast.Type, sel ast.SelectionSet) (ok bool) {
+	defer func() {
+		if recover() != nil { // a value this writer does not expect: gqlgen's turn
+			ok = false
+		}
+	}()
+	return w.value(v, t, sel, plans{})
+}
+
+func (w *rowWriter) value(v reflect.Value, t *ast.Type, sel ast.SelectionSet, under plans) bool {
+	for v.Kind() == reflect.Interface {
+		v = v.Elem()
+	}
+	if !v.IsValid() || v.Kind() == reflect.Pointer && v.IsNil() || v.Kind() == reflect.Slice && v.IsNil() && t.Elem == nil {
+		if t.NonNull {
+			return false
+		}
+		w.buf.WriteString("null")
+		return true
+	}
+	if t.Elem != nil {
+		if v.Kind() == reflect.Pointer {
+			v = v.Elem()
+		}
+		if v.Kind() != reflect.Slice {
+			return false
+		}
+		if v.IsNil() {
+			if t.NonNull {
+				return false
+			}
+			w.buf.WriteString("null")
+			return true
+		}
+		w.buf.WriteByte('[')
+		for i := range v.Len() {
+			if i > 0 {
+				w.buf.WriteByte(',')
+			}
+			if !w.value(v.Index(i), t.Elem, sel, under) {
+				return false
+			}
+		}
+		w.buf.WriteByte(']')
+		return true
+	}
+	def := w.x.schema.Types[t.NamedType]
+	if def == nil {
+		return false
+	}
+	switch def.Kind {
+	case ast.Scalar, ast.Enum:
+		return w.leaf(v, def, t.NonNull)
+	case ast.Object:
+		return w.object(v, def, sel, under)
+	case ast.Interface, ast.Union:
+		// Autobind: the model type has the GraphQL type's name.
+		obj := w.x.schema.Types[goTypeName(v.Type())]
+		if obj == nil || obj.Kind != ast.Object || !possible(w.x.schema, def, obj) {
+			return false
+		}
+		return w.object(v, obj, sel, under)
+	}
+	return false
+}
+
+// possible reports whether obj is one of the types of the abstract type def.
+func possible(s *ast.Schema, def, obj *ast.Definition) bool {
+	for _, p := range s.GetPossibleTypes(def) {
+		if p == obj {
+			return true
+		}
+	}
+	return false
+}
+
+// goTypeName is the name of v's type, through one pointer.
+func goTypeName(t reflect.Type) string {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Name()
+}
+
+func (w *rowWriter) object(v reflect.Value, def *ast.Definition, sel ast.SelectionSet, under plans) bool {
+	k := planKey{def.Name, v.Type()}
+	p := under[k]
+	if p == nil {
+		p = w.plan(v.Type(), def, sel)
+		under[k] = p
+	}
+	if !p.ok {
+		return false
+	}
+	w.buf.WriteByte('{')
+	for i, f := range p.fields {
+		if i > 0 {
+			w.buf.WriteByte(',')
+		}
+		graphql.MarshalString(f.alias).MarshalGQL(&w.buf)
+		w.buf.WriteByte(':')
+		if f.typename != "" {
+			graphql.MarshalString(f.typename).MarshalGQL(&w.buf)
+			continue
+		}
+		fv, ok := f.get.get(v)
+		if !ok || !w.value(fv, f.typ, f.sel, f.children) {
+			return false
+		}
+	}
+	w.buf.WriteByte('}')
+	return true
+}
+
+// plan collects the fields of sel for def (gqlgen's graphql.CollectFields)
+// and binds each to an accessor of goType.
+func (w *rowWriter) plan(goType reflect.Type, def *ast.Definition, sel ast.SelectionSet) *objectPlan {
+	p := &objectPlan{}
+	satisfies := []string{def.Name}
+	for _, i := range w.x.schema.GetImplements(def) {
+		satisfies = append(satisfies, i.Name)
+	}
+	for _, f := range graphql.CollectFields(w.oc, sel, satisfies) {
+		if len(f.Deferrables) > 0 {
+			return p
+		}
+		if f.Name == "__typename" {
+			p.fields = append(p.fields, fieldPlan{alias: f.Alias, typename: def.Name})
+			continue
+		}
+		fd := def.Fields.ForName(f.Name)
+		if fd == nil || len(fd.Arguments) > 0 || w.x.resolverFields[def.Name+"."+f.Name] {
+			return p
+		}
+		get := w.x.accessor(goType, f.Name)
+		if get == nil {
+			return p
+		}
+		p.fields = append(p.fields, fieldPlan{alias: f.Alias, get: get, typ: fd.Type, sel: f.Selections, children: plans{}})
+	}
+	p.ok = true
+	return p
+}
+
+// leaf writes a scalar or enum value as gqlgen's marshalers do.
+func (w *rowWriter) leaf(v reflect.Value, def *ast.Definition, nonNull bool) bool {
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	var m graphql.Marshaler
+	switch iv := v.Interface().(type) {
+	case graphql.Marshaler: // enums
+		if def.Kind != ast.Enum {
+			return false
+		}
+		m = iv
+	case string:
+		if def.Name != "String" && def.Name != "ID" {
+			return false
+		}
+		m = graphql.MarshalString(iv)
+	case int:
+		if def.Name != "Int" {
+			return false
+		}
+		m = graphql.MarshalInt(iv)
+	case bool:
+		if def.Name != "Boolean" {
+			return false
+		}
+		m = graphql.MarshalBoolean(iv)
+	case time.Time:
+		if def.Name != "DateTime" {
+			return false
+		}
+		m = model.MarshalDateTime(iv)
+	case json.RawMessage:
+		if def.Name != "JSON" {
+			return false
+		}
+		m = model.MarshalJSON(iv)
+	default:
+		return false
+	}
+	if m == graphql.Null && nonNull {
+		return false
+	}
+	m.MarshalGQL(&w.buf)
+	return true
+}
+
+type accessorKey struct {
+	t     reflect.Type
+	field string
+}
+
+// accessor reads one field of one Go type as gqlgen binds it: a method
+// without arguments (returning the value, or the value and an error),
+// else a struct field, matched by name regardless of case.
+type accessor struct {
+	method int   // index in the type's method set, or -1
+	field  []int // struct field index, when method is -1
+	errs   bool  // the method also returns an error
+}
+
+func (x *FastRows) accessor(t reflect.Type, field string) *accessor {
+	k := accessorKey{t, field}
+	if a, ok := x.accessors.Load(k); ok {
+		return a.(*accessor)
+	}
+	a := findAccessor(t, field)
+	x.accessors.Store(k, a)
+	return a
+}
+
+var errorType = reflect.TypeFor[error]()
+
+func findAccessor(t reflect.Type, field string) *accessor {
+	for i := range t.NumMethod() {
+		m := t.Method(i)
+		if !strings.EqualFold(m.Name, field) {
+			continue
+		}
+		switch mt := m.Type; {
+		case mt.NumIn() != 1: // the receiver only: no context, no arguments
+			return nil
+		case mt.NumOut() == 1:
+			return &accessor{method: i}
+		case mt.NumOut() == 2 && mt.Out(1) == errorType:
+			return &accessor{method: i, errs: true}
+		}
+		return nil
+	}
+	st := t
+	if st.Kind() == reflect.Pointer {
+		st = st.Elem()
+	}
+	if st.Kind() != reflect.Struct {
+		return nil
+	}
+	if f, ok := st.FieldByNameFunc(func(n string) bool {
+		return strings.EqualFold(n, field) && unicode.IsUpper(rune(n[0]))
+	}); ok {
+		return &accessor{method: -1, field: f.Index}
+	}
+	return nil
+}
+
+// get returns the field's value of v; false on an error.
+func (a *accessor) get(v reflect.Value) (reflect.Value, bool) {
+	if a.method < 0 {
+		if v.Kind() == reflect.Pointer {
+			v = v.Elem()
+		}
+		return v.FieldByIndex(a.field), true
+	}
+	out := v.Method(a.method).Call(nil)
+	if a.errs && !out[1].IsNil() {
+		return reflect.Value{}, false
+	}
+	return out[0], true
+}
+
+// resolverFields lists the fields gqlgen answers with resolvers, from the
+// generated ResolverRoot: Lead.activities, Campaign.activities…
+func resolverFields() map[string]bool {
+	out := map[string]bool{}
+	root := reflect.TypeFor[ResolverRoot]()
+	for i := range root.NumMethod() {
+		typ := root.Method(i)
+		rt := typ.Type.Out(0)
+		for j := range rt.NumMethod() {
+			name := rt.Method(j).Name
+			out[typ.Name+"."+strings.ToLower(name[:1])+name[1:]] = true
+		}
+	}
+	return out
+}
