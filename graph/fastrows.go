@@ -119,8 +119,8 @@ type objectPlan struct {
 }
 
 type fieldPlan struct {
-	alias    string
-	typename string // set for __typename
+	key      []byte // the quoted alias and a colon, as gqlgen writes them
+	typename []byte // the quoted type name, for __typename
 	get      *accessor
 	typ      *ast.Type
 	sel      ast.SelectionSet
@@ -228,10 +228,9 @@ func (w *rowWriter) object(v reflect.Value, def *ast.Definition, sel ast.Selecti
 		if i > 0 {
 			w.buf.WriteByte(',')
 		}
-		graphql.MarshalString(f.alias).MarshalGQL(&w.buf)
-		w.buf.WriteByte(':')
-		if f.typename != "" {
-			graphql.MarshalString(f.typename).MarshalGQL(&w.buf)
+		w.buf.Write(f.key)
+		if f.typename != nil {
+			w.buf.Write(f.typename)
 			continue
 		}
 		fv, ok := f.get.get(v)
@@ -255,8 +254,9 @@ func (w *rowWriter) plan(goType reflect.Type, def *ast.Definition, sel ast.Selec
 		if len(f.Deferrables) > 0 {
 			return p
 		}
+		key := append(quoted(f.Alias), ':')
 		if f.Name == "__typename" {
-			p.fields = append(p.fields, fieldPlan{alias: f.Alias, typename: def.Name})
+			p.fields = append(p.fields, fieldPlan{key: key, typename: quoted(def.Name)})
 			continue
 		}
 		fd := def.Fields.ForName(f.Name)
@@ -267,10 +267,17 @@ func (w *rowWriter) plan(goType reflect.Type, def *ast.Definition, sel ast.Selec
 		if get == nil {
 			return p
 		}
-		p.fields = append(p.fields, fieldPlan{alias: f.Alias, get: get, typ: fd.Type, sel: f.Selections, children: plans{}})
+		p.fields = append(p.fields, fieldPlan{key: key, get: get, typ: fd.Type, sel: f.Selections, children: plans{}})
 	}
 	p.ok = true
 	return p
+}
+
+// quoted is s as gqlgen writes a string.
+func quoted(s string) []byte {
+	var b bytes.Buffer
+	graphql.MarshalString(s).MarshalGQL(&b)
+	return b.Bytes()
 }
 
 // leaf writes a scalar or enum value as gqlgen's marshalers do.
