@@ -507,32 +507,47 @@ func decodeActivities(body []byte) ([]*Activity, error) {
 
 // nextElement splits the next element off the rest of a JSON array that is
 // known to be valid: it returns the element's bytes and what follows them.
+// Strings are skipped with bytes.IndexByte, since most of a body is in them.
 func nextElement(rest []byte) (elem, after []byte) {
 	rest = bytes.TrimLeft(rest, ", \t\r\n")
-	depth, inString := 0, false
+	depth := 0
 	for i := 0; i < len(rest); i++ {
-		c := rest[i]
-		switch {
-		case inString:
-			if c == '\\' {
-				i++ // the escaped byte cannot end the string
-			} else if c == '"' {
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
+		switch rest[i] {
+		case '"':
+			i = stringEnd(rest, i)
+		case '{', '[':
 			depth++
-		case c == '}' || c == ']':
+		case '}', ']':
 			if depth == 0 { // the array's own ']'
 				return bytes.TrimRight(rest[:i], " \t\r\n"), rest[i:]
 			}
 			depth--
-		case c == ',' && depth == 0:
-			return bytes.TrimRight(rest[:i], " \t\r\n"), rest[i:]
+		case ',':
+			if depth == 0 {
+				return bytes.TrimRight(rest[:i], " \t\r\n"), rest[i:]
+			}
 		}
 	}
 	return rest, nil
+}
+
+// stringEnd returns the index of the quote that closes the JSON string
+// opening at b[start]: the next quote after an even number of backslashes.
+func stringEnd(b []byte, start int) int {
+	for j := start + 1; ; j++ {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return len(b)
+		}
+		j += k
+		backslashes := 0
+		for p := j - 1; p > start && b[p] == '\\'; p-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return j
+		}
+	}
 }
 
 // snippet returns the start of a body for an error message.

@@ -16,6 +16,7 @@ func FuzzDecodeActivities(f *testing.F) {
 	for _, s := range []string{
 		`[]`, ` [ ] `, `[null]`, `[{}]`, `[{"_id":"a"} , {"_id":"b"}]`,
 		`[{"_id":"a\"]}","type":"x\\"}]`,
+		`[{"_id":"\\\"\\","type":"\\\\"},{"_id":"]\\\\\"["}]`,
 		`[{"_id":"\u00e9\ud83d\ude00","type":"\ud800"}]`,
 		"[{\"_id\":\"\xff\"}]",
 		`[{"_id":"a","_ID":"b","TYPE":"t"}]`,
