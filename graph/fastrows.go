@@ -97,9 +97,10 @@ func (r rawJSON) MarshalGQL(w io.Writer) { _, _ = w.Write(r) }
 // rowWriter writes one list. Its plans live as long as the list: @skip
 // and @include depend on the request's variables.
 type rowWriter struct {
-	x   *FastRows
-	oc  *graphql.OperationContext
-	buf bytes.Buffer
+	x    *FastRows
+	oc   *graphql.OperationContext
+	buf  bytes.Buffer
+	args [1]reflect.Value
 }
 
 // plans holds the plans of the objects under one field (or at the top of
@@ -233,7 +234,7 @@ func (w *rowWriter) object(v reflect.Value, def *ast.Definition, sel ast.Selecti
 			w.buf.Write(f.typename)
 			continue
 		}
-		fv, ok := f.get.get(v)
+		fv, ok := f.get.get(v, &w.args)
 		if !ok || !w.value(fv, f.typ, f.sel, f.children) {
 			return false
 		}
@@ -286,37 +287,32 @@ func (w *rowWriter) leaf(v reflect.Value, def *ast.Definition, nonNull bool) boo
 		v = v.Elem()
 	}
 	var m graphql.Marshaler
-	switch iv := v.Interface().(type) {
-	case graphql.Marshaler: // enums
-		if def.Kind != ast.Enum {
+	switch {
+	case def.Kind == ast.Enum:
+		em, ok := v.Interface().(graphql.Marshaler)
+		if !ok {
 			return false
 		}
-		m = iv
-	case string:
+		m = em
+	case v.Kind() == reflect.String && v.Type() == stringType: // without boxing
 		if def.Name != "String" && def.Name != "ID" {
 			return false
 		}
-		m = graphql.MarshalString(iv)
-	case int:
+		m = graphql.MarshalString(v.String())
+	case v.Kind() == reflect.Int && v.Type() == intType:
 		if def.Name != "Int" {
 			return false
 		}
-		m = graphql.MarshalInt(iv)
-	case bool:
+		m = graphql.MarshalInt(int(v.Int()))
+	case v.Kind() == reflect.Bool && v.Type() == boolType:
 		if def.Name != "Boolean" {
 			return false
 		}
-		m = graphql.MarshalBoolean(iv)
-	case time.Time:
-		if def.Name != "DateTime" {
-			return false
-		}
-		m = model.MarshalDateTime(iv)
-	case json.RawMessage:
-		if def.Name != "JSON" {
-			return false
-		}
-		m = model.MarshalJSON(iv)
+		m = graphql.MarshalBoolean(v.Bool())
+	case v.Type() == timeType && def.Name == "DateTime":
+		m = model.MarshalDateTime(v.Interface().(time.Time))
+	case v.Type() == rawType && def.Name == "JSON":
+		m = model.MarshalJSON(v.Interface().(json.RawMessage))
 	default:
 		return false
 	}
@@ -336,9 +332,9 @@ type accessorKey struct {
 // without arguments (returning the value, or the value and an error),
 // else a struct field, matched by name regardless of case.
 type accessor struct {
-	method int   // index in the type's method set, or -1
-	field  []int // struct field index, when method is -1
-	errs   bool  // the method also returns an error
+	fn    reflect.Value // the method, receiver first; invalid for a field
+	field []int         // struct field index, when fn is not valid
+	errs  bool          // the method also returns an error
 }
 
 func (x *FastRows) accessor(t reflect.Type, field string) *accessor {
@@ -351,7 +347,14 @@ func (x *FastRows) accessor(t reflect.Type, field string) *accessor {
 	return a
 }
 
-var errorType = reflect.TypeFor[error]()
+var (
+	errorType  = reflect.TypeFor[error]()
+	stringType = reflect.TypeFor[string]()
+	intType    = reflect.TypeFor[int]()
+	boolType   = reflect.TypeFor[bool]()
+	timeType   = reflect.TypeFor[time.Time]()
+	rawType    = reflect.TypeFor[json.RawMessage]()
+)
 
 func findAccessor(t reflect.Type, field string) *accessor {
 	for i := range t.NumMethod() {
@@ -363,9 +366,9 @@ func findAccessor(t reflect.Type, field string) *accessor {
 		case mt.NumIn() != 1: // the receiver only: no context, no arguments
 			return nil
 		case mt.NumOut() == 1:
-			return &accessor{method: i}
+			return &accessor{fn: m.Func}
 		case mt.NumOut() == 2 && mt.Out(1) == errorType:
-			return &accessor{method: i, errs: true}
+			return &accessor{fn: m.Func, errs: true}
 		}
 		return nil
 	}
@@ -379,20 +382,22 @@ func findAccessor(t reflect.Type, field string) *accessor {
 	if f, ok := st.FieldByNameFunc(func(n string) bool {
 		return strings.EqualFold(n, field) && unicode.IsUpper(rune(n[0]))
 	}); ok {
-		return &accessor{method: -1, field: f.Index}
+		return &accessor{field: f.Index}
 	}
 	return nil
 }
 
-// get returns the field's value of v; false on an error.
-func (a *accessor) get(v reflect.Value) (reflect.Value, bool) {
-	if a.method < 0 {
+// get returns the field's value of v; false on an error. args is scratch
+// space for the call, reused to save an allocation per call.
+func (a *accessor) get(v reflect.Value, args *[1]reflect.Value) (reflect.Value, bool) {
+	if !a.fn.IsValid() {
 		if v.Kind() == reflect.Pointer {
 			v = v.Elem()
 		}
 		return v.FieldByIndex(a.field), true
 	}
-	out := v.Method(a.method).Call(nil)
+	args[0] = v
+	out := a.fn.Call(args[:])
 	if a.errs && !out[1].IsNil() {
 		return reflect.Value{}, false
 	}
