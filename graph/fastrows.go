@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -275,10 +276,40 @@ func (w *rowWriter) plan(goType reflect.Type, def *ast.Definition, sel ast.Selec
 }
 
 // quoted is s as gqlgen writes a string.
-func quoted(s string) []byte {
-	var b bytes.Buffer
-	graphql.MarshalString(s).MarshalGQL(&b)
-	return b.Bytes()
+func quoted(s string) []byte { return appendQuoted(nil, s) }
+
+// appendQuoted appends s as a JSON string exactly as gqlgen's
+// graphql.MarshalString writes it (its unexported writeQuotedString, v0.17.98):
+// only control characters, '\\' and '"' are escaped, the rest, invalid
+// UTF-8 included, is copied. It saves MarshalString's closure and its
+// writes through io.Writer; TestAppendQuoted and FuzzAppendQuoted compare
+// the two.
+func appendQuoted(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '\\' && c != '"' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '\t':
+			b = append(b, `\t`...)
+		case '\r':
+			b = append(b, `\r`...)
+		case '\n':
+			b = append(b, `\n`...)
+		case '\\', '"':
+			b = append(b, '\\', c)
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // leaf writes a scalar or enum value as gqlgen's marshalers do.
@@ -298,17 +329,20 @@ func (w *rowWriter) leaf(v reflect.Value, def *ast.Definition, nonNull bool) boo
 		if def.Name != "String" && def.Name != "ID" {
 			return false
 		}
-		m = graphql.MarshalString(v.String())
+		w.buf.Write(appendQuoted(w.buf.AvailableBuffer(), v.String()))
+		return true
 	case v.Kind() == reflect.Int && v.Type() == intType:
 		if def.Name != "Int" {
 			return false
 		}
-		m = graphql.MarshalInt(int(v.Int()))
+		w.buf.Write(strconv.AppendInt(w.buf.AvailableBuffer(), v.Int(), 10))
+		return true
 	case v.Kind() == reflect.Bool && v.Type() == boolType:
 		if def.Name != "Boolean" {
 			return false
 		}
-		m = graphql.MarshalBoolean(v.Bool())
+		w.buf.Write(strconv.AppendBool(w.buf.AvailableBuffer(), v.Bool()))
+		return true
 	case v.Type() == timeType && def.Name == "DateTime":
 		m = model.MarshalDateTime(v.Interface().(time.Time))
 	case v.Type() == rawType && def.Name == "JSON":
