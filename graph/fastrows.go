@@ -41,7 +41,8 @@ import (
 // one after the other make no more upstream calls than gqlgen's goroutines.
 type FastRows struct {
 	schema *ast.Schema
-	// resolverFields are "Type.field" pairs answered by resolvers.
+	// resolverFields are "type.field" pairs answered by resolvers, in
+	// lower case.
 	resolverFields map[string]bool
 	accessors      sync.Map // accessorKey -> *accessor (nil when none)
 
@@ -262,7 +263,7 @@ func (w *rowWriter) plan(goType reflect.Type, def *ast.Definition, sel ast.Selec
 			continue
 		}
 		fd := def.Fields.ForName(f.Name)
-		if fd == nil || len(fd.Arguments) > 0 || w.x.resolverFields[def.Name+"."+f.Name] {
+		if fd == nil || len(fd.Arguments) > 0 || w.x.resolverFields[strings.ToLower(def.Name+"."+f.Name)] {
 			return p
 		}
 		get := w.x.accessor(goType, f.Name)
@@ -282,8 +283,7 @@ func quoted(s string) []byte { return appendQuoted(nil, s) }
 // graphql.MarshalString writes it (its unexported writeQuotedString, v0.17.98):
 // only control characters, '\\' and '"' are escaped, the rest, invalid
 // UTF-8 included, is copied. It saves MarshalString's closure and its
-// writes through io.Writer; TestAppendQuoted and FuzzAppendQuoted compare
-// the two.
+// writes through io.Writer; FuzzAppendQuoted compares the two.
 func appendQuoted(b []byte, s string) []byte {
 	const hex = "0123456789ABCDEF"
 	b = append(b, '"')
@@ -439,7 +439,8 @@ func (a *accessor) get(v reflect.Value, args *[1]reflect.Value) (reflect.Value, 
 }
 
 // resolverFields lists the fields gqlgen answers with resolvers, from the
-// generated ResolverRoot: Lead.activities, Campaign.activities…
+// generated ResolverRoot: lead.activities, campaign.activities… Method names
+// are gqlgen's Go names of the fields (ID for id), hence the lower case.
 func resolverFields() map[string]bool {
 	out := map[string]bool{}
 	root := reflect.TypeFor[ResolverRoot]()
@@ -447,8 +448,7 @@ func resolverFields() map[string]bool {
 		typ := root.Method(i)
 		rt := typ.Type.Out(0)
 		for j := range rt.NumMethod() {
-			name := rt.Method(j).Name
-			out[typ.Name+"."+strings.ToLower(name[:1])+name[1:]] = true
+			out[strings.ToLower(typ.Name+"."+rt.Method(j).Name)] = true
 		}
 	}
 	return out

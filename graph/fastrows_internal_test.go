@@ -21,3 +21,16 @@ func FuzzAppendQuoted(f *testing.F) {
 		}
 	})
 }
+
+// The resolver fields FastRows leaves to gqlgen come from ResolverRoot.
+func TestResolverFields(t *testing.T) {
+	got := resolverFields()
+	for _, f := range []string{"lead.activities", "lead.campaign", "lead.contact", "campaign.activities", "contactcampaign.campaign", "query.activities"} {
+		if !got[f] {
+			t.Errorf("%s is not among the resolver fields %v", f, got)
+		}
+	}
+	if got["lead.email"] || got["emailactivity.lead"] {
+		t.Errorf("plain fields among the resolver fields: %v", got)
+	}
+}
