@@ -126,6 +126,7 @@ type fieldPlan struct {
 	typename []byte // the quoted type name, for __typename
 	get      *accessor
 	typ      *ast.Type
+	scalar   string // the scalar's name, for a field of a scalar type
 	sel      ast.SelectionSet
 	children plans
 }
@@ -226,19 +227,26 @@ func (w *rowWriter) object(v reflect.Value, def *ast.Definition, sel ast.Selecti
 	if !p.ok {
 		return false
 	}
+	o := v.Interface() // for typed accessors; a pointer, so no allocation
 	w.buf.WriteByte('{')
-	for i, f := range p.fields {
+	for i := range p.fields {
+		f := &p.fields[i]
 		if i > 0 {
 			w.buf.WriteByte(',')
 		}
 		w.buf.Write(f.key)
-		if f.typename != nil {
+		switch {
+		case f.typename != nil:
 			w.buf.Write(f.typename)
-			continue
-		}
-		fv, ok := f.get.get(v, &w.args)
-		if !ok || !w.value(fv, f.typ, f.sel, f.children) {
-			return false
+		case f.get.typed != nil:
+			if !f.get.typed(w, o, f) {
+				return false
+			}
+		default:
+			fv, ok := f.get.get(v, &w.args)
+			if !ok || !w.value(fv, f.typ, f.sel, f.children) {
+				return false
+			}
 		}
 	}
 	w.buf.WriteByte('}')
@@ -270,7 +278,11 @@ func (w *rowWriter) plan(goType reflect.Type, def *ast.Definition, sel ast.Selec
 		if get == nil {
 			return p
 		}
-		p.fields = append(p.fields, fieldPlan{key: key, get: get, typ: fd.Type, sel: f.Selections, children: plans{}})
+		fp := fieldPlan{key: key, get: get, typ: fd.Type, sel: f.Selections, children: plans{}}
+		if d := w.x.schema.Types[fd.Type.NamedType]; d != nil && d.Kind == ast.Scalar && fd.Type.Elem == nil {
+			fp.scalar = d.Name
+		}
+		p.fields = append(p.fields, fp)
 	}
 	p.ok = true
 	return p
@@ -357,6 +369,94 @@ func (w *rowWriter) leaf(v reflect.Value, def *ast.Definition, nonNull bool) boo
 	return true
 }
 
+// The writers of typed accessors, by Go type. Each checks the field's
+// GraphQL type as leaf does, and declines what leaf would decline.
+
+func (w *rowWriter) null(f *fieldPlan) bool {
+	if f.typ.NonNull {
+		return false
+	}
+	w.buf.WriteString("null")
+	return true
+}
+
+func (w *rowWriter) str(s string, f *fieldPlan) bool {
+	if f.scalar != "String" && f.scalar != "ID" {
+		return false
+	}
+	w.buf.Write(appendQuoted(w.buf.AvailableBuffer(), s))
+	return true
+}
+
+func (w *rowWriter) strPtr(s *string, f *fieldPlan) bool {
+	if s == nil {
+		return w.null(f)
+	}
+	return w.str(*s, f)
+}
+
+func (w *rowWriter) integer(i int, f *fieldPlan) bool {
+	if f.scalar != "Int" {
+		return false
+	}
+	w.buf.Write(strconv.AppendInt(w.buf.AvailableBuffer(), int64(i), 10))
+	return true
+}
+
+func (w *rowWriter) intPtr(i *int, f *fieldPlan) bool {
+	if i == nil {
+		return w.null(f)
+	}
+	return w.integer(*i, f)
+}
+
+func (w *rowWriter) boolean(b bool, f *fieldPlan) bool {
+	if f.scalar != "Boolean" {
+		return false
+	}
+	w.buf.Write(strconv.AppendBool(w.buf.AvailableBuffer(), b))
+	return true
+}
+
+func (w *rowWriter) boolPtr(b *bool, f *fieldPlan) bool {
+	if b == nil {
+		return w.null(f)
+	}
+	return w.boolean(*b, f)
+}
+
+func (w *rowWriter) dateTime(t time.Time, f *fieldPlan) bool {
+	return f.scalar == "DateTime" && w.marshaled(model.MarshalDateTime(t), f)
+}
+
+func (w *rowWriter) dateTimePtr(t *time.Time, f *fieldPlan) bool {
+	if t == nil {
+		return w.null(f)
+	}
+	return w.dateTime(*t, f)
+}
+
+func (w *rowWriter) jsonRaw(r json.RawMessage, f *fieldPlan) bool {
+	if r == nil {
+		return w.null(f)
+	}
+	return f.scalar == "JSON" && w.marshaled(model.MarshalJSON(r), f)
+}
+
+// marshaled writes m, the answer of a scalar's marshaler.
+func (w *rowWriter) marshaled(m graphql.Marshaler, f *fieldPlan) bool {
+	if m == graphql.Null && f.typ.NonNull {
+		return false
+	}
+	m.MarshalGQL(&w.buf)
+	return true
+}
+
+// reflected writes any other value: objects, enums, lists.
+func (w *rowWriter) reflected(v reflect.Value, f *fieldPlan) bool {
+	return w.value(v, f.typ, f.sel, f.children)
+}
+
 type accessorKey struct {
 	t     reflect.Type
 	field string
@@ -369,7 +469,12 @@ type accessor struct {
 	fn    reflect.Value // the method, receiver first; invalid for a field
 	field []int         // struct field index, when fn is not valid
 	errs  bool          // the method also returns an error
+	typed typedAccessor // the generated accessor, if any (fastrows_gen.go)
 }
+
+// typedAccessor writes the value of one member of o, a model object,
+// without reflection; graph/internal/rowsgen generates them.
+type typedAccessor func(w *rowWriter, o any, f *fieldPlan) bool
 
 func (x *FastRows) accessor(t reflect.Type, field string) *accessor {
 	k := accessorKey{t, field}
@@ -396,13 +501,14 @@ func findAccessor(t reflect.Type, field string) *accessor {
 		if !strings.EqualFold(m.Name, field) {
 			continue
 		}
+		typed := typedAccessors[t][m.Name]
 		switch mt := m.Type; {
 		case mt.NumIn() != 1: // the receiver only: no context, no arguments
 			return nil
 		case mt.NumOut() == 1:
-			return &accessor{fn: m.Func}
+			return &accessor{fn: m.Func, typed: typed}
 		case mt.NumOut() == 2 && mt.Out(1) == errorType:
-			return &accessor{fn: m.Func, errs: true}
+			return &accessor{fn: m.Func, errs: true, typed: typed}
 		}
 		return nil
 	}
@@ -416,7 +522,11 @@ func findAccessor(t reflect.Type, field string) *accessor {
 	if f, ok := st.FieldByNameFunc(func(n string) bool {
 		return strings.EqualFold(n, field) && unicode.IsUpper(rune(n[0]))
 	}); ok {
-		return &accessor{field: f.Index}
+		var typed typedAccessor
+		if len(f.Index) == 1 {
+			typed = typedAccessors[t][f.Name]
+		}
+		return &accessor{field: f.Index, typed: typed}
 	}
 	return nil
 }

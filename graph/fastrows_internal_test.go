@@ -2,9 +2,12 @@ package graph
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/lemlist-graphql/server/graph/model"
 )
 
 // FuzzAppendQuoted checks appendQuoted against gqlgen's MarshalString, byte
@@ -32,5 +35,24 @@ func TestResolverFields(t *testing.T) {
 	}
 	if got["lead.email"] || got["emailactivity.lead"] {
 		t.Errorf("plain fields among the resolver fields: %v", got)
+	}
+}
+
+// The generated accessors are found and used for the models' members.
+func TestTypedAccessors(t *testing.T) {
+	x := NewFastRows()
+	for _, tc := range []struct {
+		t     reflect.Type
+		field string
+	}{
+		{reflect.TypeFor[*model.EmailActivity](), "id"},
+		{reflect.TypeFor[*model.EmailActivity](), "subject"},
+		{reflect.TypeFor[*model.EmailActivity](), "lead"},
+		{reflect.TypeFor[*model.ActivityEdge](), "cursor"},
+		{reflect.TypeFor[*model.Lead](), "email"},
+	} {
+		if a := x.accessor(tc.t, tc.field); a == nil || a.typed == nil {
+			t.Errorf("%v.%s: no typed accessor (%+v)", tc.t, tc.field, a)
+		}
 	}
 }
