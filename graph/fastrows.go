@@ -39,6 +39,12 @@ import (
 // lookup, is left to gqlgen, which then reports it as it always has.
 // Nested lookups were already batched by prefetchNested, so rows written
 // one after the other make no more upstream calls than gqlgen's goroutines.
+//
+// Members are read through the accessors graph/internal/rowsgen generates
+// for the model types (fastrows_gen.go), else through reflection; which
+// member answers which GraphQL field is decided here, at run time, by the
+// rules gqlgen binds with: a method without arguments, else a struct
+// field, by name regardless of case.
 type FastRows struct {
 	schema *ast.Schema
 	// resolverFields are "type.field" pairs answered by resolvers, in
@@ -76,10 +82,11 @@ func (x *FastRows) InterceptField(ctx context.Context, next graphql.Resolver) (a
 		return res, err
 	}
 	w := rowWriter{x: x, oc: graphql.GetOperationContext(ctx)}
-	if rv := reflect.ValueOf(res); rv.Kind() == reflect.Slice {
+	rv := reflect.ValueOf(res)
+	if rv.Kind() == reflect.Slice {
 		w.buf.Grow(rv.Len() * 512) // about a row's size: one allocation, not a doubling series
 	}
-	if !w.write(reflect.ValueOf(res), fc.Field.Definition.Type, fc.Field.Selections) {
+	if !w.write(rv, fc.Field.Definition.Type, fc.Field.Selections) {
 		x.declined.Add(1)
 		return res, nil // gqlgen marshals it
 	}

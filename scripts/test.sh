@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's one test command (README, .ci/run). It works on a fresh
 # machine: it installs what it needs (Go modules; later stages add npm,
-# Chromium and redis-server), checks that the generated gqlgen code is up to
+# Chromium and redis-server), checks that the generated code (gqlgen, rowsgen) is up to
 # date, then runs vet and the race-enabled test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ step() { printf '\n==> %s\n' "$*"; }
 step "go modules"
 go mod download
 
-step "gqlgen output is up to date"
+step "generated code (gqlgen, then graph/internal/rowsgen) is up to date"
 go generate ./...
 if ! git diff --exit-code --stat -- graph/ gqlgen.yml schema.graphqls; then
   echo "generated code differs from what is committed: run 'go generate ./...' and commit" >&2
