@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -197,12 +198,12 @@ func (w *rowWriter) value(v reflect.Value, t *ast.Type, sel ast.SelectionSet, un
 	obj := def
 	switch def.Kind {
 	case ast.Scalar, ast.Enum:
-		return w.leaf(v, def, t.NonNull)
+		return w.leaf(v, def, t)
 	case ast.Object:
 	case ast.Interface, ast.Union:
 		// Autobind: the model type has the GraphQL type's name.
 		obj = w.x.schema.Types[goTypeName(v.Type())]
-		if obj == nil || obj.Kind != ast.Object || !possible(w.x.schema, def, obj) {
+		if obj == nil || obj.Kind != ast.Object || !slices.Contains(w.x.schema.GetPossibleTypes(def), obj) {
 			return false
 		}
 	default:
@@ -211,16 +212,6 @@ func (w *rowWriter) value(v reflect.Value, t *ast.Type, sel ast.SelectionSet, un
 	p := w.plan(v.Type(), obj, sel)
 	under[v.Type()] = p
 	return w.object(v, p)
-}
-
-// possible reports whether obj is one of the types of the abstract type def.
-func possible(s *ast.Schema, def, obj *ast.Definition) bool {
-	for _, p := range s.GetPossibleTypes(def) {
-		if p == obj {
-			return true
-		}
-	}
-	return false
 }
 
 // goTypeName is the name of v's type, through one pointer.
@@ -333,53 +324,37 @@ func appendQuoted(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// leaf writes a scalar or enum value as gqlgen's marshalers do.
-func (w *rowWriter) leaf(v reflect.Value, def *ast.Definition, nonNull bool) bool {
+// leaf writes a scalar or enum value of GraphQL type t (def) met through
+// reflection, with the writers the generated accessors use.
+func (w *rowWriter) leaf(v reflect.Value, def *ast.Definition, t *ast.Type) bool {
+	f := fieldPlan{typ: t}
+	if def.Kind == ast.Scalar {
+		f.scalar = def.Name
+	}
 	if v.Kind() == reflect.Pointer {
 		v = v.Elem()
 	}
-	var m graphql.Marshaler
 	switch {
 	case def.Kind == ast.Enum:
-		em, ok := v.Interface().(graphql.Marshaler)
-		if !ok {
-			return false
-		}
-		m = em
-	case v.Kind() == reflect.String && v.Type() == stringType: // without boxing
-		if def.Name != "String" && def.Name != "ID" {
-			return false
-		}
-		w.buf.Write(appendQuoted(w.buf.AvailableBuffer(), v.String()))
-		return true
-	case v.Kind() == reflect.Int && v.Type() == intType:
-		if def.Name != "Int" {
-			return false
-		}
-		w.buf.Write(strconv.AppendInt(w.buf.AvailableBuffer(), v.Int(), 10))
-		return true
-	case v.Kind() == reflect.Bool && v.Type() == boolType:
-		if def.Name != "Boolean" {
-			return false
-		}
-		w.buf.Write(strconv.AppendBool(w.buf.AvailableBuffer(), v.Bool()))
-		return true
-	case v.Type() == timeType && def.Name == "DateTime":
-		m = model.MarshalDateTime(v.Interface().(time.Time))
-	case v.Type() == rawType && def.Name == "JSON":
-		m = model.MarshalJSON(v.Interface().(json.RawMessage))
-	default:
-		return false
+		m, ok := v.Interface().(graphql.Marshaler)
+		return ok && w.marshaled(m, &f)
+	case v.Type() == stringType: // without boxing
+		return w.str(v.String(), &f)
+	case v.Type() == intType:
+		return w.integer(int(v.Int()), &f)
+	case v.Type() == boolType:
+		return w.boolean(v.Bool(), &f)
+	case v.Type() == timeType:
+		return w.dateTime(v.Interface().(time.Time), &f)
+	case v.Type() == rawType:
+		return w.jsonRaw(v.Interface().(json.RawMessage), &f)
 	}
-	if m == graphql.Null && nonNull {
-		return false
-	}
-	m.MarshalGQL(&w.buf)
-	return true
+	return false
 }
 
-// The writers of typed accessors, by Go type. Each checks the field's
-// GraphQL type as leaf does, and declines what leaf would decline.
+// The writers of scalars, by Go type, for the generated accessors and for
+// leaf. Each writes as gqlgen's marshaler for the field's scalar does, and
+// declines (false) a field of another type or a nil under non-null.
 
 func (w *rowWriter) null(f *fieldPlan) bool {
 	if f.typ.NonNull {
@@ -387,6 +362,14 @@ func (w *rowWriter) null(f *fieldPlan) bool {
 	}
 	w.buf.WriteString("null")
 	return true
+}
+
+// orNull writes *p with write, or null when p is nil.
+func orNull[T any](w *rowWriter, p *T, f *fieldPlan, write func(*rowWriter, T, *fieldPlan) bool) bool {
+	if p == nil {
+		return w.null(f)
+	}
+	return write(w, *p, f)
 }
 
 func (w *rowWriter) str(s string, f *fieldPlan) bool {
@@ -397,26 +380,12 @@ func (w *rowWriter) str(s string, f *fieldPlan) bool {
 	return true
 }
 
-func (w *rowWriter) strPtr(s *string, f *fieldPlan) bool {
-	if s == nil {
-		return w.null(f)
-	}
-	return w.str(*s, f)
-}
-
 func (w *rowWriter) integer(i int, f *fieldPlan) bool {
 	if f.scalar != "Int" {
 		return false
 	}
 	w.buf.Write(strconv.AppendInt(w.buf.AvailableBuffer(), int64(i), 10))
 	return true
-}
-
-func (w *rowWriter) intPtr(i *int, f *fieldPlan) bool {
-	if i == nil {
-		return w.null(f)
-	}
-	return w.integer(*i, f)
 }
 
 func (w *rowWriter) boolean(b bool, f *fieldPlan) bool {
@@ -427,22 +396,8 @@ func (w *rowWriter) boolean(b bool, f *fieldPlan) bool {
 	return true
 }
 
-func (w *rowWriter) boolPtr(b *bool, f *fieldPlan) bool {
-	if b == nil {
-		return w.null(f)
-	}
-	return w.boolean(*b, f)
-}
-
 func (w *rowWriter) dateTime(t time.Time, f *fieldPlan) bool {
 	return f.scalar == "DateTime" && w.marshaled(model.MarshalDateTime(t), f)
-}
-
-func (w *rowWriter) dateTimePtr(t *time.Time, f *fieldPlan) bool {
-	if t == nil {
-		return w.null(f)
-	}
-	return w.dateTime(*t, f)
 }
 
 func (w *rowWriter) jsonRaw(r json.RawMessage, f *fieldPlan) bool {

@@ -43,16 +43,18 @@ func init() {
 				return w.dateTime(o.(*model.EmailActivity).CreatedAt(), f)
 			},
 			"EmailTemplateID": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.strPtr(o.(*model.EmailActivity).EmailTemplateID(), f)
+				return orNull(w, o.(*model.EmailActivity).EmailTemplateID(), f, (*rowWriter).str)
 			},
 			"EmailTemplateName": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.strPtr(o.(*model.EmailActivity).EmailTemplateName(), f)
+				return orNull(w, o.(*model.EmailActivity).EmailTemplateName(), f, (*rowWriter).str)
 			},
 			"ErrorMessage": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.strPtr(o.(*model.EmailActivity).ErrorMessage(), f)
+				return orNull(w, o.(*model.EmailActivity).ErrorMessage(), f, (*rowWriter).str)
 			},
-			"ID":      func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.EmailActivity).ID(), f) },
-			"IsFirst": func(w *rowWriter, o any, f *fieldPlan) bool { return w.boolPtr(o.(*model.EmailActivity).IsFirst(), f) },
+			"ID": func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.EmailActivity).ID(), f) },
+			"IsFirst": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.EmailActivity).IsFirst(), f, (*rowWriter).boolean)
+			},
 			"Lead": func(w *rowWriter, o any, f *fieldPlan) bool {
 				v, err := o.(*model.EmailActivity).Lead()
 				if err != nil {
@@ -62,24 +64,28 @@ func init() {
 			},
 			"Raw": func(w *rowWriter, o any, f *fieldPlan) bool { return w.jsonRaw(o.(*model.EmailActivity).Raw(), f) },
 			"RelatedSentAt": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.dateTimePtr(o.(*model.EmailActivity).RelatedSentAt(), f)
+				return orNull(w, o.(*model.EmailActivity).RelatedSentAt(), f, (*rowWriter).dateTime)
 			},
 			"SequenceID": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.strPtr(o.(*model.EmailActivity).SequenceID(), f)
+				return orNull(w, o.(*model.EmailActivity).SequenceID(), f, (*rowWriter).str)
 			},
 			"SequenceStep": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.intPtr(o.(*model.EmailActivity).SequenceStep(), f)
+				return orNull(w, o.(*model.EmailActivity).SequenceStep(), f, (*rowWriter).integer)
 			},
 			"SequenceTested": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.strPtr(o.(*model.EmailActivity).SequenceTested(), f)
+				return orNull(w, o.(*model.EmailActivity).SequenceTested(), f, (*rowWriter).str)
 			},
 			"Source": func(w *rowWriter, o any, f *fieldPlan) bool {
 				return w.reflected(reflect.ValueOf(o.(*model.EmailActivity).Source()), f)
 			},
-			"StepID":  func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.EmailActivity).StepID(), f) },
-			"Subject": func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.EmailActivity).Subject(), f) },
+			"StepID": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.EmailActivity).StepID(), f, (*rowWriter).str)
+			},
+			"Subject": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.EmailActivity).Subject(), f, (*rowWriter).str)
+			},
 			"TotalSequenceStep": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.intPtr(o.(*model.EmailActivity).TotalSequenceStep(), f)
+				return orNull(w, o.(*model.EmailActivity).TotalSequenceStep(), f, (*rowWriter).integer)
 			},
 			"Type": func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.EmailActivity).Type(), f) },
 			"User": func(w *rowWriter, o any, f *fieldPlan) bool {
@@ -111,8 +117,10 @@ func init() {
 			"CreatedAt": func(w *rowWriter, o any, f *fieldPlan) bool {
 				return w.dateTime(o.(*model.ManualActivity).CreatedAt(), f)
 			},
-			"ID":      func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.ManualActivity).ID(), f) },
-			"IsFirst": func(w *rowWriter, o any, f *fieldPlan) bool { return w.boolPtr(o.(*model.ManualActivity).IsFirst(), f) },
+			"ID": func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.ManualActivity).ID(), f) },
+			"IsFirst": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.ManualActivity).IsFirst(), f, (*rowWriter).boolean)
+			},
 			"Lead": func(w *rowWriter, o any, f *fieldPlan) bool {
 				v, err := o.(*model.ManualActivity).Lead()
 				if err != nil {
@@ -121,11 +129,11 @@ func init() {
 				return w.reflected(reflect.ValueOf(v), f)
 			},
 			"OpportunityID": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.strPtr(o.(*model.ManualActivity).OpportunityID(), f)
+				return orNull(w, o.(*model.ManualActivity).OpportunityID(), f, (*rowWriter).str)
 			},
 			"Raw": func(w *rowWriter, o any, f *fieldPlan) bool { return w.jsonRaw(o.(*model.ManualActivity).Raw(), f) },
 			"SequenceTested": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.strPtr(o.(*model.ManualActivity).SequenceTested(), f)
+				return orNull(w, o.(*model.ManualActivity).SequenceTested(), f, (*rowWriter).str)
 			},
 			"Source": func(w *rowWriter, o any, f *fieldPlan) bool {
 				return w.reflected(reflect.ValueOf(o.(*model.ManualActivity).Source()), f)
@@ -150,7 +158,9 @@ func init() {
 			"Channel": func(w *rowWriter, o any, f *fieldPlan) bool {
 				return w.reflected(reflect.ValueOf(o.(*model.Annotation).Channel()), f)
 			},
-			"CompanyID": func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.Annotation).CompanyID(), f) },
+			"CompanyID": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Annotation).CompanyID(), f, (*rowWriter).str)
+			},
 			"Contact": func(w *rowWriter, o any, f *fieldPlan) bool {
 				v, err := o.(*model.Annotation).Contact()
 				if err != nil {
@@ -160,7 +170,9 @@ func init() {
 			},
 			"CreatedAt": func(w *rowWriter, o any, f *fieldPlan) bool { return w.dateTime(o.(*model.Annotation).CreatedAt(), f) },
 			"ID":        func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.Annotation).ID(), f) },
-			"IsFirst":   func(w *rowWriter, o any, f *fieldPlan) bool { return w.boolPtr(o.(*model.Annotation).IsFirst(), f) },
+			"IsFirst": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Annotation).IsFirst(), f, (*rowWriter).boolean)
+			},
 			"Lead": func(w *rowWriter, o any, f *fieldPlan) bool {
 				v, err := o.(*model.Annotation).Lead()
 				if err != nil {
@@ -168,8 +180,10 @@ func init() {
 				}
 				return w.reflected(reflect.ValueOf(v), f)
 			},
-			"Note": func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.Annotation).Note(), f) },
-			"Raw":  func(w *rowWriter, o any, f *fieldPlan) bool { return w.jsonRaw(o.(*model.Annotation).Raw(), f) },
+			"Note": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Annotation).Note(), f, (*rowWriter).str)
+			},
+			"Raw": func(w *rowWriter, o any, f *fieldPlan) bool { return w.jsonRaw(o.(*model.Annotation).Raw(), f) },
 			"Source": func(w *rowWriter, o any, f *fieldPlan) bool {
 				return w.reflected(reflect.ValueOf(o.(*model.Annotation).Source()), f)
 			},
@@ -204,11 +218,11 @@ func init() {
 				return w.dateTime(o.(*model.LinkedinActivity).CreatedAt(), f)
 			},
 			"ErrorMessage": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.strPtr(o.(*model.LinkedinActivity).ErrorMessage(), f)
+				return orNull(w, o.(*model.LinkedinActivity).ErrorMessage(), f, (*rowWriter).str)
 			},
 			"ID": func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.LinkedinActivity).ID(), f) },
 			"IsFirst": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.boolPtr(o.(*model.LinkedinActivity).IsFirst(), f)
+				return orNull(w, o.(*model.LinkedinActivity).IsFirst(), f, (*rowWriter).boolean)
 			},
 			"Lead": func(w *rowWriter, o any, f *fieldPlan) bool {
 				v, err := o.(*model.LinkedinActivity).Lead()
@@ -219,16 +233,18 @@ func init() {
 			},
 			"Raw": func(w *rowWriter, o any, f *fieldPlan) bool { return w.jsonRaw(o.(*model.LinkedinActivity).Raw(), f) },
 			"SequenceID": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.strPtr(o.(*model.LinkedinActivity).SequenceID(), f)
+				return orNull(w, o.(*model.LinkedinActivity).SequenceID(), f, (*rowWriter).str)
 			},
 			"SequenceStep": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.intPtr(o.(*model.LinkedinActivity).SequenceStep(), f)
+				return orNull(w, o.(*model.LinkedinActivity).SequenceStep(), f, (*rowWriter).integer)
 			},
 			"Source": func(w *rowWriter, o any, f *fieldPlan) bool {
 				return w.reflected(reflect.ValueOf(o.(*model.LinkedinActivity).Source()), f)
 			},
-			"StepID": func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.LinkedinActivity).StepID(), f) },
-			"Type":   func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.LinkedinActivity).Type(), f) },
+			"StepID": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.LinkedinActivity).StepID(), f, (*rowWriter).str)
+			},
+			"Type": func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.LinkedinActivity).Type(), f) },
 			"User": func(w *rowWriter, o any, f *fieldPlan) bool {
 				v, err := o.(*model.LinkedinActivity).User()
 				if err != nil {
@@ -259,11 +275,11 @@ func init() {
 				return w.dateTime(o.(*model.MessagingActivity).CreatedAt(), f)
 			},
 			"ErrorMessage": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.strPtr(o.(*model.MessagingActivity).ErrorMessage(), f)
+				return orNull(w, o.(*model.MessagingActivity).ErrorMessage(), f, (*rowWriter).str)
 			},
 			"ID": func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.MessagingActivity).ID(), f) },
 			"IsFirst": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.boolPtr(o.(*model.MessagingActivity).IsFirst(), f)
+				return orNull(w, o.(*model.MessagingActivity).IsFirst(), f, (*rowWriter).boolean)
 			},
 			"Lead": func(w *rowWriter, o any, f *fieldPlan) bool {
 				v, err := o.(*model.MessagingActivity).Lead()
@@ -273,20 +289,20 @@ func init() {
 				return w.reflected(reflect.ValueOf(v), f)
 			},
 			"MessageID": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.strPtr(o.(*model.MessagingActivity).MessageID(), f)
+				return orNull(w, o.(*model.MessagingActivity).MessageID(), f, (*rowWriter).str)
 			},
 			"Raw": func(w *rowWriter, o any, f *fieldPlan) bool { return w.jsonRaw(o.(*model.MessagingActivity).Raw(), f) },
 			"SequenceID": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.strPtr(o.(*model.MessagingActivity).SequenceID(), f)
+				return orNull(w, o.(*model.MessagingActivity).SequenceID(), f, (*rowWriter).str)
 			},
 			"SequenceStep": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.intPtr(o.(*model.MessagingActivity).SequenceStep(), f)
+				return orNull(w, o.(*model.MessagingActivity).SequenceStep(), f, (*rowWriter).integer)
 			},
 			"Source": func(w *rowWriter, o any, f *fieldPlan) bool {
 				return w.reflected(reflect.ValueOf(o.(*model.MessagingActivity).Source()), f)
 			},
 			"StepID": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.strPtr(o.(*model.MessagingActivity).StepID(), f)
+				return orNull(w, o.(*model.MessagingActivity).StepID(), f, (*rowWriter).str)
 			},
 			"Type": func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.MessagingActivity).Type(), f) },
 			"User": func(w *rowWriter, o any, f *fieldPlan) bool {
@@ -319,10 +335,12 @@ func init() {
 				return w.dateTime(o.(*model.CallActivity).CreatedAt(), f)
 			},
 			"ErrorMessage": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.strPtr(o.(*model.CallActivity).ErrorMessage(), f)
+				return orNull(w, o.(*model.CallActivity).ErrorMessage(), f, (*rowWriter).str)
 			},
-			"ID":      func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.CallActivity).ID(), f) },
-			"IsFirst": func(w *rowWriter, o any, f *fieldPlan) bool { return w.boolPtr(o.(*model.CallActivity).IsFirst(), f) },
+			"ID": func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.CallActivity).ID(), f) },
+			"IsFirst": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.CallActivity).IsFirst(), f, (*rowWriter).boolean)
+			},
 			"Lead": func(w *rowWriter, o any, f *fieldPlan) bool {
 				v, err := o.(*model.CallActivity).Lead()
 				if err != nil {
@@ -330,16 +348,20 @@ func init() {
 				}
 				return w.reflected(reflect.ValueOf(v), f)
 			},
-			"Raw":        func(w *rowWriter, o any, f *fieldPlan) bool { return w.jsonRaw(o.(*model.CallActivity).Raw(), f) },
-			"SequenceID": func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.CallActivity).SequenceID(), f) },
+			"Raw": func(w *rowWriter, o any, f *fieldPlan) bool { return w.jsonRaw(o.(*model.CallActivity).Raw(), f) },
+			"SequenceID": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.CallActivity).SequenceID(), f, (*rowWriter).str)
+			},
 			"SequenceStep": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.intPtr(o.(*model.CallActivity).SequenceStep(), f)
+				return orNull(w, o.(*model.CallActivity).SequenceStep(), f, (*rowWriter).integer)
 			},
 			"Source": func(w *rowWriter, o any, f *fieldPlan) bool {
 				return w.reflected(reflect.ValueOf(o.(*model.CallActivity).Source()), f)
 			},
-			"StepID": func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.CallActivity).StepID(), f) },
-			"Type":   func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.CallActivity).Type(), f) },
+			"StepID": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.CallActivity).StepID(), f, (*rowWriter).str)
+			},
+			"Type": func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.CallActivity).Type(), f) },
 			"User": func(w *rowWriter, o any, f *fieldPlan) bool {
 				v, err := o.(*model.CallActivity).User()
 				if err != nil {
@@ -368,10 +390,12 @@ func init() {
 			},
 			"CreatedAt": func(w *rowWriter, o any, f *fieldPlan) bool { return w.dateTime(o.(*model.ApiActivity).CreatedAt(), f) },
 			"ErrorMessage": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.strPtr(o.(*model.ApiActivity).ErrorMessage(), f)
+				return orNull(w, o.(*model.ApiActivity).ErrorMessage(), f, (*rowWriter).str)
 			},
-			"ID":      func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.ApiActivity).ID(), f) },
-			"IsFirst": func(w *rowWriter, o any, f *fieldPlan) bool { return w.boolPtr(o.(*model.ApiActivity).IsFirst(), f) },
+			"ID": func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.ApiActivity).ID(), f) },
+			"IsFirst": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.ApiActivity).IsFirst(), f, (*rowWriter).boolean)
+			},
 			"Lead": func(w *rowWriter, o any, f *fieldPlan) bool {
 				v, err := o.(*model.ApiActivity).Lead()
 				if err != nil {
@@ -415,7 +439,7 @@ func init() {
 			},
 			"ID": func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.LifecycleActivity).ID(), f) },
 			"IsFirst": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.boolPtr(o.(*model.LifecycleActivity).IsFirst(), f)
+				return orNull(w, o.(*model.LifecycleActivity).IsFirst(), f, (*rowWriter).boolean)
 			},
 			"Lead": func(w *rowWriter, o any, f *fieldPlan) bool {
 				v, err := o.(*model.LifecycleActivity).Lead()
@@ -460,7 +484,7 @@ func init() {
 			},
 			"ID": func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.GenericActivity).ID(), f) },
 			"IsFirst": func(w *rowWriter, o any, f *fieldPlan) bool {
-				return w.boolPtr(o.(*model.GenericActivity).IsFirst(), f)
+				return orNull(w, o.(*model.GenericActivity).IsFirst(), f, (*rowWriter).boolean)
 			},
 			"Lead": func(w *rowWriter, o any, f *fieldPlan) bool {
 				v, err := o.(*model.GenericActivity).Lead()
@@ -487,43 +511,83 @@ func init() {
 			"CampaignRef": func(w *rowWriter, o any, f *fieldPlan) bool {
 				return w.reflected(reflect.ValueOf(o.(*model.Lead).CampaignRef()), f)
 			},
-			"CompanyDomain": func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.Lead).CompanyDomain, f) },
-			"CompanyName":   func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.Lead).CompanyName, f) },
-			"ContactID":     func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.Lead).ContactID, f) },
-			"Email":         func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.Lead).Email, f) },
-			"EmailStatus":   func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.Lead).EmailStatus, f) },
-			"FirstName":     func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.Lead).FirstName, f) },
-			"ID":            func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.Lead).ID, f) },
-			"IsPaused":      func(w *rowWriter, o any, f *fieldPlan) bool { return w.boolPtr(o.(*model.Lead).IsPaused, f) },
-			"JobTitle":      func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.Lead).JobTitle, f) },
-			"LastName":      func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.Lead).LastName, f) },
+			"CompanyDomain": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Lead).CompanyDomain, f, (*rowWriter).str)
+			},
+			"CompanyName": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Lead).CompanyName, f, (*rowWriter).str)
+			},
+			"ContactID": func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.Lead).ContactID, f) },
+			"Email": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Lead).Email, f, (*rowWriter).str)
+			},
+			"EmailStatus": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Lead).EmailStatus, f, (*rowWriter).str)
+			},
+			"FirstName": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Lead).FirstName, f, (*rowWriter).str)
+			},
+			"ID": func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.Lead).ID, f) },
+			"IsPaused": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Lead).IsPaused, f, (*rowWriter).boolean)
+			},
+			"JobTitle": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Lead).JobTitle, f, (*rowWriter).str)
+			},
+			"LastName": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Lead).LastName, f, (*rowWriter).str)
+			},
 		},
 		reflect.TypeFor[*model.Campaign](): {
-			"CreatedAt": func(w *rowWriter, o any, f *fieldPlan) bool { return w.dateTimePtr(o.(*model.Campaign).CreatedAt, f) },
-			"ID":        func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.Campaign).ID, f) },
-			"Name":      func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.Campaign).Name, f) },
-			"Status":    func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.Campaign).Status, f) },
+			"CreatedAt": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Campaign).CreatedAt, f, (*rowWriter).dateTime)
+			},
+			"ID": func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.Campaign).ID, f) },
+			"Name": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Campaign).Name, f, (*rowWriter).str)
+			},
+			"Status": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Campaign).Status, f, (*rowWriter).str)
+			},
 		},
 		reflect.TypeFor[*model.Contact](): {
 			"Campaigns": func(w *rowWriter, o any, f *fieldPlan) bool {
 				return w.reflected(reflect.ValueOf(o.(*model.Contact).Campaigns), f)
 			},
-			"Email":     func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.Contact).Email, f) },
-			"FirstName": func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.Contact).FirstName, f) },
-			"FullName":  func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.Contact).FullName, f) },
-			"ID":        func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.Contact).ID, f) },
-			"JobTitle":  func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.Contact).JobTitle, f) },
-			"LastName":  func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.Contact).LastName, f) },
+			"Email": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Contact).Email, f, (*rowWriter).str)
+			},
+			"FirstName": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Contact).FirstName, f, (*rowWriter).str)
+			},
+			"FullName": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Contact).FullName, f, (*rowWriter).str)
+			},
+			"ID": func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.Contact).ID, f) },
+			"JobTitle": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Contact).JobTitle, f, (*rowWriter).str)
+			},
+			"LastName": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Contact).LastName, f, (*rowWriter).str)
+			},
 			"LeadIDs": func(w *rowWriter, o any, f *fieldPlan) bool {
 				return w.reflected(reflect.ValueOf(o.(*model.Contact).LeadIDs), f)
 			},
-			"Unsubscribed": func(w *rowWriter, o any, f *fieldPlan) bool { return w.boolPtr(o.(*model.Contact).Unsubscribed, f) },
+			"Unsubscribed": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.Contact).Unsubscribed, f, (*rowWriter).boolean)
+			},
 		},
 		reflect.TypeFor[*model.User](): {
-			"Email": func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.User).Email, f) },
-			"ID":    func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.User).ID, f) },
-			"Name":  func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.User).Name, f) },
-			"Role":  func(w *rowWriter, o any, f *fieldPlan) bool { return w.strPtr(o.(*model.User).Role, f) },
+			"Email": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.User).Email, f, (*rowWriter).str)
+			},
+			"ID": func(w *rowWriter, o any, f *fieldPlan) bool { return w.str(o.(*model.User).ID, f) },
+			"Name": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.User).Name, f, (*rowWriter).str)
+			},
+			"Role": func(w *rowWriter, o any, f *fieldPlan) bool {
+				return orNull(w, o.(*model.User).Role, f, (*rowWriter).str)
+			},
 		},
 	}
 }

@@ -41,17 +41,13 @@ var types = []reflect.Type{
 	reflect.TypeFor[*model.User](),
 }
 
-// writers name the rowWriter method that writes a Go type; other types go
-// through rowWriter.reflected.
+// writers name the rowWriter method that writes a Go type (a pointer to
+// one goes through orNull); other types go through rowWriter.reflected.
 var writers = map[reflect.Type]string{
 	reflect.TypeFor[string]():          "str",
-	reflect.TypeFor[*string]():         "strPtr",
 	reflect.TypeFor[int]():             "integer",
-	reflect.TypeFor[*int]():            "intPtr",
 	reflect.TypeFor[bool]():            "boolean",
-	reflect.TypeFor[*bool]():           "boolPtr",
 	reflect.TypeFor[time.Time]():       "dateTime",
-	reflect.TypeFor[*time.Time]():      "dateTimePtr",
 	reflect.TypeFor[json.RawMessage](): "jsonRaw",
 }
 
@@ -129,6 +125,11 @@ func init() {
 func write(t reflect.Type, expr string) string {
 	if w, ok := writers[t]; ok {
 		return fmt.Sprintf("w.%s(%s, f)", w, expr)
+	}
+	if t.Kind() == reflect.Pointer {
+		if w, ok := writers[t.Elem()]; ok {
+			return fmt.Sprintf("orNull(w, %s, f, (*rowWriter).%s)", expr, w)
+		}
 	}
 	return fmt.Sprintf("w.reflected(reflect.ValueOf(%s), f)", expr)
 }
