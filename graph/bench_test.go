@@ -26,7 +26,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -34,11 +33,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/lemlist-graphql/server/graph"
 	"github.com/lemlist-graphql/server/graph/loaders"
@@ -184,13 +178,7 @@ func benchHandler(b *testing.B, mode string) http.Handler {
 		up = &memoUpstream{Upstream: up, pages: map[string][]*lemlist.Activity{},
 			leads: map[string]*lemlist.Lead{}, camps: map[string]*lemlist.Campaign{}}
 	}
-	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}})
-	srv := handler.New(es)
-	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.SetErrorPresenter(graph.ErrorPresenter(slog.New(slog.DiscardHandler)))
-	srv.Use(graph.NewFastRows()) // as the server does
-	return loaders.Middleware(func(*http.Request) upstream.Upstream { return up }, loaders.Options{}, srv)
+	return graphServer(&graph.Resolver{}, graph.NewFastRows(), func(*http.Request) upstream.Upstream { return up }, loaders.Options{})
 }
 
 // benchBody marshals a GraphQL request.

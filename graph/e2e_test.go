@@ -1,10 +1,8 @@
 package graph_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,8 +10,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/client"
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lemlist-graphql/server/graph"
@@ -40,19 +36,10 @@ func newEnv(t *testing.T, activities int, clientOpts ...lemlist.Option) *env {
 	tenant := fake.Tenant(lemlisttest.DefaultTenant)
 	opts := append([]lemlist.Option{lemlist.WithRetry(lemlist.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})}, clientOpts...)
 	up := upstream.Client(tenant.Client(opts...))
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}))
-	srv.AddTransport(transport.POST{})
-	srv.SetErrorPresenter(graph.ErrorPresenter(slog.New(slog.DiscardHandler)))
 	// The production wait (1 ms): connections prefetch nested lookups, so
 	// batch counts do not depend on how resolvers are scheduled.
-	h := loaders.Middleware(func(*http.Request) upstream.Upstream { return up }, loaders.Options{}, srv)
-	// Like the server, bound each request.
-	withDeadline := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		defer cancel()
-		h.ServeHTTP(w, r.WithContext(ctx))
-	})
-	return &env{c: client.New(withDeadline), fake: fake, t: tenant}
+	h := graphServer(&graph.Resolver{}, graph.NewFastRows(), func(*http.Request) upstream.Upstream { return up }, loaders.Options{})
+	return &env{c: client.New(withDeadline(5*time.Second, h)), fake: fake, t: tenant}
 }
 
 // gqlError is one GraphQL error as the client sees it.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -13,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/lemlist-graphql/server/graph"
@@ -42,20 +39,10 @@ func newFastRowsEnv(t *testing.T) *fastRowsEnv {
 	t.Cleanup(fake.Close)
 	up := upstream.Client(fake.Tenant(lemlisttest.DefaultTenant).Client(
 		lemlist.WithRetry(lemlist.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})))
-	e := &fastRowsEnv{fake: fake}
-	serve := func(fast bool) http.Handler {
-		es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}})
-		e.schema = es.Schema()
-		srv := handler.New(es)
-		srv.AddTransport(transport.POST{})
-		srv.SetErrorPresenter(graph.ErrorPresenter(slog.New(slog.DiscardHandler)))
-		if fast {
-			e.rows = graph.NewFastRows()
-			srv.Use(e.rows)
-		}
-		return loaders.Middleware(func(*http.Request) upstream.Upstream { return up }, loaders.Options{}, srv)
-	}
-	e.plain, e.fast = serve(false), serve(true)
+	e := &fastRowsEnv{fake: fake, rows: graph.NewFastRows(), schema: graph.NewExecutableSchema(graph.Config{}).Schema()}
+	getUp := func(*http.Request) upstream.Upstream { return up }
+	e.plain = graphServer(&graph.Resolver{}, nil, getUp, loaders.Options{})
+	e.fast = graphServer(&graph.Resolver{}, e.rows, getUp, loaders.Options{})
 	return e
 }
 

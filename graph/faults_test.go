@@ -11,9 +11,7 @@ package graph_test
 // paused while sequential tests run.)
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -24,8 +22,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/client"
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
@@ -103,17 +99,9 @@ func newFaultEnv(t *testing.T, o faultOpts) *faultEnv {
 	fe.normal = upstream.Client(tenant.Client(fe.opts...))
 	fe.up.Store(&fe.normal)
 
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}))
-	srv.AddTransport(transport.POST{})
-	srv.SetErrorPresenter(graph.ErrorPresenter(slog.New(slog.DiscardHandler)))
-	h := loaders.Middleware(func(*http.Request) upstream.Upstream { return *fe.up.Load() },
-		loaders.Options{Wait: 20 * time.Millisecond}, srv)
-	withDeadline := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), o.deadline)
-		defer cancel()
-		h.ServeHTTP(w, r.WithContext(ctx))
-	})
-	fe.env = &env{c: client.New(withDeadline), fake: fake, t: tenant}
+	h := graphServer(&graph.Resolver{}, graph.NewFastRows(), func(*http.Request) upstream.Upstream { return *fe.up.Load() },
+		loaders.Options{Wait: 20 * time.Millisecond})
+	fe.env = &env{c: client.New(withDeadline(o.deadline, h)), fake: fake, t: tenant}
 	return fe
 }
 

@@ -2,9 +2,7 @@ package graph_test
 
 import (
 	"cmp"
-	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,8 +11,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/client"
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/lemlist-graphql/server/graph"
@@ -443,16 +439,8 @@ func newStatsEnv(t *testing.T, activities int, o statsEnvOptions) *env {
 	if o.tenant != "" {
 		res.Stats = graph.NewStatsCache(time.Minute, 8)
 	}
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res}))
-	srv.AddTransport(transport.POST{})
-	srv.SetErrorPresenter(graph.ErrorPresenter(slog.New(slog.DiscardHandler)))
-	h := loaders.Middleware(func(*http.Request) upstream.Upstream { return up }, loaders.Options{Tenant: o.tenant}, srv)
-	withDeadline := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-		defer cancel()
-		h.ServeHTTP(w, r.WithContext(ctx))
-	})
-	return &env{c: client.New(withDeadline), fake: fake, t: tn}
+	h := graphServer(res, graph.NewFastRows(), func(*http.Request) upstream.Upstream { return up }, loaders.Options{Tenant: o.tenant})
+	return &env{c: client.New(withDeadline(30*time.Second, h)), fake: fake, t: tn}
 }
 
 func TestStatsCache(t *testing.T) {
