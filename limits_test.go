@@ -248,3 +248,28 @@ func TestSSETransport(t *testing.T) {
 		t.Errorf("SSE: %d %q", r.Status, r.Raw)
 	}
 }
+
+// FAST_ROWS is on by default, counted in /metrics, and off gives the same
+// answer through gqlgen alone.
+func TestFastRowsSetting(t *testing.T) {
+	t.Parallel()
+	fake := newFake(t, lemlisttest.Options{})
+	const q = `{ activities(first: 30) { edges { cursor node { __typename id createdAt lead { id email } ... on EmailActivity { subject } } } } }`
+	var answers []string
+	for _, setting := range []string{"", "false"} {
+		s := startApp(t, serverEnv(fake, "FAST_ROWS", setting, "RESPONSE_CACHE_TTL", "0"))
+		r := s.post(t, q)
+		mustOK(t, r)
+		answers = append(answers, r.Raw)
+		want := 1.0 // lists written
+		if setting == "false" {
+			want = -1 // no such metric
+		}
+		if got := value(scrape(t, s), "graphql_fast_rows_written_total", nil); got != want {
+			t.Errorf("FAST_ROWS=%q: graphql_fast_rows_written_total %v, want %v", setting, got, want)
+		}
+	}
+	if answers[0] != answers[1] {
+		t.Errorf("answers differ:\n on  %.500s\n off %.500s", answers[0], answers[1])
+	}
+}

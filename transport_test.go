@@ -17,8 +17,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-
-	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 )
 
 // Kinds of requests in TestTransports.
@@ -162,37 +160,4 @@ func TestWriteResponse(t *testing.T) {
 	if got.String() != `{"data":{"s":"a<b&c>"}}` {
 		t.Errorf("data not copied as it is: %s", got.String())
 	}
-}
-
-// FAST_ROWS is on by default, counted in /metrics, and off gives the same
-// answer through gqlgen alone.
-func TestFastRowsSetting(t *testing.T) {
-	t.Parallel()
-	fake := newFake(t, lemlisttest.Options{})
-	const q = `{ activities(first: 30) { edges { cursor node { __typename id createdAt lead { id email } ... on EmailActivity { subject } } } } }`
-	var answers []string
-	for _, setting := range []string{"", "false"} {
-		s := startApp(t, serverEnv(fake, "FAST_ROWS", setting, "RESPONSE_CACHE_TTL", "0"))
-		r := s.post(t, q)
-		mustOK(t, r)
-		answers = append(answers, r.Raw)
-		m := get(t, s.url+"/metrics").text
-		if on := strings.Contains(m, "graphql_fast_rows_written_total 1\n"); on != (setting == "") {
-			t.Errorf("FAST_ROWS=%q: written counter %v in\n%s", setting, on, grepLines(m, "fast_rows"))
-		}
-	}
-	if answers[0] != answers[1] {
-		t.Errorf("answers differ:\n on  %.500s\n off %.500s", answers[0], answers[1])
-	}
-}
-
-// grepLines returns the lines of s that contain sub.
-func grepLines(s, sub string) string {
-	var out []string
-	for l := range strings.Lines(s) {
-		if strings.Contains(l, sub) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "")
 }
