@@ -32,20 +32,16 @@ func TestMalformedRequests(t *testing.T) {
 		}
 		return string(b)
 	}
-	pageVars := func(kv ...any) string {
-		vars := map[string]any{}
+	// pairs makes a map of key, value, key, value…
+	pairs := func(kv ...any) map[string]any {
+		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {
-			vars[kv[i].(string)] = kv[i+1]
+			m[kv[i].(string)] = kv[i+1]
 		}
-		return gql(page, vars)
+		return m
 	}
-	filter := func(kv ...any) string {
-		f := map[string]any{}
-		for i := 0; i+1 < len(kv); i += 2 {
-			f[kv[i].(string)] = kv[i+1]
-		}
-		return pageVars("first", 5, "filter", f)
-	}
+	pageVars := func(kv ...any) string { return gql(page, pairs(kv...)) }
+	filter := func(kv ...any) string { return pageVars("first", 5, "filter", pairs(kv...)) }
 	// A real cursor for one filter, to be replayed with another.
 	r := s.post(t, map[string]any{"query": page, "variables": map[string]any{"first": 2, "filter": map[string]any{"type": "emailsSent"}}}, auth)
 	mustOK(t, r)
