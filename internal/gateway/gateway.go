@@ -32,9 +32,10 @@
 // the tenant auth.go found, so it lives here rather than in a package of
 // its own; the hub itself is package feed.
 //
-// It imports graph (the schema, resolvers and error codes), graph/loaders,
-// upstream, feed, metrics, tracing and web. Nothing imports it but the
-// server's main package and tests.
+// Beside gqlgen, it imports graph (the schema, resolvers and error codes),
+// graph/loaders, lemlist (caller keys, typed errors), lemlisttest (the
+// demo's emitter), upstream, feed, metrics, tracing and web. Nothing
+// imports it but the server's main package and tests.
 package gateway
 
 import (

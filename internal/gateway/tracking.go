@@ -26,7 +26,8 @@ type callStateKey struct{}
 // UpstreamTransport returns base counting each HTTP request to lemlist for
 // the GraphQL request and the call it was made for, found in its context:
 // the server's upstream HTTP client must use it, for the log line's
-// upstream_calls and for tracked below.
+// upstream_calls and for tracked, which tells a call that was waiting for
+// the rate limiter from one whose exchange was slow by it.
 func UpstreamTransport(base http.RoundTripper) http.RoundTripper {
 	return countingTransport{base: base}
 }
