@@ -193,7 +193,7 @@ func (w *cached) GetContacts(ctx context.Context, ids []string) ([]*lemlist.Cont
 			ks[i] = key{w.tenant, kindContacts, id}
 		}
 		n := 0
-		for i, e := range w.c.store.getMany(ctx, ks, w.c.now()) {
+		for i, e := range w.c.store.getMany(ctx, ks) {
 			switch {
 			case e == nil:
 				missing[n] = missing[i]
@@ -242,7 +242,7 @@ func asCampaign(v any) *lemlist.Campaign {
 // are looked up per id but reported per call, do not come here.
 func (c *Cache) lookup(ctx context.Context, k key) (*entry, bool) {
 	if c.ttl[k.kind] > 0 {
-		if e, ok := c.store.get(ctx, k, c.now()); ok {
+		if e, ok := c.store.get(ctx, k); ok {
 			c.obs.CacheHit(kindNames[k.kind])
 			return e, true
 		}
