@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lemlist-graphql/server/internal/fairqueue"
 	"github.com/lemlist-graphql/server/internal/weakmap"
 )
 
@@ -75,15 +76,8 @@ type WindowLimiter struct {
 	mu          sync.Mutex
 	log         []time.Time // the last n grants, oldest first
 	pausedUntil time.Time
-	callers     map[string]*callerQueue // callers with waiting calls
-	ring        []*callerQueue          // the same, in round-robin order
-	next        int                     // index in ring of the caller served next
-	timer       *time.Timer             // runs dispatch when the next slot frees up
-}
-
-type callerQueue struct {
-	key     string
-	waiters []*waiter
+	queue       fairqueue.Queue[string, *waiter] // by caller key
+	timer       *time.Timer                      // runs dispatch when the next slot frees up
 }
 
 type waiter struct {
@@ -97,7 +91,7 @@ func NewWindowLimiter(n int, window time.Duration) *WindowLimiter {
 	if err := checkRate(n, window); err != nil {
 		panic(err)
 	}
-	return &WindowLimiter{n: n, window: window, callers: map[string]*callerQueue{}}
+	return &WindowLimiter{n: n, window: window}
 }
 
 func checkRate(n int, window time.Duration) error {
@@ -132,13 +126,8 @@ func (l *WindowLimiter) wait(ctx context.Context) (time.Time, error) {
 	key := callerOf(ctx)
 	l.mu.Lock()
 	now := time.Now()
-	q := l.callers[key]
-	ahead := 0
-	if q != nil {
-		ahead = len(q.waiters)
-	}
-	at := l.earliestLocked(now, ahead)
-	if len(l.ring) == 0 && !at.After(now) {
+	at := l.earliestLocked(now, l.queue.LenOf(key))
+	if l.queue.Len() == 0 && !at.After(now) {
 		l.grantLocked(now)
 		l.mu.Unlock()
 		return now, nil
@@ -147,13 +136,8 @@ func (l *WindowLimiter) wait(ctx context.Context) (time.Time, error) {
 		l.mu.Unlock()
 		return time.Time{}, &RateLimitError{RetryAfter: at.Sub(now)}
 	}
-	if q == nil {
-		q = &callerQueue{key: key}
-		l.callers[key] = q
-		l.ring = append(l.ring, q)
-	}
 	w := &waiter{ready: make(chan struct{})}
-	q.waiters = append(q.waiters, w)
+	l.queue.Push(key, w)
 	l.dispatchLocked(now)
 	l.mu.Unlock()
 
@@ -165,7 +149,7 @@ func (l *WindowLimiter) wait(ctx context.Context) (time.Time, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if w.at.IsZero() {
-		l.removeLocked(q, w)
+		l.queue.Remove(key, w)
 	} else if i := slices.IndexFunc(l.log, w.at.Equal); i >= 0 {
 		// Granted while ctx ended: the slot goes unused, so refund it.
 		l.log = slices.Delete(l.log, i, i+1)
@@ -266,7 +250,7 @@ func (l *WindowLimiter) earliestLocked(now time.Time, k int) time.Time {
 // dispatchLocked grants every slot available now, round-robin, and arms the
 // timer for the next one while calls are waiting.
 func (l *WindowLimiter) dispatchLocked(now time.Time) {
-	for len(l.ring) > 0 {
+	for l.queue.Len() > 0 {
 		if at := l.earliestLocked(now, 0); at.After(now) {
 			if l.timer == nil {
 				l.timer = time.AfterFunc(at.Sub(now), l.fire)
@@ -275,15 +259,7 @@ func (l *WindowLimiter) dispatchLocked(now time.Time) {
 			}
 			return
 		}
-		q := l.ring[l.next]
-		w := q.waiters[0]
-		q.waiters[0] = nil
-		q.waiters = q.waiters[1:]
-		if len(q.waiters) == 0 {
-			l.dropLocked(q)
-		} else {
-			l.next = (l.next + 1) % len(l.ring)
-		}
+		w, _ := l.queue.Pop()
 		w.at = now
 		l.grantLocked(now)
 		close(w.ready)
@@ -307,28 +283,6 @@ func (l *WindowLimiter) grantLocked(now time.Time) {
 	}
 	copy(l.log, l.log[1:])
 	l.log[l.n-1] = now
-}
-
-// removeLocked takes queued waiter w out of q.
-func (l *WindowLimiter) removeLocked(q *callerQueue, w *waiter) {
-	i := slices.Index(q.waiters, w)
-	q.waiters = slices.Delete(q.waiters, i, i+1)
-	if len(q.waiters) == 0 {
-		l.dropLocked(q)
-	}
-}
-
-// dropLocked forgets caller q, whose queue is empty, keeping the turn order.
-func (l *WindowLimiter) dropLocked(q *callerQueue) {
-	i := slices.Index(l.ring, q)
-	l.ring = slices.Delete(l.ring, i, i+1)
-	delete(l.callers, q.key)
-	if i < l.next {
-		l.next--
-	}
-	if l.next >= len(l.ring) {
-		l.next = 0
-	}
 }
 
 // Limiters hands out one WindowLimiter per API key, for servers that hold one

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/lemlist-graphql/server/internal/fairqueue"
 	"github.com/lemlist-graphql/server/internal/weakmap"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/upstream"
@@ -137,7 +138,6 @@ func (s *limiterSource) forTenant(tenant string) *Limiter {
 			window:   s.window,
 			fallback: lemlist.NewWindowLimiter(s.share, s.window),
 		}
-		l.gate.callers = map[string]*gateQueue{}
 		return l
 	})
 }
@@ -379,16 +379,9 @@ func (l *Limiter) Pause(until time.Time) {
 // fairGate lets one call at a time through, round-robin between callers
 // with waiting calls (lemlist.CallerOf) and FIFO within one.
 type fairGate struct {
-	mu      sync.Mutex
-	busy    bool
-	callers map[string]*gateQueue
-	ring    []*gateQueue
-	next    int
-}
-
-type gateQueue struct {
-	key     string
-	waiters []chan struct{}
+	mu    sync.Mutex
+	busy  bool
+	queue fairqueue.Queue[string, chan struct{}]
 }
 
 // acquire waits for the call's turn; it returns ctx.Err() if ctx ends
@@ -401,14 +394,8 @@ func (g *fairGate) acquire(ctx context.Context) error {
 		return nil
 	}
 	key := lemlist.CallerOf(ctx)
-	q := g.callers[key]
-	if q == nil {
-		q = &gateQueue{key: key}
-		g.callers[key] = q
-		g.ring = append(g.ring, q)
-	}
 	turn := make(chan struct{})
-	q.waiters = append(q.waiters, turn)
+	g.queue.Push(key, turn)
 	g.mu.Unlock()
 
 	select {
@@ -418,19 +405,8 @@ func (g *fairGate) acquire(ctx context.Context) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	select {
-	case <-turn: // handed the turn as ctx ended: pass it on
+	if !g.queue.Remove(key, turn) { // handed the turn as ctx ended: pass it on
 		g.releaseLocked()
-	default:
-		for i, w := range q.waiters {
-			if w == turn {
-				q.waiters = append(q.waiters[:i], q.waiters[i+1:]...)
-				break
-			}
-		}
-		if len(q.waiters) == 0 {
-			g.dropLocked(q)
-		}
 	}
 	return ctx.Err()
 }
@@ -443,37 +419,12 @@ func (g *fairGate) release() {
 }
 
 func (g *fairGate) releaseLocked() {
-	if len(g.ring) == 0 {
+	turn, ok := g.queue.Pop()
+	if !ok {
 		g.busy = false
 		return
 	}
-	q := g.ring[g.next]
-	turn := q.waiters[0]
-	q.waiters[0] = nil
-	q.waiters = q.waiters[1:]
-	if len(q.waiters) == 0 {
-		g.dropLocked(q)
-	} else {
-		g.next = (g.next + 1) % len(g.ring)
-	}
 	close(turn) // busy stays set: the turn is the waiter's
-}
-
-// dropLocked forgets caller q, whose queue is empty, keeping the turn order.
-func (g *fairGate) dropLocked(q *gateQueue) {
-	for i, r := range g.ring {
-		if r == q {
-			g.ring = append(g.ring[:i], g.ring[i+1:]...)
-			if i < g.next {
-				g.next--
-			}
-			break
-		}
-	}
-	delete(g.callers, q.key)
-	if g.next >= len(g.ring) {
-		g.next = 0
-	}
 }
 
 // newProcID returns a random id of this process, to keep the members of
