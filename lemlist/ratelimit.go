@@ -3,9 +3,11 @@ package lemlist
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lemlist-graphql/server/internal/fairqueue"
@@ -16,9 +18,10 @@ import (
 // and Pause when lemlist reports the budget spent (a 429, or
 // X-RateLimit-Remaining: 0). Implementations must be safe for concurrent use.
 type Limiter interface {
-	// Wait blocks until a request may be sent. It returns ctx.Err() when ctx
-	// is done first, and may return a *RateLimitError matching
-	// ErrRateLimitWait at once when ctx's deadline comes too early.
+	// Wait blocks until a request may be sent. When ctx's deadline comes
+	// first, it returns a *RateLimitError matching ErrRateLimitWait: at
+	// once if it knows the deadline comes too early, else when the deadline
+	// passes. When ctx is cancelled first, it returns ctx.Err().
 	Wait(ctx context.Context) error
 	// Pause grants nothing before until.
 	Pause(until time.Time)
@@ -57,6 +60,43 @@ func callerOf(ctx context.Context) string {
 	return k
 }
 
+// SlotWait tells whether the calls of a context (see WithSlotWait) are
+// waiting for a request slot. A caller that shares a call made on another
+// context, such as a cache coalescing identical calls, uses it to tell why
+// its own deadline came first: the shared call was waiting for its turn
+// (the caller is rate limited), or for lemlist's answer. The zero value is
+// ready to use; it is safe for concurrent use.
+type SlotWait struct{ n atomic.Int32 }
+
+// Waiting reports whether a call of w's context is waiting for a slot now.
+func (w *SlotWait) Waiting() bool { return w.n.Load() > 0 }
+
+func (w *SlotWait) begin() {
+	if w != nil {
+		w.n.Add(1)
+	}
+}
+
+func (w *SlotWait) end() {
+	if w != nil {
+		w.n.Add(-1)
+	}
+}
+
+type slotWaitKey struct{}
+
+// WithSlotWait returns a copy of ctx whose calls count themselves in w
+// while they wait for a request slot: in the Client's Limiter, or for a
+// 429's Retry-After before a retry.
+func WithSlotWait(ctx context.Context, w *SlotWait) context.Context {
+	return context.WithValue(ctx, slotWaitKey{}, w)
+}
+
+func slotWaitOf(ctx context.Context) *SlotWait {
+	w, _ := ctx.Value(slotWaitKey{}).(*SlotWait)
+	return w
+}
+
 // WindowLimiter is a sliding-window-log Limiter: it never grants more than n
 // slots in any window-long interval, bursts included. (A token bucket does not
 // give that guarantee: with burst 20 refilling at 10/s it lets 30 requests
@@ -64,11 +104,13 @@ func callerOf(ctx context.Context) string {
 //
 // Waiters are served round-robin across callers (see WithCaller) and FIFO
 // within one caller. A waiter whose ctx ends leaves the queue, handing back
-// its slot if it had just been granted one. A waiter whose deadline comes
-// before the earliest moment it could be served fails at once with a
-// *RateLimitError matching ErrRateLimitWait. A WindowLimiter starts no
-// goroutine: one time.AfterFunc timer, armed only while calls wait, hands
-// out the slots.
+// its slot if it had just been granted one. A call whose deadline comes
+// before the earliest moment it could be served fails with a
+// *RateLimitError matching ErrRateLimitWait: at once when that is known as
+// it arrives (a deadline already past included), else when the deadline
+// passes while it waits. A cancelled call returns ctx.Err(). A
+// WindowLimiter starts no goroutine: one time.AfterFunc timer, armed only
+// while calls wait, hands out the slots.
 type WindowLimiter struct {
 	n      int
 	window time.Duration
@@ -120,19 +162,25 @@ func (l *WindowLimiter) WaitSlot(ctx context.Context) (func(at time.Time), error
 // wait is Wait; it also returns the grant's time in the log (zero when
 // limiting is off), for answered.
 func (l *WindowLimiter) wait(ctx context.Context) (time.Time, error) {
-	if err := ctx.Err(); err != nil || l.n == 0 {
+	if l.n == 0 {
+		return time.Time{}, ctx.Err()
+	}
+	expired := false // the deadline has passed: no grant can come before it
+	if err := ctx.Err(); errors.Is(err, context.DeadlineExceeded) {
+		expired = true
+	} else if err != nil {
 		return time.Time{}, err
 	}
 	key := callerOf(ctx)
 	l.mu.Lock()
 	now := time.Now()
 	at := l.earliestLocked(now, l.queue.LenOf(key))
-	if l.queue.Len() == 0 && !at.After(now) {
+	if !expired && l.queue.Len() == 0 && !at.After(now) {
 		l.grantLocked(now)
 		l.mu.Unlock()
 		return now, nil
 	}
-	if dl, ok := ctx.Deadline(); ok && dl.Before(at) {
+	if dl, ok := ctx.Deadline(); ok && (expired || dl.Before(at)) {
 		l.mu.Unlock()
 		return time.Time{}, &RateLimitError{RetryAfter: at.Sub(now)}
 	}
@@ -154,7 +202,12 @@ func (l *WindowLimiter) wait(ctx context.Context) (time.Time, error) {
 		// Granted while ctx ended: the slot goes unused, so refund it.
 		l.log = slices.Delete(l.log, i, i+1)
 	}
-	l.dispatchLocked(time.Now())
+	now = time.Now()
+	l.dispatchLocked(now)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		at := l.earliestLocked(now, l.queue.LenOf(key))
+		return time.Time{}, &RateLimitError{RetryAfter: max(at.Sub(now), 0)}
+	}
 	return time.Time{}, ctx.Err()
 }
 

@@ -156,7 +156,9 @@ func (s *limiterSource) forTenant(tenant string) *Limiter {
 // A call fails at once with a *lemlist.RateLimitError matching
 // lemlist.ErrRateLimitWait when its deadline comes before the next slot:
 // the one Redis reported last, for a call that joins the queue, or the one
-// Redis reports to the call at the head.
+// Redis reports to the call at the head. A call whose deadline passes while
+// it waits (in the queue, or at the head for the next slot) fails with the
+// same error; a cancelled call fails with ctx.Err().
 //
 // While Redis is down, calls go to a local lemlist.WindowLimiter holding
 // ⌊n/replicas⌋ slots per window, which is told of this replica's Redis
@@ -188,15 +190,15 @@ func (l *Limiter) Wait(ctx context.Context) error {
 // WaitSlot is Wait, also returning the function that moves the slot to the
 // time its request got its answer. It implements lemlist.SlotLimiter.
 func (l *Limiter) WaitSlot(ctx context.Context) (func(time.Time), error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	if ctx.Err() != nil {
+		return nil, l.waitError(ctx)
 	}
 	if l.r.Healthy() {
 		if err := l.failFast(ctx); err != nil {
 			return nil, err
 		}
-		if err := l.gate.acquire(ctx); err != nil {
-			return nil, err
+		if l.gate.acquire(ctx) != nil {
+			return nil, l.waitError(ctx)
 		}
 		answered, err := l.acquire(ctx)
 		l.gate.release()
@@ -252,6 +254,19 @@ func (l *Limiter) failFast(ctx context.Context) error {
 	return nil
 }
 
+// waitError is the error of a call whose ctx ended while it waited for a
+// slot: a *lemlist.RateLimitError matching lemlist.ErrRateLimitWait if its
+// deadline passed, ctx.Err() if it was cancelled.
+func (l *Limiter) waitError(ctx context.Context) error {
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return ctx.Err()
+	}
+	l.mu.Lock()
+	at := l.notBefore
+	l.mu.Unlock()
+	return &lemlist.RateLimitError{RetryAfter: max(time.Until(at), 0)}
+}
+
 // errFallback tells WaitSlot that Redis could not answer, and the fallback
 // must decide.
 var errFallback = errors.New("redisx: fall back")
@@ -295,7 +310,7 @@ func (l *Limiter) acquire(ctx context.Context) (answered func(time.Time), err er
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return nil, l.waitError(ctx)
 		case <-t.C:
 		}
 	}

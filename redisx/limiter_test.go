@@ -166,6 +166,50 @@ func TestFailFastPastDeadline(t *testing.T) {
 	}
 }
 
+// A call whose deadline passes while it waits in the gate (behind a call
+// that another replica's pause holds back) fails with a RateLimitError,
+// not with the deadline; a cancelled call fails with context.Canceled.
+func TestDeadlineWhileQueued(t *testing.T) {
+	t.Parallel()
+	const window = time.Second
+	srv := redistest.Start(t)
+	a := limiterOf(newReplica(t, srv).Limiters(1, window, 3), testKey)
+	b := limiterOf(newReplica(t, srv).Limiters(1, window, 3), testKey)
+	if err := a.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	headCtx, cancelHead := context.WithCancel(lemlist.WithCaller(t.Context(), "head"))
+	defer cancelHead()
+	headErr := make(chan error, 1)
+	go func() { headErr <- a.Wait(headCtx) }()
+	waitUntil(t, "a call to wait at Redis", 5*time.Second, func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return !a.notBefore.IsZero()
+	})
+	// Its deadline comes after the next slot: the call queues.
+	queuedErr := make(chan error, 1)
+	go func() { queuedErr <- a.Wait(withTimeout(t, 3*window/2)) }()
+	waitUntil(t, "a call to queue", 5*time.Second, func() bool { return a.queued() == 1 })
+	b.Pause(time.Now().Add(time.Minute)) // the head's slot does not come
+
+	err := <-queuedErr
+	rle, ok := errors.AsType[*lemlist.RateLimitError](err)
+	if !ok || !errors.Is(err, lemlist.ErrRateLimitWait) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("deadline while queued: err = %v, want a *RateLimitError matching ErrRateLimitWait", err)
+	}
+	if rle.RetryAfter < 30*time.Second {
+		t.Errorf("RetryAfter = %v, want the minute's pause", rle.RetryAfter)
+	}
+	cancelHead()
+	if err := <-headErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled head: err = %v, want context.Canceled", err)
+	}
+	if n := a.queued(); n != 0 {
+		t.Errorf("%d calls left in the gate", n)
+	}
+}
+
 // Pause on one replica holds every replica's grants.
 func TestPauseIsShared(t *testing.T) {
 	t.Parallel()

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -106,6 +107,9 @@ type Cache struct {
 	obs         CacheObserver
 	store       store
 	flights     singleflight.Group
+	// waits holds the lemlist.SlotWait of each flight in progress, by
+	// flight name: whether its call waits for a rate limit slot.
+	waits sync.Map
 
 	// joined, when set by a test, is called by every caller that waits for
 	// a flight, once it is registered with it.
@@ -175,6 +179,10 @@ const (
 )
 
 var kindNames = [numKinds]string{KindActivities, KindLead, KindContacts, KindCampaign, KindTeam}
+
+// kindRoutes are the lemlist routes of each kind's call, as errors name
+// them (lemlist.RateLimitError.Endpoint).
+var kindRoutes = [numKinds]string{"activities", "leads", "contacts", "campaigns/{id}", "team"}
 
 func (k kind) String() string { return kindNames[k] }
 

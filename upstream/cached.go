@@ -36,6 +36,9 @@ import (
 // (the first caller may give up while others wait for the same answer),
 // bounded by CacheOptions.CallTimeout; every caller stops waiting when its
 // own ctx is done, and the call, if it succeeds, still fills the cache.
+// A caller whose deadline passes while the call waits for a rate limit
+// slot gets a *lemlist.RateLimitError matching lemlist.ErrRateLimitWait
+// (see lemlist.SlotWait), as if it had waited in the limiter itself.
 // Calls keep ctx's values (such as lemlist.WithCaller's).
 //
 // ListActivities is keyed by the query its options encode to
@@ -338,19 +341,30 @@ func entrySize(k key, e *entry) int64 {
 }
 
 // flight runs call once for all concurrent callers of k and returns its
-// result, or ctx's error as soon as ctx is done. call runs on a context
-// that keeps ctx's values but not its cancellation, bounded by the cache's
+// result, or an error as soon as ctx is done. call runs on a context that
+// keeps ctx's values but not its cancellation, bounded by the cache's
 // CallTimeout; it caches what it got before any caller sees it, so that no
 // caller misses both the flight and the cache.
+//
+// A caller whose deadline passes while the call waits for a rate limit slot
+// (lemlist.SlotWait: the client's Limiter, or a 429's Retry-After) gets a
+// *lemlist.RateLimitError matching lemlist.ErrRateLimitWait, as it would
+// from its own Limiter had it made the call; otherwise it gets ctx.Err().
+// The call's Limiter does not see that deadline: the call runs for every
+// caller, under CallTimeout.
 func flight[T any](ctx context.Context, c *Cache, k key, call func(context.Context) (T, error)) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
+	name := k.String()
 	leader := false // set by the call, which runs only for the first caller
-	ch := c.flights.DoChan(k.String(), func() (v any, err error) {
+	ch := c.flights.DoChan(name, func() (v any, err error) {
 		leader = true
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.callTimeout)
+		sw := new(lemlist.SlotWait)
+		c.waits.Store(name, sw)
+		defer c.waits.CompareAndDelete(name, sw)
+		fctx, cancel := context.WithTimeout(lemlist.WithSlotWait(context.WithoutCancel(ctx), sw), c.callTimeout)
 		defer cancel()
 		// A panic in DoChan's goroutine would kill the process; without the
 		// cache it would have reached the caller's recovery (gqlgen's).
@@ -375,8 +389,13 @@ func flight[T any](ctx context.Context, c *Cache, k key, call func(context.Conte
 		}
 		return r.Val.(T), nil
 	case <-ctx.Done():
-		return zero, ctx.Err()
 	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if sw, ok := c.waits.Load(name); ok && sw.(*lemlist.SlotWait).Waiting() {
+			return zero, &lemlist.RateLimitError{Endpoint: kindRoutes[k.kind]}
+		}
+	}
+	return zero, ctx.Err()
 }
 
 // canonicalQuery encodes q unambiguously and in a canonical order, with
