@@ -97,6 +97,35 @@ func slotWaitOf(ctx context.Context) *SlotWait {
 	return w
 }
 
+type backgroundKey struct{}
+
+// Background returns a copy of ctx whose calls are background work, such as
+// a mirror's sync, which must leave the budget to interactive (foreground)
+// calls. A WindowLimiter, and redisx's Limiter, grant a background call a
+// slot only while no foreground call waits, and never one of the last
+// ForegroundReserve(n) slots of a window: a foreground call arriving while
+// background work runs finds a slot free, unless foreground calls used the
+// reserve in the last window. Other Limiters treat background calls like
+// any other.
+func Background(ctx context.Context) context.Context {
+	return context.WithValue(ctx, backgroundKey{}, true)
+}
+
+// IsBackground reports whether ctx's calls are background work (see
+// Background).
+func IsBackground(ctx context.Context) bool {
+	bg, _ := ctx.Value(backgroundKey{}).(bool)
+	return bg
+}
+
+// ForegroundReserve returns how many of a window's n slots background calls
+// leave to foreground calls: n/5, rounded down (none below 5). Background
+// work alone thus gets n - n/5 slots per window, at least three quarters of
+// the budget: 16 of lemlist's 20 per 2 s, leaving 4 at once for an
+// interactive query (a page of activities and the contacts, campaigns and
+// team it shows).
+func ForegroundReserve(n int) int { return n / 5 }
+
 // WindowLimiter is a sliding-window-log Limiter: it never grants more than n
 // slots in any window-long interval, bursts included. (A token bucket does not
 // give that guarantee: with burst 20 refilling at 10/s it lets 30 requests
@@ -111,14 +140,24 @@ func slotWaitOf(ctx context.Context) *SlotWait {
 // passes while it waits. A cancelled call returns ctx.Err(). A
 // WindowLimiter starts no goroutine: one time.AfterFunc timer, armed only
 // while calls wait, hands out the slots.
+//
+// Background calls (see Background) wait in a line of their own, also
+// round-robin across callers. One is granted a slot only while no
+// foreground call waits, and only if fewer than n - ForegroundReserve(n)
+// grants fall in the last window: with n = 20, background work alone gets
+// 16 slots per window, and a foreground call always finds the other 4
+// unless foreground calls used them. Foreground calls are served as if
+// there were no background calls, except for the slots those hold.
 type WindowLimiter struct {
 	n      int
 	window time.Duration
+	bgMax  int // the most background grants may be of a window's grants
 
 	mu          sync.Mutex
 	log         []time.Time // the last n grants, oldest first
 	pausedUntil time.Time
-	queue       fairqueue.Queue[string, *waiter] // by caller key
+	queue       fairqueue.Queue[string, *waiter] // foreground calls, by caller key
+	background  fairqueue.Queue[string, *waiter] // background calls, by caller key
 	timer       *time.Timer                      // runs dispatch when the next slot frees up
 }
 
@@ -133,7 +172,7 @@ func NewWindowLimiter(n int, window time.Duration) *WindowLimiter {
 	if err := checkRate(n, window); err != nil {
 		panic(err)
 	}
-	return &WindowLimiter{n: n, window: window}
+	return &WindowLimiter{n: n, window: window, bgMax: n - ForegroundReserve(n)}
 }
 
 func checkRate(n int, window time.Duration) error {
@@ -172,10 +211,17 @@ func (l *WindowLimiter) wait(ctx context.Context) (time.Time, error) {
 		return time.Time{}, err
 	}
 	key := callerOf(ctx)
+	q, limit := &l.queue, l.n
+	if IsBackground(ctx) {
+		q, limit = &l.background, l.bgMax
+	}
 	l.mu.Lock()
 	now := time.Now()
-	at := l.earliestLocked(now, l.queue.LenOf(key))
-	if !expired && l.queue.Len() == 0 && !at.After(now) {
+	at := l.earliestWithinLocked(now, q.LenOf(key), limit)
+	// Nobody ahead: no foreground call, nor a background one for a
+	// background call.
+	first := l.queue.Len() == 0 && q.Len() == 0
+	if !expired && first && !at.After(now) {
 		l.grantLocked(now)
 		l.mu.Unlock()
 		return now, nil
@@ -185,7 +231,7 @@ func (l *WindowLimiter) wait(ctx context.Context) (time.Time, error) {
 		return time.Time{}, &RateLimitError{RetryAfter: at.Sub(now)}
 	}
 	w := &waiter{ready: make(chan struct{})}
-	l.queue.Push(key, w)
+	q.Push(key, w)
 	l.dispatchLocked(now)
 	l.mu.Unlock()
 
@@ -197,7 +243,7 @@ func (l *WindowLimiter) wait(ctx context.Context) (time.Time, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if w.at.IsZero() {
-		l.queue.Remove(key, w)
+		q.Remove(key, w)
 	} else if i := slices.IndexFunc(l.log, w.at.Equal); i >= 0 {
 		// Granted while ctx ended: the slot goes unused, so refund it.
 		l.log = slices.Delete(l.log, i, i+1)
@@ -205,7 +251,7 @@ func (l *WindowLimiter) wait(ctx context.Context) (time.Time, error) {
 	now = time.Now()
 	l.dispatchLocked(now)
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		at := l.earliestLocked(now, l.queue.LenOf(key))
+		at := l.earliestWithinLocked(now, q.LenOf(key), limit)
 		return time.Time{}, &RateLimitError{RetryAfter: max(at.Sub(now), 0)}
 	}
 	return time.Time{}, ctx.Err()
@@ -272,17 +318,25 @@ func (l *WindowLimiter) Pause(until time.Time) {
 // the next one) if no waiter left: after any pause, and at least window after
 // the grant n before it.
 func (l *WindowLimiter) earliestLocked(now time.Time, k int) time.Time {
+	return l.earliestWithinLocked(now, k, l.n)
+}
+
+// earliestWithinLocked is earliestLocked for grants that may be at most
+// limit (1 to n) of a window's grants: each at least window after the grant
+// limit before it. For background calls (limit n - ForegroundReserve(n))
+// it is a lower bound: foreground calls may come first.
+func (l *WindowLimiter) earliestWithinLocked(now time.Time, k, limit int) time.Time {
 	start := now
 	if l.pausedUntil.After(now) {
 		start = l.pausedUntil
 	}
-	var future []time.Time // grant j of the k before the one asked for is at j%n
+	var future []time.Time // grant j of the k before the one asked for is at j%limit
 	for j := 0; ; j++ {
 		t := start
-		var prev time.Time // the grant n before grant j
-		switch i := len(l.log) + j - l.n; {
+		var prev time.Time // the grant limit before grant j
+		switch i := len(l.log) + j - limit; {
 		case i >= len(l.log):
-			prev = future[j%l.n]
+			prev = future[j%limit]
 		case i >= 0:
 			prev = l.log[i]
 		}
@@ -292,19 +346,27 @@ func (l *WindowLimiter) earliestLocked(now time.Time, k int) time.Time {
 		switch {
 		case j == k:
 			return t
-		case len(future) < l.n:
+		case len(future) < limit:
 			future = append(future, t)
 		default:
-			future[j%l.n] = t
+			future[j%limit] = t
 		}
 	}
 }
 
-// dispatchLocked grants every slot available now, round-robin, and arms the
-// timer for the next one while calls are waiting.
+// dispatchLocked grants every slot available now, round-robin, foreground
+// calls first, and arms the timer for the next one while calls are waiting.
+// While a foreground call waits, background calls get nothing.
 func (l *WindowLimiter) dispatchLocked(now time.Time) {
-	for l.queue.Len() > 0 {
-		if at := l.earliestLocked(now, 0); at.After(now) {
+	for {
+		q, limit := &l.queue, l.n
+		if q.Len() == 0 {
+			q, limit = &l.background, l.bgMax
+		}
+		if q.Len() == 0 {
+			break
+		}
+		if at := l.earliestWithinLocked(now, 0, limit); at.After(now) {
 			if l.timer == nil {
 				l.timer = time.AfterFunc(at.Sub(now), l.fire)
 			} else {
@@ -312,7 +374,7 @@ func (l *WindowLimiter) dispatchLocked(now time.Time) {
 			}
 			return
 		}
-		w, _ := l.queue.Pop()
+		w, _ := q.Pop()
 		w.at = now
 		l.grantLocked(now)
 		close(w.ready)

@@ -23,7 +23,7 @@ func (l *WindowLimiter) queued(key string) int {
 func (l *WindowLimiter) idle() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.queue.Len() == 0
+	return l.queue.Len() == 0 && l.background.Len() == 0
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
