@@ -160,7 +160,7 @@ func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
 func (l *Limiter) queued() int {
 	l.gate.mu.Lock()
 	defer l.gate.mu.Unlock()
-	return l.gate.queue.Len()
+	return l.gate.foreground.Len() + l.gate.background.Len()
 }
 
 func withTimeout(t *testing.T, d time.Duration) context.Context {
