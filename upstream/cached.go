@@ -352,12 +352,22 @@ func entrySize(k key, e *entry) int64 {
 // from its own Limiter had it made the call; otherwise it gets ctx.Err().
 // The call's Limiter does not see that deadline: the call runs for every
 // caller, under CallTimeout.
+//
+// Background calls (lemlist.Background) share flights only with each
+// other, so that a foreground caller never waits behind a background
+// call's low priority.
 func flight[T any](ctx context.Context, c *Cache, k key, call func(context.Context) (T, error)) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
 	name := k.String()
+	if lemlist.IsBackground(ctx) {
+		// A foreground caller joining a background call would wait at its
+		// priority: background calls have flights of their own. (A key's
+		// String starts with a digit: no foreground name starts so.)
+		name = "bg:" + name
+	}
 	leader := false // set by the call, which runs only for the first caller
 	ch := c.flights.DoChan(name, func() (v any, err error) {
 		leader = true

@@ -82,3 +82,32 @@ func TestDeadlineWhileSharedCallWaitsForASlot(t *testing.T) {
 		}
 	})
 }
+
+// A foreground call never joins a background call's flight, which waits at
+// background priority; identical calls of one priority still share one.
+func TestBackgroundFlightsApart(t *testing.T) {
+	t.Parallel()
+	c, _, _ := newTestCache(CacheOptions{TTL: ttl})
+	joins := watchJoins(c)
+	f := newFake("A")
+	release := f.block()
+	up := Cached(f, c, "t")
+	bg := lemlist.Background(t.Context())
+	errs := make(chan error, 4)
+	for _, ctx := range []context.Context{bg, bg, t.Context(), t.Context()} {
+		go func() {
+			_, err := up.GetLead(ctx, "l1")
+			errs <- err
+		}()
+	}
+	joins.wait(4)
+	release()
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.calls.Load(); n != 2 {
+		t.Errorf("%d upstream calls, want 2: one per priority", n)
+	}
+}
