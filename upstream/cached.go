@@ -115,44 +115,35 @@ func (w *cached) ListActivities(ctx context.Context, o *lemlist.ActivityListOpti
 }
 
 func (w *cached) GetLead(ctx context.Context, id string) (*lemlist.Lead, error) {
-	if uncached(ctx) {
-		return w.up.GetLead(ctx, id)
-	}
-	k := key{w.tenant, kindLead, id}
-	if e, ok := w.c.lookup(ctx, k); ok {
-		return asLead(e.val), e.err
-	}
-	return flight(ctx, w.c, k, func(ctx context.Context) (*lemlist.Lead, error) {
-		l, err := w.up.GetLead(ctx, id)
-		if err != nil {
-			w.c.keepNotFound(ctx, k, err)
-			return nil, err
-		}
-		if l != nil {
-			w.c.keep(ctx, k, l)
-		}
-		return l, nil
-	})
+	return getByID(ctx, w, kindLead, id, Upstream.GetLead)
 }
 
 func (w *cached) GetCampaign(ctx context.Context, id string) (*lemlist.Campaign, error) {
+	return getByID(ctx, w, kindCampaign, id, Upstream.GetCampaign)
+}
+
+// getByID is a cached lookup of one object by id (GetLead, GetCampaign),
+// made with get on the wrapped upstream: lemlist's 404 is remembered, and
+// a nil answer is not kept.
+func getByID[T any](ctx context.Context, w *cached, k kind, id string, get func(Upstream, context.Context, string) (*T, error)) (*T, error) {
 	if uncached(ctx) {
-		return w.up.GetCampaign(ctx, id)
+		return get(w.up, ctx, id)
 	}
-	k := key{w.tenant, kindCampaign, id}
-	if e, ok := w.c.lookup(ctx, k); ok {
-		return asCampaign(e.val), e.err
+	ck := key{w.tenant, k, id}
+	if e, ok := w.c.lookup(ctx, ck); ok {
+		v, _ := e.val.(*T) // nil for a remembered 404
+		return v, e.err
 	}
-	return flight(ctx, w.c, k, func(ctx context.Context) (*lemlist.Campaign, error) {
-		c, err := w.up.GetCampaign(ctx, id)
+	return flight(ctx, w.c, ck, func(ctx context.Context) (*T, error) {
+		v, err := get(w.up, ctx, id)
 		if err != nil {
-			w.c.keepNotFound(ctx, k, err)
+			w.c.keepNotFound(ctx, ck, err)
 			return nil, err
 		}
-		if c != nil {
-			w.c.keep(ctx, k, c)
+		if v != nil {
+			w.c.keep(ctx, ck, v)
 		}
-		return c, nil
+		return v, nil
 	})
 }
 
@@ -229,16 +220,6 @@ func (w *cached) GetContacts(ctx context.Context, ids []string) ([]*lemlist.Cont
 		return fetched, nil
 	}
 	return append(out, fetched...), nil
-}
-
-func asLead(v any) *lemlist.Lead {
-	l, _ := v.(*lemlist.Lead)
-	return l
-}
-
-func asCampaign(v any) *lemlist.Campaign {
-	c, _ := v.(*lemlist.Campaign)
-	return c
 }
 
 // lookup returns k's live entry, reporting a hit or a miss. Contacts, which
