@@ -9,13 +9,14 @@
 // Every attempt of every call goes through a Limiter, so the client stays
 // inside lemlist's budget of 20 requests per 2 seconds per API key; a server
 // holding one Client per tenant key shares one limiter per key through
-// Limiters. Reads are retried on 429, 5xx and transport errors, writes (the
-// hooks' POST and DELETE) on 429 only (see RetryPolicy), always within the
-// ctx deadline. Failures are typed:
-// *ErrorResponse, *RateLimitError and *DecodeError, for errors.As. A call
-// whose deadline comes while it waits for a request slot (in the Limiter,
-// or for a 429's Retry-After) fails with a *RateLimitError, not with the
-// deadline; a cancelled call fails with ctx.Err().
+// Limiters. Calls marked Background (a mirror's sync) wait behind the
+// others and leave each window's last slots to them. Reads are retried on
+// 429, 5xx and transport errors, writes (the hooks' POST and DELETE) on 429
+// only (see RetryPolicy), always within the ctx deadline. Failures are
+// typed: *ErrorResponse, *RateLimitError and *DecodeError, for errors.As. A
+// call whose deadline comes while it waits for a request slot (in the
+// Limiter, or for a 429's Retry-After) fails with a *RateLimitError, not
+// with the deadline; a cancelled call fails with ctx.Err().
 //
 // The API key is sent only as the Basic auth password. It never appears in a
 // URL, and it is redacted from any upstream text quoted in an error.
