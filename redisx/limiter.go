@@ -464,7 +464,13 @@ func (g *fairGate) acquire(ctx context.Context, bg bool) error {
 		}
 	}
 	g.mu.Unlock()
+	return g.await(ctx, turn, func() bool { return q.Remove(key, turn) })
+}
 
+// await waits for turn. If ctx ends first, it takes the call out of line
+// with leave, which reports false if the turn was handed to it meanwhile:
+// the turn then passes on. It returns ctx.Err() without the turn.
+func (g *fairGate) await(ctx context.Context, turn chan struct{}, leave func() bool) error {
 	select {
 	case <-turn:
 		return nil
@@ -472,7 +478,7 @@ func (g *fairGate) acquire(ctx context.Context, bg bool) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !q.Remove(key, turn) { // handed the turn as ctx ended: pass it on
+	if !leave() {
 		g.releaseLocked()
 	}
 	return ctx.Err()
@@ -496,20 +502,13 @@ func (g *fairGate) yield(ctx context.Context) error {
 	g.resumed = turn
 	g.releaseLocked()
 	g.mu.Unlock()
-
-	select {
-	case <-turn:
-		return nil
-	case <-ctx.Done():
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.resumed == turn {
+	return g.await(ctx, turn, func() bool {
+		if g.resumed != turn {
+			return false
+		}
 		g.resumed = nil
-	} else { // handed the turn as ctx ended: pass it on
-		g.releaseLocked()
-	}
-	return ctx.Err()
+		return true
+	})
 }
 
 // release ends the holder's turn, handing it to the next call.

@@ -303,9 +303,7 @@ func TestRedisDownFallsBackAndRecovers(t *testing.T) {
 	if shared, local := g.sharedCount(); shared != 1+n-2 || local != 2 {
 		t.Errorf("%d shared and %d fallback grants, want %d and 2", shared, local, 1+n-2)
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	defer rdb.Close()
-	if got := rdb.ZCard(context.Background(), "lgql:rl:"+upstream.TenantID(testKey)).Val(); got != n {
+	if got := sharedGrants(t, srv); got != n {
 		t.Errorf("shared log holds %d grants, want %d (the fallback's included)", got, n)
 	}
 }
@@ -465,9 +463,7 @@ func TestBackgroundLeavesTheReserve(t *testing.T) {
 	if err := b.Wait(withTimeout(t, 300*time.Millisecond)); !errors.Is(err, lemlist.ErrRateLimitWait) {
 		t.Errorf("foreground call past the budget: err = %v, want ErrRateLimitWait", err)
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	defer rdb.Close()
-	if got := rdb.ZCard(context.Background(), "lgql:rl:"+upstream.TenantID(testKey)).Val(); got != n {
+	if got := sharedGrants(t, srv); got != n {
 		t.Errorf("shared log holds %d grants, want %d", got, n)
 	}
 }
@@ -569,4 +565,16 @@ func TestGateForegroundFirst(t *testing.T) {
 	if g.busy || g.resumed != nil {
 		t.Errorf("gate busy %v, resumed %v after every release", g.busy, g.resumed != nil)
 	}
+}
+
+// sharedGrants returns the number of grants in testKey's shared log.
+func sharedGrants(t *testing.T, srv *redistest.Server) int64 {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+	n, err := rdb.ZCard(context.Background(), "lgql:rl:"+upstream.TenantID(testKey)).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
