@@ -27,17 +27,35 @@ type Options struct {
 	// DefaultPollTimeout.
 	PollTimeout time.Duration
 	// MaxPages bounds the pages of 100 activities one poll reads. When more
-	// activities than that arrived within one interval, the oldest of them
-	// are skipped (and logged). Zero means DefaultMaxPages.
+	// activities than that arrived, the poll goes on at the next tick from
+	// where it stopped (before asking for newer ones), and delivers them
+	// all, oldest first, once it has read them all. Zero means
+	// DefaultMaxPages.
 	MaxPages int
+	// Lookback is how far before the newest createdAt it saw each poll
+	// looks again, so that an activity lemlist lists only after newer
+	// ones (a late arrival) is still delivered; one created longer before
+	// is not. Zero means DefaultLookback; a negative value turns it off.
+	Lookback time.Duration
+	// Checkpoint keeps each poller's position, so that after a restart
+	// the pollers resume where they stood: what arrived meanwhile is
+	// delivered to the subscriptions made after the restart. Nil means a
+	// MemoryCheckpoint of the hub's own.
+	Checkpoint Checkpoint
+	// ResumeWithin bounds the age of a checkpoint a poller resumes from;
+	// an older one (or none) gives a new baseline. Zero means
+	// DefaultResumeWithin; a negative value turns resuming off.
+	ResumeWithin time.Duration
 	// Buffer bounds each subscription's queue: a subscription with that
 	// many activities not taken yet is dropped (ErrTooSlow) when the next
 	// one comes. It must hold a burst: a poll may bring up to MaxPages×100
-	// activities at once. Zero means DefaultBuffer.
+	// activities at once (more when it went on over several ticks). Zero
+	// means DefaultBuffer.
 	Buffer int
 	// RecentIDs is how many delivered ids each subscription remembers to
-	// drop repeats (an activity arriving by webhook then by poll). Zero
-	// means DefaultRecentIDs.
+	// drop repeats (an activity arriving by webhook then by poll). It must
+	// cover the largest poll. Zero means 2×MaxPages×100: a whole poll
+	// from each source.
 	RecentIDs int
 	// MaxSubscriptions bounds the subscriptions of the hub, all tenants
 	// together. Zero means DefaultMaxSubscriptions.
@@ -71,8 +89,20 @@ func (o Options) withDefaults() Options {
 	}
 	def(&o.MaxPages, DefaultMaxPages)
 	def(&o.Buffer, DefaultBuffer)
-	def(&o.RecentIDs, DefaultRecentIDs)
+	def(&o.RecentIDs, 2*o.MaxPages*lemlist.MaxPageSize)
 	def(&o.MaxSubscriptions, DefaultMaxSubscriptions)
+	switch {
+	case o.Lookback == 0:
+		o.Lookback = DefaultLookback
+	case o.Lookback < 0:
+		o.Lookback = 0
+	}
+	if o.ResumeWithin == 0 {
+		o.ResumeWithin = DefaultResumeWithin
+	}
+	if o.Checkpoint == nil {
+		o.Checkpoint = NewMemoryCheckpoint()
+	}
 	def(&o.MaxPollersPerTenant, DefaultMaxPollersPerTenant)
 	if o.Caller == "" {
 		o.Caller = DefaultCaller
@@ -88,8 +118,9 @@ type Stats struct {
 	// Subscriptions and Pollers are the live ones.
 	Subscriptions, Pollers int
 	// Polls counts the polls done, failed ones included; PollErrors the
-	// failed ones.
-	Polls, PollErrors uint64
+	// failed ones; PollsContinued those that stopped at MaxPages and went
+	// on at the next tick.
+	Polls, PollErrors, PollsContinued uint64
 	// Delivered counts activities queued to subscriptions.
 	Delivered uint64
 	// Dropped counts subscriptions ended with ErrTooSlow.
@@ -111,8 +142,8 @@ type Hub struct {
 	tenants map[string]*tenantState
 	nsubs   int
 
-	polls, pollErrors, delivered, dropped atomic.Uint64
-	hooksOK, hooksRefused                 atomic.Uint64
+	polls, pollErrors, continued, delivered, dropped atomic.Uint64
+	hooksOK, hooksRefused                            atomic.Uint64
 }
 
 // tenantState is one tenant's subscriptions and pollers. Its slices are
@@ -222,10 +253,17 @@ func (h *Hub) Stats() Stats {
 		st.Pollers += len(ts.pollers)
 	}
 	h.mu.Unlock()
-	st.Polls, st.PollErrors = h.polls.Load(), h.pollErrors.Load()
+	st.Polls, st.PollErrors, st.PollsContinued = h.polls.Load(), h.pollErrors.Load(), h.continued.Load()
 	st.Delivered, st.Dropped = h.delivered.Load(), h.dropped.Load()
 	st.WebhooksAccepted, st.WebhooksRefused = h.hooksOK.Load(), h.hooksRefused.Load()
 	return st
+}
+
+// isClosed reports whether Close was called.
+func (h *Hub) isClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
 }
 
 // Close ends every subscription with ErrClosed, refuses new ones, and
