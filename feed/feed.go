@@ -62,16 +62,23 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultPollInterval        = 5 * time.Second
-	DefaultMaxBackoff          = time.Minute
-	DefaultPollTimeout         = 30 * time.Second
-	DefaultMaxPages            = 10
-	DefaultLookback            = 30 * time.Second
-	DefaultResumeWithin        = 10 * time.Minute
-	DefaultBuffer              = 1000
-	DefaultMaxSubscriptions    = 10_000
-	DefaultMaxPollersPerTenant = 16
-	DefaultCaller              = "feed-poller"
+	DefaultPollInterval     = 5 * time.Second
+	DefaultMaxBackoff       = time.Minute
+	DefaultPollTimeout      = 30 * time.Second
+	DefaultMaxPages         = 10
+	DefaultLookback         = 30 * time.Second
+	DefaultResumeWithin     = 10 * time.Minute
+	DefaultBuffer           = 1000
+	DefaultMaxSubscriptions = 10_000
+	// DefaultMaxSubscriptionsPerTenant is a tenth of
+	// DefaultMaxSubscriptions: ten tenants at their cap are needed to fill
+	// the hub.
+	DefaultMaxSubscriptionsPerTenant = 1_000
+	// DefaultMaxSubscriptionsPerConnection is a suggested bound for
+	// NewConnectionLimit: a page rarely needs more than a few live feeds.
+	DefaultMaxSubscriptionsPerConnection = 100
+	DefaultMaxPollersPerTenant           = 16
+	DefaultCaller                        = "feed-poller"
 )
 
 // Errors of subscriptions.
@@ -87,6 +94,12 @@ var (
 	// ErrTooManySubscriptions refuses a subscription beyond
 	// Options.MaxSubscriptions.
 	ErrTooManySubscriptions = errors.New("too many live subscriptions on this server")
+	// ErrTooManyTenantSubscriptions refuses a subscription beyond
+	// Options.MaxSubscriptionsPerTenant.
+	ErrTooManyTenantSubscriptions = errors.New("too many live subscriptions for this lemlist team")
+	// ErrTooManyOnConnection refuses a subscription beyond the
+	// ConnectionLimit its context carries.
+	ErrTooManyOnConnection = errors.New("too many live subscriptions on this connection")
 	// ErrTooManyFilters refuses a subscription that would need a poller
 	// beyond Options.MaxPollersPerTenant.
 	ErrTooManyFilters = errors.New("too many distinct live subscription filters for this lemlist team: reuse a filter, or narrow on the client")

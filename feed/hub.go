@@ -60,6 +60,11 @@ type Options struct {
 	// MaxSubscriptions bounds the subscriptions of the hub, all tenants
 	// together. Zero means DefaultMaxSubscriptions.
 	MaxSubscriptions int
+	// MaxSubscriptionsPerTenant bounds the subscriptions of one tenant, so
+	// that one tenant cannot take the whole of MaxSubscriptions. Zero
+	// means DefaultMaxSubscriptionsPerTenant. (Server and demo modes have
+	// a single tenant: set it to MaxSubscriptions there.)
+	MaxSubscriptionsPerTenant int
 	// MaxPollersPerTenant bounds the distinct upstream filters polled for
 	// one tenant: each costs a call per PollInterval from the tenant's
 	// budget. Zero means DefaultMaxPollersPerTenant.
@@ -91,6 +96,7 @@ func (o Options) withDefaults() Options {
 	def(&o.Buffer, DefaultBuffer)
 	def(&o.RecentIDs, 2*o.MaxPages*lemlist.MaxPageSize)
 	def(&o.MaxSubscriptions, DefaultMaxSubscriptions)
+	def(&o.MaxSubscriptionsPerTenant, DefaultMaxSubscriptionsPerTenant)
 	switch {
 	case o.Lookback == 0:
 		o.Lookback = DefaultLookback
@@ -166,7 +172,9 @@ func NewHub(o Options) *Hub {
 // ends when ctx is done or Close is called (ErrEnded), when it falls behind
 // (ErrTooSlow) or when the hub closes (ErrClosed). It fails for a filter
 // lemlist would refuse (a *relay.InputError), and beyond the hub's bounds
-// (ErrTooManySubscriptions, ErrTooManyFilters).
+// (ErrTooManySubscriptions, ErrTooManyTenantSubscriptions,
+// ErrTooManyFilters) or the connection's (ErrTooManyOnConnection, when ctx
+// carries a ConnectionLimit).
 func (h *Hub) Subscribe(ctx context.Context, t Tenant, f Filter) (*Subscription, error) {
 	key, err := pollKey(f.Filter)
 	if err != nil {
@@ -176,25 +184,38 @@ func (h *Hub) Subscribe(ctx context.Context, t Tenant, f Filter) (*Subscription,
 		return nil, err
 	}
 	s := newSubscription(h, t, f)
+	if l := connectionLimit(ctx); l != nil {
+		if !l.acquire() {
+			return nil, ErrTooManyOnConnection
+		}
+		s.conn = l
+	}
+	refuse := func(err error) (*Subscription, error) {
+		h.mu.Unlock()
+		if s.conn != nil {
+			s.conn.release()
+		}
+		return nil, err
+	}
 	h.mu.Lock()
 	if h.closed {
-		h.mu.Unlock()
-		return nil, ErrClosed
+		return refuse(ErrClosed)
 	}
 	if h.nsubs >= h.o.MaxSubscriptions {
-		h.mu.Unlock()
-		return nil, ErrTooManySubscriptions
+		return refuse(ErrTooManySubscriptions)
 	}
 	ts := h.tenants[t.ID]
 	if ts == nil {
 		ts = &tenantState{pollers: map[string]*poller{}}
 	}
+	if len(ts.subs) >= h.o.MaxSubscriptionsPerTenant {
+		return refuse(ErrTooManyTenantSubscriptions)
+	}
 	if h.o.PollInterval > 0 && t.Upstream != nil {
 		p := ts.pollers[key]
 		if p == nil {
 			if len(ts.pollers) >= h.o.MaxPollersPerTenant {
-				h.mu.Unlock()
-				return nil, ErrTooManyFilters
+				return refuse(ErrTooManyFilters)
 			}
 			p = newPoller(h, t, f.Filter, key)
 			ts.pollers[key] = p
@@ -298,6 +319,9 @@ func (h *Hub) remove(s *Subscription) {
 		return // removed already
 	}
 	h.nsubs--
+	if s.conn != nil {
+		s.conn.release()
+	}
 	if p := s.poller; p != nil {
 		p.subs = deleteSub(p.subs, s)
 		if len(p.subs) == 0 {
@@ -329,8 +353,9 @@ type Subscription struct {
 	hub    *Hub
 	tenant string
 	filter Filter
-	poller *poller // nil without polling
-	max    int     // queue bound
+	poller *poller          // nil without polling
+	conn   *ConnectionLimit // nil without one
+	max    int              // queue bound
 
 	wake chan struct{} // capacity 1: something was queued, or the end came
 
