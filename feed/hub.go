@@ -131,8 +131,10 @@ type Stats struct {
 	Delivered uint64
 	// Dropped counts subscriptions ended with ErrTooSlow.
 	Dropped uint64
-	// WebhooksAccepted and WebhooksRefused count webhook calls.
-	WebhooksAccepted, WebhooksRefused uint64
+	// WebhooksAccepted, WebhooksRefused, WebhooksReplayed (an activity
+	// _id handled within the replay window) and WebhooksRelayFailed
+	// (answered 503) count webhook calls.
+	WebhooksAccepted, WebhooksRefused, WebhooksReplayed, WebhooksRelayFailed uint64
 }
 
 // Hub fans activities out to subscriptions. It is safe for concurrent use.
@@ -148,8 +150,8 @@ type Hub struct {
 	tenants map[string]*tenantState
 	nsubs   int
 
-	polls, pollErrors, continued, delivered, dropped atomic.Uint64
-	hooksOK, hooksRefused                            atomic.Uint64
+	polls, pollErrors, continued, delivered, dropped       atomic.Uint64
+	hooksOK, hooksRefused, hooksReplayed, hooksRelayFailed atomic.Uint64
 }
 
 // tenantState is one tenant's subscriptions and pollers. Its slices are
@@ -277,6 +279,7 @@ func (h *Hub) Stats() Stats {
 	st.Polls, st.PollErrors, st.PollsContinued = h.polls.Load(), h.pollErrors.Load(), h.continued.Load()
 	st.Delivered, st.Dropped = h.delivered.Load(), h.dropped.Load()
 	st.WebhooksAccepted, st.WebhooksRefused = h.hooksOK.Load(), h.hooksRefused.Load()
+	st.WebhooksReplayed, st.WebhooksRelayFailed = h.hooksReplayed.Load(), h.hooksRelayFailed.Load()
 	return st
 }
 
