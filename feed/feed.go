@@ -29,8 +29,13 @@
 //
 //   - Webhooks. Hub.Webhook is the http.Handler lemlist's webhooks call
 //     (POST /api/hooks registers them); it checks the secret lemlist echoes
-//     in the body, strips it, and publishes the activity at once to the
-//     tenant's subscriptions whose filter matches.
+//     in the body, strips it, drops an activity _id it handled within its
+//     replay window, and publishes the activity at once to the tenant's
+//     subscriptions whose filter matches, then relays it to the other
+//     replicas (a relay failure answers 503, so that lemlist retries). In
+//     pass-through mode each tenant's secret is a random one in a
+//     SecretStore, which a Registrar makes when it registers the tenant's
+//     hook with only the tenant's lemlist key.
 //
 // An activity reaches each subscription at most once: each subscription
 // keeps a bounded set of the ids it was sent (Options.RecentIDs, by default
