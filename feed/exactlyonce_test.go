@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -174,5 +175,41 @@ func TestPollerResumesAfterRestart(t *testing.T) {
 	waitPolls(t, h2, 3)
 	if got := queued(s3); len(got) != 0 {
 		t.Fatalf("a new subscription got history: %s", ids(got))
+	}
+}
+
+// keepCheckpoint is a Checkpoint that never forgets: as when a stopping
+// poller has not deleted its position yet.
+type keepCheckpoint struct{ *MemoryCheckpoint }
+
+func (keepCheckpoint) Delete(context.Context, string, string) error { return nil }
+
+// Within one hub, a poller started anew takes a new baseline, even when
+// the position of the poller before it is still in the checkpoint: only a
+// position saved before the hub started is resumed.
+func TestPollerDoesNotResumeItsOwnHub(t *testing.T) {
+	up := &fakeUp{}
+	up.add(act("act_base", 1))
+	h := NewHub(Options{PollInterval: tick, Checkpoint: keepCheckpoint{NewMemoryCheckpoint()}})
+	defer h.Close()
+	s, err := h.Subscribe(t.Context(), Tenant{ID: "T", Upstream: up}, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitPolls(t, h, 1)
+	up.add(act("act_1", 2))
+	if got := ids(recv(t, s, 1)); got != "act_1" {
+		t.Fatalf("got %s", got)
+	}
+	s.Close()
+	eventually(t, "the poller to stop", func() bool { return h.Stats().Pollers == 0 })
+	up.add(act("act_2", 3)) // before the next subscription: history to it
+	s2, err := h.Subscribe(t.Context(), Tenant{ID: "T", Upstream: up}, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitPolls(t, h, 3)
+	if got := queued(s2); len(got) != 0 {
+		t.Fatalf("a new poller of the same hub resumed: got %s", ids(got))
 	}
 }

@@ -39,7 +39,12 @@ type Options struct {
 	Lookback time.Duration
 	// Checkpoint keeps each poller's position, so that after a restart
 	// the pollers resume where they stood: what arrived meanwhile is
-	// delivered to the subscriptions made after the restart. Nil means a
+	// delivered to the subscriptions made after the restart. A poller
+	// resumes only a position saved before its hub started: within one
+	// hub, a poller started anew (its filter had no subscription for a
+	// while) takes a new baseline. Replicas sharing a store must not
+	// share positions: each replica's Checkpoint should scope its keys by
+	// a name of the replica that outlives its restarts. Nil means a
 	// MemoryCheckpoint of the hub's own.
 	Checkpoint Checkpoint
 	// ResumeWithin bounds the age of a checkpoint a poller resumes from;
@@ -139,7 +144,8 @@ type Stats struct {
 
 // Hub fans activities out to subscriptions. It is safe for concurrent use.
 type Hub struct {
-	o Options
+	o       Options
+	started time.Time // pollers resume only positions saved before it
 
 	ctx    context.Context // the pollers' parent; done when the hub closes
 	cancel context.CancelFunc
@@ -164,7 +170,7 @@ type tenantState struct {
 
 // NewHub returns a hub configured by o. Close it to stop its pollers.
 func NewHub(o Options) *Hub {
-	h := &Hub{o: o.withDefaults(), tenants: map[string]*tenantState{}}
+	h := &Hub{o: o.withDefaults(), started: time.Now(), tenants: map[string]*tenantState{}}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	return h
 }

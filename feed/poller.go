@@ -276,8 +276,8 @@ func (p *poller) resume(ctx context.Context) bool {
 		o.Logger.Warn("live feed: cannot load a checkpoint; starting from a new baseline", "tenant", p.tenant, "error", err.Error())
 		return false
 	}
-	if !ok || time.Since(pos.Saved) > o.ResumeWithin {
-		return false
+	if !ok || !pos.Saved.Before(p.h.started) || time.Since(pos.Saved) > o.ResumeWithin {
+		return false // none, this hub's own (a poller of it stopping), or too old
 	}
 	p.floor, p.newest = pos.From, pos.Newest
 	for _, id := range pos.Seen {
