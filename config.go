@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -65,6 +66,7 @@ type config struct {
 
 	RedisURL              string // "": no Redis, every replica on its own
 	RedisFallbackReplicas int    // replicas sharing a key's budget while Redis is down
+	RedisNamespace        string // separates deployments sharing a Redis; "": none
 
 	MetricsAddr string
 	LogLevel    string
@@ -143,6 +145,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "poll-interval", usage: "how often the live feed (subscription activityAdded) asks lemlist for new activities, per API key and filter subscribed to; at least 1s, 0 turns polling off (webhooks only)", def: "5s", set: durVar(&c.PollInterval)},
 		{name: "webhook-secret", usage: "secret lemlist echoes in its webhook calls to POST /webhooks/lemlist (/webhooks/lemlist/{tenant} in passthrough mode, with a secret derived per tenant: see cmd/lemlist-hook); at least 16 characters; empty disables webhooks, except in demo mode, which makes one up", set: strVar(&c.WebhookSecret), secret: true},
 		{name: "redis-url", usage: "redis://[:password@]host:port/db (rediss:// for TLS) shared by the replicas: the rate budget per API key, the response cache and the live feed's webhooks; empty keeps everything in memory (one replica)", set: urlVar(&c.RedisURL, redisURL, "a redis:// or rediss:// URL with a host, such as redis://:password@redis:6379/0"), secret: true},
+		{name: "redis-namespace", usage: "separates deployments that share one Redis: the live feed's channels become lgql:<namespace>:feed:*; 1 to 64 letters, digits, '.', '-' or '_'; empty: none. Replicas sign the feed's messages with WEBHOOK_SECRET when it is set", set: patternVar(&c.RedisNamespace, `^[A-Za-z0-9._-]{1,64}$`, "1 to 64 letters, digits, '.', '-' or '_'")},
 		{name: "redis-fallback-replicas", usage: "how many replicas share each key's budget while Redis is down: each then allows LEMLIST_RATE_LIMIT/this per 2 s on its own", def: "3", set: intVar(&c.RedisFallbackReplicas, 1, 1000)},
 		{name: "metrics-addr", usage: "host:port of a separate listener for /metrics; empty serves /metrics on the main port", set: strVar(&c.MetricsAddr)},
 		{name: "log-level", usage: "debug, info, warn or error", def: "info", set: enumVar(&c.LogLevel, "debug", "info", "warn", "error")},
@@ -496,5 +499,18 @@ func enumVar(p *string, allowed ...string) func(string) error {
 			}
 		}
 		return fmt.Errorf("%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+}
+
+// patternVar accepts an empty value, or one matching the regular
+// expression re; want describes it in the error.
+func patternVar(p *string, re, want string) func(string) error {
+	valid := regexp.MustCompile(re)
+	return func(v string) error {
+		if v != "" && !valid.MatchString(v) {
+			return fmt.Errorf("want %s, got %q", want, v)
+		}
+		*p = v
+		return nil
 	}
 }

@@ -24,7 +24,7 @@ var allSettings = []string{
 	"introspection", "cors-origins", "request-timeout", "read-header-timeout",
 	"read-timeout", "write-timeout", "idle-timeout", "shutdown-grace",
 	"metrics-addr", "log-level", "demo-activities", "demo-seed",
-	"poll-interval", "webhook-secret", "redis-url", "redis-fallback-replicas", "response-cache-ttl", "fast-rows",
+	"poll-interval", "webhook-secret", "redis-url", "redis-namespace", "redis-fallback-replicas", "response-cache-ttl", "fast-rows",
 }
 
 func TestHelpListsEverySetting(t *testing.T) {

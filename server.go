@@ -203,7 +203,11 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 	if cfg.RedisURL != "" {
 		redisx.RouteLibraryLogs(logger)
 		ctx, cancel := context.WithTimeout(context.Background(), redisx.DefaultTimeout)
-		r, err := redisx.New(ctx, cfg.RedisURL, logger) // fails only for an invalid URL
+		// The feed's messages between replicas are signed with the
+		// webhook secret, which every replica of a deployment shares.
+		r, err := redisx.NewWithOptions(ctx, redisx.Options{ // fails only for an invalid URL
+			URL: cfg.RedisURL, Logger: logger, Namespace: cfg.RedisNamespace, FeedSecret: cfg.WebhookSecret,
+		})
 		cancel()
 		if err != nil {
 			a.Close()
@@ -214,6 +218,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		shared = r.CacheStore()
 		a.metrics.GaugeFunc("redis_up", "1 while Redis is in use, 0 while this replica works on its own (local limiter share and cache).", r.Up)
 		a.metrics.CounterFunc("redis_failures_total", "Times Redis went out of use.", func() float64 { return float64(r.Failures()) })
+		a.metrics.CounterFunc("redis_feed_rejected_total", "Live feed messages from Redis dropped for a missing or wrong signature.", func() float64 { return float64(r.FeedRejected()) })
 	}
 	a.cache = upstream.NewCache(upstream.CacheOptions{
 		Shared:   shared,
