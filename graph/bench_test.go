@@ -34,6 +34,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/graph"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/graph/model"
@@ -391,7 +392,7 @@ func BenchmarkRelayPaginate(b *testing.B) {
 	}{
 		{"first20", *first},
 		{"first20-after", relay.Request{Args: relay.Args{First: &twenty, After: &after}, NeedHasNextPage: true, DefaultSize: 20, MaxSize: 500, Concurrency: 4}},
-		{"first20-filtered", relay.Request{Args: relay.Args{First: &twenty}, Filter: relay.Filter{Type: "emailsReplied", CampaignID: "cam_x", MinDate: time.Unix(1, 0)}, NeedHasNextPage: true, DefaultSize: 20, MaxSize: 500, Concurrency: 4}},
+		{"first20-filtered", relay.Request{Args: relay.Args{First: &twenty}, Filter: activityfilter.Filter{Type: "emailsReplied", CampaignID: "cam_x", MinDate: time.Unix(1, 0)}, NeedHasNextPage: true, DefaultSize: 20, MaxSize: 500, Concurrency: 4}},
 		{"last20", relay.Request{Args: relay.Args{Last: &twenty}, DefaultSize: 20, MaxSize: 500, Concurrency: 4}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/graph/model"
 	"github.com/lemlist-graphql/server/graph/relay"
@@ -343,21 +344,21 @@ var (
 // checkID validates an id argument before it goes upstream.
 func checkID(arg, id string) error {
 	if !idPattern.MatchString(id) {
-		return &relay.InputError{Arg: arg, Msg: "must be a lemlist id such as cam_bSn8EORHQxbWPjHvu"}
+		return &activityfilter.InputError{Arg: arg, Msg: "must be a lemlist id such as cam_bSn8EORHQxbWPjHvu"}
 	}
 	return nil
 }
 
 // toFilter validates a GraphQL filter and resolves its aliases: minDate
 // wins over startDate and maxDate over endDate, as upstream.
-func toFilter(in *model.ActivityFilter, sc scope) (relay.Filter, error) {
-	f := relay.Filter{CampaignID: sc.campaignID, LeadID: sc.leadID}
+func toFilter(in *model.ActivityFilter, sc scope) (activityfilter.Filter, error) {
+	f := activityfilter.Filter{CampaignID: sc.campaignID, LeadID: sc.leadID}
 	if in == nil {
 		return f, nil
 	}
 	if in.Type != nil {
 		if !typePattern.MatchString(*in.Type) {
-			return f, &relay.InputError{Arg: "filter.type", Msg: "must be a lemlist activity type such as emailsReplied"}
+			return f, &activityfilter.InputError{Arg: "filter.type", Msg: "must be a lemlist activity type such as emailsReplied"}
 		}
 		f.Type = *in.Type
 	}
@@ -377,7 +378,7 @@ func toFilter(in *model.ActivityFilter, sc scope) (relay.Filter, error) {
 			return f, err
 		}
 		if x.scoped != "" && x.scoped != *x.v {
-			return f, &relay.InputError{Arg: x.arg, Msg: "conflicts with the parent object's id"}
+			return f, &activityfilter.InputError{Arg: x.arg, Msg: "conflicts with the parent object's id"}
 		}
 		*x.dst = *x.v
 	}

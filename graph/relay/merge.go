@@ -50,6 +50,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/lemlist"
 )
 
@@ -66,14 +67,14 @@ const maxMergeCursorLen = 400
 // Streams returns the streams of a merged list: base with Type set to each
 // of types (none: base's own Type) and LeadID set to each of leads (none:
 // base's own LeadID). The order is canonical and duplicates are dropped.
-func Streams(base Filter, types, leads []string) []Filter {
+func Streams(base activityfilter.Filter, types, leads []string) []activityfilter.Filter {
 	if len(types) == 0 {
 		types = []string{base.Type}
 	}
 	if len(leads) == 0 {
 		leads = []string{base.LeadID}
 	}
-	out := make([]Filter, 0, len(types)*len(leads))
+	out := make([]activityfilter.Filter, 0, len(types)*len(leads))
 	for _, t := range types {
 		for _, l := range leads {
 			f := base
@@ -86,9 +87,9 @@ func Streams(base Filter, types, leads []string) []Filter {
 
 // canonical returns streams sorted by hash without duplicates, so that the
 // same set always gets the same stream numbers.
-func canonical(streams []Filter) []Filter {
+func canonical(streams []activityfilter.Filter) []activityfilter.Filter {
 	out := slices.Clone(streams)
-	slices.SortFunc(out, func(a, b Filter) int {
+	slices.SortFunc(out, func(a, b activityfilter.Filter) int {
 		ha, hb := a.Hash(), b.Hash()
 		switch {
 		case ha < hb:
@@ -98,12 +99,12 @@ func canonical(streams []Filter) []Filter {
 		}
 		return 0
 	})
-	return slices.CompactFunc(out, func(a, b Filter) bool { return a.Hash() == b.Hash() })
+	return slices.CompactFunc(out, func(a, b activityfilter.Filter) bool { return a.Hash() == b.Hash() })
 }
 
 // mergeHash is the hash a merged list's cursors are bound to: that of its
 // canonical stream set.
-func mergeHash(streams []Filter) uint64 {
+func mergeHash(streams []activityfilter.Filter) uint64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte("lemlist-graphql/merge"))
 	var b [8]byte
@@ -219,7 +220,7 @@ type MergeRequest struct {
 	// Streams are the disjoint lists to merge, in any order. One stream is
 	// paginated as a single list (Paginate, version 1 cursors); none is an
 	// empty list that makes no call.
-	Streams []Filter
+	Streams []activityfilter.Filter
 	// NeedHasNextPage, DefaultSize, MaxSize and Concurrency are as in
 	// Request. Concurrency bounds the calls in flight across streams.
 	NeedHasNextPage bool
@@ -229,7 +230,7 @@ type MergeRequest struct {
 }
 
 // single is r as a one-list Request.
-func (r *MergeRequest) single(f Filter) *Request {
+func (r *MergeRequest) single(f activityfilter.Filter) *Request {
 	return &Request{
 		Args: r.Args, Filter: f, NeedHasNextPage: r.NeedHasNextPage,
 		DefaultSize: r.DefaultSize, MaxSize: r.MaxSize, Concurrency: r.Concurrency,
@@ -239,7 +240,7 @@ func (r *MergeRequest) single(f Filter) *Request {
 // mergePlan is a validated merged request: per stream, the offsets [lo,
 // hi) the cursors leave (hi nil: up to the end).
 type mergePlan struct {
-	streams   []Filter
+	streams   []activityfilter.Filter
 	hash      uint64
 	lo, hi    []int
 	n         int
@@ -259,7 +260,7 @@ func (r *MergeRequest) Validate() error {
 	return err
 }
 
-func (r *MergeRequest) plan(streams []Filter) (mergePlan, error) {
+func (r *MergeRequest) plan(streams []activityfilter.Filter) (mergePlan, error) {
 	p := mergePlan{streams: streams, hash: mergeHash(streams)}
 	if err := checkSizes(r.Args, r.MaxSize); err != nil {
 		return p, err
@@ -268,8 +269,8 @@ func (r *MergeRequest) plan(streams []Filter) (mergePlan, error) {
 		return p, inputErr("filter", "merges %d upstream lists, at most %d: narrow the types, channel or campaign", len(streams), MaxStreams)
 	}
 	for _, f := range streams {
-		if !f.MinDate.IsZero() && !f.MaxDate.IsZero() && !f.MaxDate.After(f.MinDate) {
-			return p, inputErr("filter.maxDate", "must be after minDate")
+		if err := f.Validate(); err != nil {
+			return p, err
 		}
 	}
 	decode := func(name string, s *string) (*MergeCursor, error) {
@@ -405,7 +406,7 @@ type merger struct {
 	forget bool
 }
 
-func newMerger(list Lister, streams []Filter, pin time.Time, concurrency int) *merger {
+func newMerger(list Lister, streams []activityfilter.Filter, pin time.Time, concurrency int) *merger {
 	m := &merger{
 		list:        list,
 		fs:          make([]*fetcher, len(streams)),
@@ -442,7 +443,7 @@ func (m *merger) pinDown(ctx context.Context) error {
 	}
 	union := m.fs[0].filter
 	for _, f := range m.fs[1:] {
-		union = union.common(f.filter)
+		union = common(union, f.filter)
 	}
 	rows, err := m.list(ctx, union.Options(time.Time{}, 0, 1))
 	if err != nil {
@@ -463,7 +464,7 @@ func (m *merger) pinDown(ctx context.Context) error {
 
 // common returns the conditions f and g share: a filter selecting every
 // row of both.
-func (f Filter) common(g Filter) Filter {
+func common(f, g activityfilter.Filter) activityfilter.Filter {
 	if f.Type != g.Type {
 		f.Type = ""
 	}
@@ -727,7 +728,7 @@ type Scanner struct {
 
 // NewScanner returns a scanner of the merge of streams (made canonical)
 // that makes at most budget calls, concurrency at a time.
-func NewScanner(list Lister, streams []Filter, budget, concurrency int) *Scanner {
+func NewScanner(list Lister, streams []activityfilter.Filter, budget, concurrency int) *Scanner {
 	s := &Scanner{budget: int64(budget)}
 	counted := func(ctx context.Context, o *lemlist.ActivityListOptions) ([]*lemlist.Activity, error) {
 		if s.calls.Add(1) > s.budget {

@@ -25,36 +25,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/lemlist"
 )
-
-// Filter is an activity filter after alias resolution (minDate over
-// startDate, maxDate over endDate).
-type Filter struct {
-	Type       string
-	CampaignID string
-	LeadID     string
-	IsFirst    *bool
-	// MinDate and MaxDate bound createdAt, inclusive; zero means unset.
-	MinDate, MaxDate time.Time
-}
-
-// Options returns the upstream options for rows [offset, offset+limit) of
-// the list pinned at pin (zero: not pinned yet).
-func (f Filter) Options(pin time.Time, offset, limit int) *lemlist.ActivityListOptions {
-	o := &lemlist.ActivityListOptions{
-		Type: f.Type, CampaignID: f.CampaignID, LeadID: f.LeadID, IsFirst: f.IsFirst,
-		MinDate: f.MinDate, MaxDate: f.MaxDate, Offset: offset, Limit: limit,
-	}
-	if !pin.IsZero() && (o.MaxDate.IsZero() || pin.Before(o.MaxDate)) {
-		o.MaxDate = pin
-		if !o.MinDate.IsZero() && !o.MaxDate.After(o.MinDate) {
-			// Every row sits at exactly minDate; lemlist wants max > min.
-			o.MaxDate = o.MinDate.Add(time.Millisecond)
-		}
-	}
-	return o
-}
 
 // Lister lists activities, e.g. upstream.Upstream's ListActivities.
 type Lister func(ctx context.Context, opts *lemlist.ActivityListOptions) ([]*lemlist.Activity, error)
@@ -80,7 +53,7 @@ func (a Args) size(def int) (n int, fromEnd bool) {
 // Request is one connection to resolve.
 type Request struct {
 	Args
-	Filter Filter
+	Filter activityfilter.Filter
 	// NeedHasNextPage is set when the selection asks for
 	// pageInfo.hasNextPage; only then is a lookahead row fetched.
 	NeedHasNextPage bool
@@ -100,16 +73,9 @@ type Page struct {
 	HasPreviousPage bool
 }
 
-// InputError is a bad connection argument. Arg names the argument.
-type InputError struct {
-	Arg string
-	Msg string
-}
-
-func (e *InputError) Error() string { return fmt.Sprintf("%s: %s", e.Arg, e.Msg) }
-
+// inputErr returns an *activityfilter.InputError on arg.
 func inputErr(arg, format string, a ...any) error {
-	return &InputError{Arg: arg, Msg: fmt.Sprintf(format, a...)}
+	return &activityfilter.InputError{Arg: arg, Msg: fmt.Sprintf(format, a...)}
 }
 
 // plan is a validated request: the rows [lo, hi) of the pinned list bound
@@ -157,8 +123,8 @@ func (r *Request) plan() (plan, error) {
 	if err := checkSizes(r.Args, r.MaxSize); err != nil {
 		return p, err
 	}
-	if f := r.Filter; !f.MinDate.IsZero() && !f.MaxDate.IsZero() && !f.MaxDate.After(f.MinDate) {
-		return p, inputErr("filter.maxDate", "must be after minDate")
+	if err := r.Filter.Validate(); err != nil {
+		return p, err
 	}
 	hash := r.Filter.Hash()
 	decode := func(name string, s *string) (*Cursor, error) {
@@ -254,7 +220,7 @@ func Paginate(ctx context.Context, list Lister, r *Request) (*Page, error) {
 // fetcher fetches and remembers rows of the pinned list by offset.
 type fetcher struct {
 	list        Lister
-	filter      Filter
+	filter      activityfilter.Filter
 	pin         time.Time
 	concurrency int
 	// segs are the fetched runs of rows, keyed by their first offset.
