@@ -57,14 +57,17 @@ func filterTypes(in *model.ActivityFilter) (types []string, none bool, err error
 
 // toStreams validates a filter within a parent's scope and returns the
 // upstream lists it selects: one list, several to merge (types, a
-// channel, a contact's leads), or none when nothing can match.
+// channel, a contact's leads), or none when nothing can match. Its date
+// and stream-count checks are Filter.Validate and relay.CheckStreams,
+// which relay's plans call too: a connection with no list and
+// activityStats' Scanner reach no plan.
 func toStreams(in *model.ActivityFilter, sc scope) ([]activityfilter.Filter, error) {
 	f, err := toFilter(in, sc)
 	if err != nil {
 		return nil, err
 	}
-	if !f.MinDate.IsZero() && !f.MaxDate.IsZero() && !f.MaxDate.After(f.MinDate) {
-		return nil, &activityfilter.InputError{Arg: "filter.maxDate", Msg: "must be after minDate"}
+	if err := f.Validate(); err != nil {
+		return nil, err
 	}
 	types, none, err := filterTypes(in)
 	if err != nil || none {
@@ -90,8 +93,8 @@ func toStreams(in *model.ActivityFilter, sc scope) ([]activityfilter.Filter, err
 		f.Type = ""
 	}
 	streams := relay.Streams(f, types, leads)
-	if len(streams) > relay.MaxStreams {
-		return nil, &activityfilter.InputError{Arg: "filter", Msg: fmt.Sprintf("merges %d upstream lists (types × leads), at most %d: narrow types, channel or campaignId", len(streams), relay.MaxStreams)}
+	if err := relay.CheckStreams(streams); err != nil {
+		return nil, err
 	}
 	return streams, nil
 }

@@ -28,6 +28,8 @@ type Cursor struct {
 	Filter uint64
 }
 
+func (c Cursor) pinned() time.Time { return c.Pin }
+
 // errCursor is wrapped by every decoding error.
 var errCursor = errors.New("invalid cursor")
 

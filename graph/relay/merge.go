@@ -97,32 +97,17 @@ func (r *MergeRequest) plan(streams []activityfilter.Filter) (mergePlan, error) 
 	if err := checkSizes(r.Args, r.MaxSize); err != nil {
 		return p, err
 	}
-	if len(streams) > MaxStreams {
-		return p, inputErr("filter", "merges %d upstream lists, at most %d: narrow the types, channel or campaign", len(streams), MaxStreams)
+	if err := CheckStreams(streams); err != nil {
+		return p, err
 	}
 	for _, f := range streams {
 		if err := f.Validate(); err != nil {
 			return p, err
 		}
 	}
-	decode := func(name string, s *string) (*MergeCursor, error) {
-		if s == nil {
-			return nil, nil
-		}
-		c, err := DecodeMergeCursor(*s)
-		if err != nil {
-			return nil, inputErr(name, "%v", err)
-		}
-		if c.Filter != p.hash || len(c.Pos) != len(streams) {
-			return nil, inputErr(name, "cursor belongs to another filter")
-		}
-		return &c, nil
-	}
-	after, err := decode("after", r.After)
-	if err != nil {
-		return p, err
-	}
-	before, err := decode("before", r.Before)
+	after, before, err := decodeCursors(r.Args, DecodeMergeCursor, func(c MergeCursor) bool {
+		return c.Filter == p.hash && len(c.Pos) == len(streams)
+	})
 	if err != nil {
 		return p, err
 	}
@@ -133,9 +118,6 @@ func (r *MergeRequest) plan(streams []activityfilter.Filter) (mergePlan, error) 
 		p.pin, p.hasAfter = after.Pin, true
 	}
 	if before != nil {
-		if after != nil && !before.Pin.Equal(after.Pin) {
-			return p, inputErr("before", "cursor comes from another paging session than after")
-		}
 		p.hi = slices.Clone(before.Pos)
 		for j := range p.hi {
 			p.hi[j] = max(p.hi[j], p.lo[j])
@@ -160,21 +142,19 @@ func PaginateMerged(ctx context.Context, list Lister, r *MergeRequest) (*Page, e
 	if len(streams) == 0 {
 		return &Page{HasPreviousPage: p.hasAfter, HasNextPage: p.hasBefore}, nil
 	}
-	m := newMerger(list, streams, p.pin, r.Concurrency)
-	copy(m.lo, p.lo)
-	if p.hi != nil {
-		copy(m.hi, p.hi)
+	want := p.n // forward: the page, and the lookahead row if asked for
+	if r.NeedHasNextPage && p.hi == nil {
+		want++
 	}
+	m := newMerger(list, streams, mergerConfig{
+		pin: p.pin, lo: p.lo, hi: p.hi, concurrency: r.Concurrency,
+		chunk: func(_, _, taken int) int { return min(want-taken, lemlist.MaxPageSize) },
+	})
 	var (
 		edges []mergeEdge
 		page  = &Page{}
 	)
 	if !p.fromEnd {
-		want := p.n
-		if r.NeedHasNextPage && p.hi == nil {
-			want++
-		}
-		m.chunk = func(_, _, taken int) int { return min(want-taken, lemlist.MaxPageSize) }
 		if edges, err = m.forward(ctx, want); err != nil {
 			return nil, err
 		}

@@ -26,6 +26,8 @@ type MergeCursor struct {
 	Filter uint64
 }
 
+func (c MergeCursor) pinned() time.Time { return c.Pin }
+
 // Encode returns the cursor's opaque string: base64url of version 2, the
 // number of streams, the offsets, the edge's stream and the pin as
 // varints, then the stream set's hash and a checksum.

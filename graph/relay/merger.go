@@ -20,40 +20,70 @@ func Before(a, b *lemlist.Activity) bool {
 	return a.ID > b.ID
 }
 
+// mergeEdge is a row of a merged list with its position.
 type mergeEdge struct {
 	row    *lemlist.Activity
 	pos    []int
 	stream int
 }
 
-// merger walks the merge of streams, each read through its own fetcher.
-type merger struct {
-	list        Lister
-	fs          []*fetcher
-	lo, hi      []int // per stream; hi[j] < 0: up to the end
-	cur         []int // the next offset forward, or one past the next backward
-	pin         time.Time
+// mergerConfig is how a merger walks; newMerger takes it whole, and
+// nothing changes it afterwards.
+type mergerConfig struct {
+	// pin is every stream's pin; zero: the first reads set it (pinDown,
+	// settlePin).
+	pin time.Time
+	// lo and hi bound each stream's offsets to [lo[j], hi[j]): the
+	// cursors' positions. Nil lo starts every stream at 0; nil hi, or a
+	// negative hi[j], runs to the stream's end.
+	lo, hi []int
+	// concurrency bounds the calls in flight across streams; at least 1.
 	concurrency int
+	// streamConcurrency bounds the calls in flight within one stream's
+	// read of more than 100 rows; at least 1.
+	streamConcurrency int
 	// chunk is how many rows to read at once from stream j, whose buffer
 	// ran out at offset off, when taken rows are taken. More than 100 is
-	// several calls, run concurrently.
+	// several calls, run concurrently (streamConcurrency). Nil: 100.
 	chunk func(j, off, taken int) int
 	// forget drops the rows the walk has passed (a scan keeps nothing).
 	forget bool
 }
 
-func newMerger(list Lister, streams []activityfilter.Filter, pin time.Time, concurrency int) *merger {
+// merger walks the merge of streams, each read through its own fetcher.
+type merger struct {
+	list        Lister
+	fs          []*fetcher
+	lo, hi      []int // per stream; hi[j] < 0: up to the end (findEnds sets it)
+	cur         []int // the next offset forward, or one past the next backward
+	pin         time.Time
+	concurrency int
+	chunk       func(j, off, taken int) int
+	forget      bool
+}
+
+// newMerger returns a merger of streams through list, set up by c.
+func newMerger(list Lister, streams []activityfilter.Filter, c mergerConfig) *merger {
 	m := &merger{
 		list:        list,
 		fs:          make([]*fetcher, len(streams)),
 		lo:          make([]int, len(streams)),
 		hi:          make([]int, len(streams)),
-		pin:         pin,
-		concurrency: max(concurrency, 1),
+		pin:         c.pin,
+		concurrency: max(c.concurrency, 1),
+		chunk:       c.chunk,
+		forget:      c.forget,
 	}
+	if m.chunk == nil {
+		m.chunk = func(_, _, _ int) int { return lemlist.MaxPageSize }
+	}
+	copy(m.lo, c.lo)
 	for j, f := range streams {
-		m.fs[j] = &fetcher{list: list, filter: f, pin: pin, concurrency: 1}
+		m.fs[j] = &fetcher{list: list, filter: f, pin: c.pin, concurrency: max(c.streamConcurrency, 1)}
 		m.hi[j] = -1
+		if j < len(c.hi) {
+			m.hi[j] = c.hi[j]
+		}
 	}
 	return m
 }

@@ -15,6 +15,13 @@
 // Several lists (one per type, or per lead of a contact) merge into one
 // connection with PaginateMerged, and Scanner reads such a merge to its
 // end for aggregates: see merge.go.
+//
+// Files, one concern each: relay.go (one list: Request, Paginate, and the
+// argument checks both kinds share), fetcher.go (the rows of one pinned
+// list, by offset), cursor.go (version 1 cursors, one list), streams.go
+// (the lists a merge reads), merge.go (MergeRequest, its plan,
+// PaginateMerged), mergecursor.go (version 2 cursors, a merge), merger.go
+// (the k-way walk) and scanner.go (Scanner).
 package relay
 
 import (
@@ -115,6 +122,36 @@ func checkSizes(a Args, maxSize int) error {
 	return nil
 }
 
+// decodeCursors decodes a connection's after and before cursors with
+// decode. It refuses, with an InputError on the argument, a cursor that
+// does not decode, one minted for another list (belongs reports false),
+// and an after and a before from two paging sessions (two pins).
+func decodeCursors[C interface{ pinned() time.Time }](a Args, decode func(string) (C, error), belongs func(C) bool) (after, before *C, err error) {
+	one := func(name string, s *string) (*C, error) {
+		if s == nil {
+			return nil, nil
+		}
+		c, err := decode(*s)
+		if err != nil {
+			return nil, inputErr(name, "%v", err)
+		}
+		if !belongs(c) {
+			return nil, inputErr(name, "cursor belongs to another filter")
+		}
+		return &c, nil
+	}
+	if after, err = one("after", a.After); err != nil {
+		return nil, nil, err
+	}
+	if before, err = one("before", a.Before); err != nil {
+		return nil, nil, err
+	}
+	if after != nil && before != nil && !(*before).pinned().Equal((*after).pinned()) {
+		return nil, nil, inputErr("before", "cursor comes from another paging session than after")
+	}
+	return after, before, nil
+}
+
 func (r *Request) plan() (plan, error) {
 	p := plan{hi: -1}
 	if err := checkSizes(r.Args, r.MaxSize); err != nil {
@@ -124,24 +161,7 @@ func (r *Request) plan() (plan, error) {
 		return p, err
 	}
 	hash := r.Filter.Hash()
-	decode := func(name string, s *string) (*Cursor, error) {
-		if s == nil {
-			return nil, nil
-		}
-		c, err := DecodeCursor(*s)
-		if err != nil {
-			return nil, inputErr(name, "%v", err)
-		}
-		if c.Filter != hash {
-			return nil, inputErr(name, "cursor belongs to another filter")
-		}
-		return &c, nil
-	}
-	after, err := decode("after", r.After)
-	if err != nil {
-		return p, err
-	}
-	before, err := decode("before", r.Before)
+	after, before, err := decodeCursors(r.Args, DecodeCursor, func(c Cursor) bool { return c.Filter == hash })
 	if err != nil {
 		return p, err
 	}
@@ -149,9 +169,6 @@ func (r *Request) plan() (plan, error) {
 		p.lo, p.pin, p.hasAfter = after.Offset+1, after.Pin, true
 	}
 	if before != nil {
-		if after != nil && !before.Pin.Equal(after.Pin) {
-			return p, inputErr("before", "cursor comes from another paging session than after")
-		}
 		p.hi, p.pin, p.hasBefore = before.Offset, before.Pin, true
 		if p.hi < p.lo {
 			p.hi = p.lo

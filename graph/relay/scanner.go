@@ -42,10 +42,11 @@ func NewScanner(list Lister, streams []activityfilter.Filter, budget, concurrenc
 		}
 		return list(ctx, o)
 	}
-	s.m = newMerger(counted, canonical(streams), time.Time{}, concurrency)
-	for _, f := range s.m.fs {
-		f.concurrency = s.m.concurrency
-	}
+	// Once pinned, a stream's pages are independent: its read-ahead
+	// (s.chunk) runs up to concurrency calls at once.
+	s.m = newMerger(counted, canonical(streams), mergerConfig{
+		concurrency: concurrency, streamConcurrency: concurrency, chunk: s.chunk, forget: true,
+	})
 	s.ahead = make([]int, len(s.m.fs))
 	return s
 }
@@ -109,8 +110,6 @@ type ScanResult struct {
 func (s *Scanner) Scan(ctx context.Context, visit func(*lemlist.Activity)) (ScanResult, error) {
 	var res ScanResult
 	m := s.m
-	m.forget = true
-	m.chunk = s.chunk
 	m.cur = slices.Clone(m.lo)
 	var last *lemlist.Activity
 	stop := func(err error) (ScanResult, error) {

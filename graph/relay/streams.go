@@ -33,6 +33,16 @@ func Streams(base activityfilter.Filter, types, leads []string) []activityfilter
 	return canonical(out)
 }
 
+// CheckStreams refuses a merge of more than MaxStreams streams, with an
+// InputError on filter: the one check of that bound, which PaginateMerged
+// makes and callers that merge otherwise (a Scanner) make first.
+func CheckStreams(streams []activityfilter.Filter) error {
+	if len(streams) > MaxStreams {
+		return inputErr("filter", "merges %d upstream lists (types × leads), at most %d: narrow types, channel or campaignId", len(streams), MaxStreams)
+	}
+	return nil
+}
+
 // canonical returns streams sorted by hash without duplicates, so that the
 // same set always gets the same stream numbers.
 func canonical(streams []activityfilter.Filter) []activityfilter.Filter {
