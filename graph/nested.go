@@ -399,40 +399,18 @@ func firstDate(primary, alias *model.DateInput) *model.DateInput {
 	return alias
 }
 
-// lookupLead answers Query.lead.
-func lookupLead(ctx context.Context, id string) (*model.Lead, error) {
+// lookup answers a root field by id (Query.lead, campaign, contact): the
+// id is checked, then loaded through the request's loaders with load and
+// converted with convert; an unknown id is null, without error.
+func lookup[U, M any](ctx context.Context, id string, load func(*loaders.Loaders, context.Context, string) (*U, error), convert func(*U) *M) (*M, error) {
 	if err := checkID("id", id); err != nil {
 		return nil, err
 	}
-	l, err := loaders.For(ctx).Lead(ctx, id)
+	u, err := load(loaders.For(ctx), ctx, id)
 	if err != nil {
 		return nil, notFoundIsNull(err)
 	}
-	return model.LeadFromLemlist(l), nil
-}
-
-// lookupCampaign answers Query.campaign.
-func lookupCampaign(ctx context.Context, id string) (*model.Campaign, error) {
-	if err := checkID("id", id); err != nil {
-		return nil, err
-	}
-	c, err := loaders.For(ctx).Campaign(ctx, id)
-	if err != nil {
-		return nil, notFoundIsNull(err)
-	}
-	return model.CampaignFromLemlist(c), nil
-}
-
-// lookupContact answers Query.contact.
-func lookupContact(ctx context.Context, id string) (*model.Contact, error) {
-	if err := checkID("id", id); err != nil {
-		return nil, err
-	}
-	c, err := loaders.For(ctx).Contact(ctx, id)
-	if err != nil {
-		return nil, notFoundIsNull(err)
-	}
-	return model.ContactFromLemlist(c), nil
+	return convert(u), nil
 }
 
 // notFoundIsNull turns "no such id" into a null answer without error.
