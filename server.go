@@ -29,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/metrics"
@@ -159,7 +159,7 @@ type app struct {
 	live     *liveFeed           // Subscription.activityAdded (feed_wiring.go)
 	redis    *redisx.Redis       // shared by the replicas (REDIS_URL); nil without
 	answers  *responseCache      // RESPONSE_CACHE_TTL; nil when off (respcache.go)
-	fastRows *graph.FastRows     // FAST_ROWS; nil when off
+	fastRows *fastrows.Extension // FAST_ROWS; nil when off
 }
 
 var (
@@ -262,7 +262,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		})
 	}
 	if cfg.FastRows {
-		a.fastRows = graph.NewFastRows()
+		a.fastRows = fastrows.New()
 		a.metrics.CounterFunc("graphql_fast_rows_written_total", "Lists of activity rows written by FAST_ROWS.",
 			func() float64 { w, _ := a.fastRows.Stats(); return float64(w) })
 		a.metrics.CounterFunc("graphql_fast_rows_declined_total", "Lists of activity rows FAST_ROWS left to gqlgen (a selection it does not write, or an error).",

@@ -36,6 +36,7 @@ import (
 
 	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/graph/model"
 	"github.com/lemlist-graphql/server/graph/relay"
@@ -179,7 +180,7 @@ func benchHandler(b *testing.B, mode string) http.Handler {
 		up = &memoUpstream{Upstream: up, pages: map[string][]*lemlist.Activity{},
 			leads: map[string]*lemlist.Lead{}, camps: map[string]*lemlist.Campaign{}}
 	}
-	return graphServer(&graph.Resolver{}, graph.NewFastRows(), func(*http.Request) upstream.Upstream { return up }, loaders.Options{})
+	return graphServer(&graph.Resolver{}, fastrows.New(), func(*http.Request) upstream.Upstream { return up }, loaders.Options{})
 }
 
 // benchBody marshals a GraphQL request.

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
@@ -38,7 +39,7 @@ func newEnv(t *testing.T, activities int, clientOpts ...lemlist.Option) *env {
 	up := upstream.Client(tenant.Client(opts...))
 	// The production wait (1 ms): connections prefetch nested lookups, so
 	// batch counts do not depend on how resolvers are scheduled.
-	h := graphServer(&graph.Resolver{}, graph.NewFastRows(), func(*http.Request) upstream.Upstream { return up }, loaders.Options{})
+	h := graphServer(&graph.Resolver{}, fastrows.New(), func(*http.Request) upstream.Upstream { return up }, loaders.Options{})
 	return &env{c: client.New(withDeadline(5*time.Second, h)), fake: fake, t: tenant}
 }
 

@@ -26,6 +26,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
@@ -99,7 +100,7 @@ func newFaultEnv(t *testing.T, o faultOpts) *faultEnv {
 	fe.normal = upstream.Client(tenant.Client(fe.opts...))
 	fe.up.Store(&fe.normal)
 
-	h := graphServer(&graph.Resolver{}, graph.NewFastRows(), func(*http.Request) upstream.Upstream { return *fe.up.Load() },
+	h := graphServer(&graph.Resolver{}, fastrows.New(), func(*http.Request) upstream.Upstream { return *fe.up.Load() },
 		loaders.Options{Wait: 20 * time.Millisecond})
 	fe.env = &env{c: client.New(withDeadline(o.deadline, h)), fake: fake, t: tenant}
 	return fe

@@ -12,16 +12,17 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/upstream"
 )
 
 // graphServer is the server's GraphQL stack for the tests of this package:
 // gqlgen's handler over res with the POST transport, the query cache and
-// the error presenter; rows (graph.FastRows, which the server runs by
+// the error presenter; rows (fastrows.Extension, which the server runs by
 // default; nil leaves every field to gqlgen); and per-request loaders over
 // the upstream up returns.
-func graphServer(res *graph.Resolver, rows *graph.FastRows, up func(*http.Request) upstream.Upstream, lo loaders.Options) http.Handler {
+func graphServer(res *graph.Resolver, rows *fastrows.Extension, up func(*http.Request) upstream.Upstream, lo loaders.Options) http.Handler {
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res}))
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))

@@ -14,6 +14,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/graph/model"
 	"github.com/lemlist-graphql/server/lemlist"
@@ -439,7 +440,7 @@ func newStatsEnv(t *testing.T, activities int, o statsEnvOptions) *env {
 	if o.tenant != "" {
 		res.Stats = graph.NewStatsCache(time.Minute, 8)
 	}
-	h := graphServer(res, graph.NewFastRows(), func(*http.Request) upstream.Upstream { return up }, loaders.Options{Tenant: o.tenant})
+	h := graphServer(res, fastrows.New(), func(*http.Request) upstream.Upstream { return up }, loaders.Options{Tenant: o.tenant})
 	return &env{c: client.New(withDeadline(30*time.Second, h)), fake: fake, t: tn}
 }
 

@@ -1,9 +1,10 @@
-package graph_test
+package fastrows_test
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -12,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
@@ -22,12 +26,26 @@ import (
 )
 
 // fastRowsEnv serves one fake through two servers: gqlgen alone, and with
-// graph.FastRows.
+// the extension.
 type fastRowsEnv struct {
 	fake        *lemlisttest.Server
 	plain, fast http.Handler
-	rows        *graph.FastRows
+	rows        *fastrows.Extension
 	schema      *ast.Schema
+}
+
+// gqlgenServer is gqlgen's handler for graph's schema with the POST
+// transport and graph's error presenter, with rows (nil: gqlgen alone),
+// and per-request loaders over up: what differs between the two servers
+// of a fastRowsEnv is the extension only.
+func gqlgenServer(rows *fastrows.Extension, up upstream.Upstream) http.Handler {
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}))
+	srv.AddTransport(transport.POST{})
+	srv.SetErrorPresenter(graph.ErrorPresenter(slog.New(slog.DiscardHandler)))
+	if rows != nil {
+		srv.Use(rows)
+	}
+	return loaders.Middleware(func(*http.Request) upstream.Upstream { return up }, loaders.Options{}, srv)
 }
 
 func newFastRowsEnv(t *testing.T) *fastRowsEnv {
@@ -39,10 +57,9 @@ func newFastRowsEnv(t *testing.T) *fastRowsEnv {
 	t.Cleanup(fake.Close)
 	up := upstream.Client(fake.Tenant(lemlisttest.DefaultTenant).Client(
 		lemlist.WithRetry(lemlist.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})))
-	e := &fastRowsEnv{fake: fake, rows: graph.NewFastRows(), schema: graph.NewExecutableSchema(graph.Config{}).Schema()}
-	getUp := func(*http.Request) upstream.Upstream { return up }
-	e.plain = graphServer(&graph.Resolver{}, nil, getUp, loaders.Options{})
-	e.fast = graphServer(&graph.Resolver{}, e.rows, getUp, loaders.Options{})
+	e := &fastRowsEnv{fake: fake, rows: fastrows.New(), schema: graph.NewExecutableSchema(graph.Config{}).Schema()}
+	e.plain = gqlgenServer(nil, up)
+	e.fast = gqlgenServer(e.rows, up)
 	return e
 }
 
