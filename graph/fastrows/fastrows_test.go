@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -13,13 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/lemlist-graphql/server/graph"
 	"github.com/lemlist-graphql/server/graph/fastrows"
-	"github.com/lemlist-graphql/server/graph/loaders"
+	"github.com/lemlist-graphql/server/internal/gateway"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/upstream"
@@ -34,18 +31,27 @@ type fastRowsEnv struct {
 	schema      *ast.Schema
 }
 
-// gqlgenServer is gqlgen's handler for graph's schema with the POST
-// transport and graph's error presenter, with rows (nil: gqlgen alone),
-// and per-request loaders over up: what differs between the two servers
-// of a fastRowsEnv is the extension only.
-func gqlgenServer(rows *fastrows.Extension, up upstream.Upstream) http.Handler {
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}))
-	srv.AddTransport(transport.POST{})
-	srv.SetErrorPresenter(graph.ErrorPresenter(slog.New(slog.DiscardHandler)))
-	if rows != nil {
-		srv.Use(rows)
+// server is the server's HTTP stack (gateway.New) over up, serving POST
+// /graphql as one tenant, with rows (nil: every field is gqlgen's): what
+// differs between the two servers of a fastRowsEnv is the extension only.
+// The complexity limit is raised: every field of every type, 100 rows,
+// costs more than the server's limit allows.
+func server(t *testing.T, rows *fastrows.Extension, up upstream.Upstream) http.Handler {
+	t.Helper()
+	g, err := gateway.New(gateway.Options{
+		Auth:           gateway.OpenAuth(&gateway.Tenant{Upstream: up}),
+		FastRows:       rows,
+		RequestTimeout: 5 * time.Second,
+		// The defaults of config.go, but the complexity.
+		MaxBodyBytes:     1 << 20,
+		ComplexityLimit:  1 << 20,
+		DepthLimit:       12,
+		ParserTokenLimit: 15000,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return loaders.Middleware(func(*http.Request) upstream.Upstream { return up }, loaders.Options{}, srv)
+	return g.Handler()
 }
 
 func newFastRowsEnv(t *testing.T) *fastRowsEnv {
@@ -55,11 +61,12 @@ func newFastRowsEnv(t *testing.T) *fastRowsEnv {
 		Dataset:   lemlisttest.DatasetOptions{Seed: 7, Activities: 3000},
 	})
 	t.Cleanup(fake.Close)
-	up := upstream.Client(fake.Tenant(lemlisttest.DefaultTenant).Client(
+	counted := lemlist.WithHTTPClient(&http.Client{Transport: gateway.UpstreamTransport(http.DefaultTransport)})
+	up := upstream.Client(fake.Tenant(lemlisttest.DefaultTenant).Client(counted,
 		lemlist.WithRetry(lemlist.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})))
 	e := &fastRowsEnv{fake: fake, rows: fastrows.New(), schema: graph.NewExecutableSchema(graph.Config{}).Schema()}
-	e.plain = gqlgenServer(nil, up)
-	e.fast = gqlgenServer(e.rows, up)
+	e.plain = server(t, nil, up)
+	e.fast = server(t, e.rows, up)
 	return e
 }
 
