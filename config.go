@@ -38,7 +38,7 @@ type config struct {
 
 	Tokens               []string // client bearer tokens (server mode)
 	AllowUnauthenticated bool
-	// FastRows turns graph.FastRows on (FAST_ROWS).
+	// FastRows turns graph/fastrows on (FAST_ROWS).
 	FastRows bool
 
 	RateLimit     int

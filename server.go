@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/internal/gateway"
 	"github.com/lemlist-graphql/server/internal/tracing"
 	"github.com/lemlist-graphql/server/lemlist"
@@ -159,7 +160,7 @@ type app struct {
 	tracing  *tracing.Tracing    // OTEL_*; nil when tracing is off
 	live     *gateway.LiveFeed   // Subscription.activityAdded and its webhooks
 	redis    *redisx.Redis       // shared by the replicas (REDIS_URL); nil without
-	fastRows *graph.FastRows     // FAST_ROWS; nil when off
+	fastRows *fastrows.Extension // FAST_ROWS; nil when off
 	gateway  *gateway.Gateway    // the routes
 }
 
@@ -257,7 +258,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		return float64(b)
 	})
 	if cfg.FastRows {
-		a.fastRows = graph.NewFastRows()
+		a.fastRows = fastrows.New()
 		a.metrics.CounterFunc("graphql_fast_rows_written_total", "Lists of activity rows written by FAST_ROWS.",
 			func() float64 { w, _ := a.fastRows.Stats(); return float64(w) })
 		a.metrics.CounterFunc("graphql_fast_rows_declined_total", "Lists of activity rows FAST_ROWS left to gqlgen (a selection it does not write, or an error).",

@@ -53,14 +53,14 @@
 // createdAt it got).
 //
 // The package depends on the standard library, lemlist, upstream and
-// graph/relay (for relay.Filter) only.
+// activityfilter (for its Filter and InputError) only.
 package feed
 
 import (
 	"errors"
 	"time"
 
-	"github.com/lemlist-graphql/server/graph/relay"
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/upstream"
 )
@@ -125,7 +125,7 @@ type Tenant struct {
 type Filter struct {
 	// Filter is applied by lemlist to the poller's calls, and in-process to
 	// webhook activities. Its dates bound createdAt, inclusive.
-	relay.Filter
+	activityfilter.Filter
 	// Match, if set, is a further condition applied in-process to every
 	// activity (e.g. a set of types, or a channel), which lemlist cannot
 	// filter on. Subscriptions that differ only in Match share a poller.
@@ -137,10 +137,10 @@ func (f *Filter) Matches(a *lemlist.Activity) bool {
 	return matches(&f.Filter, a) && (f.Match == nil || f.Match(a))
 }
 
-// matches applies a relay.Filter in-process, as lemlist would: exact type,
-// campaign and lead; isFirst=false also matches activities without the
-// flag; dates at lemlist's millisecond precision, inclusive.
-func matches(f *relay.Filter, a *lemlist.Activity) bool {
+// matches applies an activityfilter.Filter in-process, as lemlist would:
+// exact type, campaign and lead; isFirst=false also matches activities
+// without the flag; dates at lemlist's millisecond precision, inclusive.
+func matches(f *activityfilter.Filter, a *lemlist.Activity) bool {
 	switch {
 	case f.Type != "" && a.Type != f.Type,
 		f.CampaignID != "" && campaignOf(a) != f.CampaignID,
@@ -182,7 +182,7 @@ func leadOf(a *lemlist.Activity) string {
 // pollKey identifies what a poller asks lemlist: the query string its
 // filter encodes to, so that filters sending the same request share one.
 // It fails for a filter lemlist would refuse.
-func pollKey(f relay.Filter) (string, error) {
+func pollKey(f activityfilter.Filter) (string, error) {
 	q, err := f.Options(time.Time{}, 0, 0).Values()
 	if err != nil {
 		return "", err

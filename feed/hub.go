@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lemlist-graphql/server/graph/relay"
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/lemlist"
 )
 
@@ -179,14 +179,14 @@ func NewHub(o Options) *Hub {
 // f, and the poller of t and f's upstream part unless one runs already. It
 // ends when ctx is done or Close is called (ErrEnded), when it falls behind
 // (ErrTooSlow) or when the hub closes (ErrClosed). It fails for a filter
-// lemlist would refuse (a *relay.InputError), and beyond the hub's bounds
-// (ErrTooManySubscriptions, ErrTooManyTenantSubscriptions,
+// lemlist would refuse (a *activityfilter.InputError), and beyond the
+// hub's bounds (ErrTooManySubscriptions, ErrTooManyTenantSubscriptions,
 // ErrTooManyFilters) or the connection's (ErrTooManyOnConnection, when ctx
 // carries a ConnectionLimit).
 func (h *Hub) Subscribe(ctx context.Context, t Tenant, f Filter) (*Subscription, error) {
 	key, err := pollKey(f.Filter)
 	if err != nil {
-		return nil, &relay.InputError{Arg: "filter", Msg: err.Error()}
+		return nil, &activityfilter.InputError{Arg: "filter", Msg: err.Error()}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/lemlist-graphql/server/graph/relay"
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/upstream"
 )
@@ -18,7 +18,7 @@ type poller struct {
 	h      *Hub
 	tenant string
 	up     upstream.Upstream
-	f      relay.Filter
+	f      activityfilter.Filter
 	key    string
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -54,7 +54,7 @@ type window struct {
 	offset   int
 }
 
-func newPoller(h *Hub, t Tenant, f relay.Filter, key string) *poller {
+func newPoller(h *Hub, t Tenant, f activityfilter.Filter, key string) *poller {
 	p := &poller{h: h, tenant: t.ID, up: t.Upstream, f: f, key: key, seen: map[string]time.Time{}}
 	p.ctx, p.cancel = context.WithCancel(h.ctx)
 	return p

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lemlist-graphql/server/graph/relay"
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/upstream"
 )
@@ -184,7 +184,7 @@ func TestPollerRefCounted(t *testing.T) {
 		}
 		return s
 	}
-	replied := Filter{Filter: relay.Filter{Type: "emailsReplied"}}
+	replied := Filter{Filter: activityfilter.Filter{Type: "emailsReplied"}}
 	a1 := sub("A", Filter{})
 	a2 := sub("A", Filter{Match: func(a *lemlist.Activity) bool { return a.ID != "act_x" }})
 	a3 := sub("A", replied)
@@ -238,7 +238,7 @@ func TestPollerUsesTheFilter(t *testing.T) {
 	h := NewHub(Options{PollInterval: tick})
 	defer h.Close()
 	yes := true
-	f := relay.Filter{Type: "emailsReplied", CampaignID: "cam_1", IsFirst: &yes, MinDate: base.Add(time.Hour)}
+	f := activityfilter.Filter{Type: "emailsReplied", CampaignID: "cam_1", IsFirst: &yes, MinDate: base.Add(time.Hour)}
 	if _, err := h.Subscribe(t.Context(), Tenant{Upstream: up}, Filter{Filter: f}); err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/graph/model"
-	"github.com/lemlist-graphql/server/graph/relay"
 	"github.com/lemlist-graphql/server/lemlist"
 )
 
@@ -84,7 +84,7 @@ func introspectionDisabled(err error) bool {
 // (or "" to keep it), and extra extensions.
 func classify(err error) (code, msg string, ext map[string]any) {
 	var (
-		inputErr *relay.InputError
+		inputErr *activityfilter.InputError
 		rateErr  *lemlist.RateLimitError
 		respErr  *lemlist.ErrorResponse
 		decErr   *lemlist.DecodeError

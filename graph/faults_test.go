@@ -27,6 +27,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/internal/gateway"
 	"github.com/lemlist-graphql/server/lemlist"
@@ -101,7 +102,7 @@ func newFaultEnv(t *testing.T, o faultOpts) *faultEnv {
 	fe.normal = upstream.Client(tenant.Client(fe.opts...))
 	fe.up.Store(&fe.normal)
 
-	h := graphServer(t, stackOptions{up: swappable{&fe.up}, rows: graph.NewFastRows(), deadline: o.deadline,
+	h := graphServer(t, stackOptions{up: swappable{&fe.up}, rows: fastrows.New(), deadline: o.deadline,
 		loaders: loaders.Options{Wait: 20 * time.Millisecond}})
 	fe.env = &env{c: client.New(h, client.Path("/graphql")), fake: fake, t: tenant}
 	return fe

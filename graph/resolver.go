@@ -4,7 +4,6 @@
 package graph
 
 //go:generate go tool gqlgen generate
-//go:generate go run ./internal/rowsgen
 
 // Default connection sizes.
 const (

@@ -27,6 +27,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/graph/model"
 	"github.com/lemlist-graphql/server/graph/relay"
@@ -46,7 +47,7 @@ const maxCachedGroups = 10_000
 
 // statsQuery is a validated activityStats call.
 type statsQuery struct {
-	streams []relay.Filter
+	streams []activityfilter.Filter
 	dims    []model.StatsGroup // canonical: AllStatsGroup order, no duplicates
 	loc     *time.Location
 	budget  int
@@ -70,11 +71,11 @@ func newStatsQuery(in *model.ActivityFilter, groupBy []model.StatsGroup, tz *str
 		// reads files: only IANA names are let through.
 		name := *tz
 		if name == "" || name == "Local" || len(name) > 64 || strings.Contains(name, "..") {
-			return nil, &relay.InputError{Arg: "timezone", Msg: "must be an IANA time zone name such as Europe/Paris"}
+			return nil, &activityfilter.InputError{Arg: "timezone", Msg: "must be an IANA time zone name such as Europe/Paris"}
 		}
 		loc, err := time.LoadLocation(name)
 		if err != nil {
-			return nil, &relay.InputError{Arg: "timezone", Msg: fmt.Sprintf("unknown IANA time zone %q", name)}
+			return nil, &activityfilter.InputError{Arg: "timezone", Msg: fmt.Sprintf("unknown IANA time zone %q", name)}
 		}
 		q.loc = loc
 	}
@@ -82,12 +83,12 @@ func newStatsQuery(in *model.ActivityFilter, groupBy []model.StatsGroup, tz *str
 		q.budget = *maxCalls
 	}
 	if q.budget < 1 || q.budget > MaxStatsCalls {
-		return nil, &relay.InputError{Arg: "maxUpstreamCalls", Msg: fmt.Sprintf("must be 1 to %d, got %d", MaxStatsCalls, q.budget)}
+		return nil, &activityfilter.InputError{Arg: "maxUpstreamCalls", Msg: fmt.Sprintf("must be 1 to %d, got %d", MaxStatsCalls, q.budget)}
 	}
 	// A merge needs a probe and a first page of every list before it can
 	// count anything.
 	if need := len(streams) + 1; len(streams) > 1 && q.budget < need {
-		return nil, &relay.InputError{Arg: "maxUpstreamCalls", Msg: fmt.Sprintf("must be at least %d: the filter merges %d upstream lists, each needing a call, plus one", need, len(streams))}
+		return nil, &activityfilter.InputError{Arg: "maxUpstreamCalls", Msg: fmt.Sprintf("must be at least %d: the filter merges %d upstream lists, each needing a call, plus one", need, len(streams))}
 	}
 	return q, nil
 }

@@ -11,7 +11,7 @@ step() { printf '\n==> %s\n' "$*"; }
 step "go modules"
 go mod download
 
-step "generated code (gqlgen, then graph/internal/rowsgen) is up to date"
+step "generated code (gqlgen, then graph/fastrows/internal/rowsgen) is up to date"
 go generate ./...
 if ! git diff --exit-code --stat -- graph/ gqlgen.yml schema.graphqls; then
   echo "generated code differs from what is committed: run 'go generate ./...' and commit" >&2

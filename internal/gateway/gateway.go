@@ -22,7 +22,7 @@
 //     shape and complexity limits (limits.go), the operation's tenant
 //     scope (operation.go: the response cache of respcache.go, the
 //     per-operation loaders over the tenant's upstream, tracked by
-//     tracking.go), graph.FastRows, the outcome noted for the log line,
+//     tracking.go), graph/fastrows, the outcome noted for the log line,
 //     and the live subscriptions.
 //
 // tracking.go also holds UpstreamTransport, which the server puts in the
@@ -33,9 +33,10 @@
 // its own; the hub itself is package feed.
 //
 // Beside gqlgen, it imports graph (the schema, resolvers and error codes),
-// graph/loaders, lemlist (caller keys, typed errors), lemlisttest (the
-// demo's emitter), upstream, feed, metrics, tracing and web. Nothing
-// imports it but the server's main package and tests.
+// graph/fastrows (the optional row writer), graph/loaders, lemlist (caller
+// keys, typed errors), lemlisttest (the demo's emitter), upstream, feed,
+// metrics, tracing and web. Nothing imports it but the server's main
+// package and tests.
 package gateway
 
 import (
@@ -46,6 +47,7 @@ import (
 	"time"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/internal/tracing"
 	"github.com/lemlist-graphql/server/metrics"
@@ -76,7 +78,7 @@ type Options struct {
 	Live *LiveFeed
 	// FastRows writes the rows of activity connections (FAST_ROWS); nil
 	// leaves every field to gqlgen.
-	FastRows *graph.FastRows
+	FastRows *fastrows.Extension
 	// Stats caches activityStats answers; nil keeps none.
 	Stats *graph.StatsCache
 	// Loaders are the settings of each operation's loaders; the gateway

@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/internal/tracing"
 )
 
@@ -28,7 +28,7 @@ func TestOrder(t *testing.T) {
 	minimal := Options{Auth: OpenAuth(&Tenant{}), RequestTimeout: time.Second, MaxBodyBytes: 1 << 10}
 	full := minimal
 	full.Tracing = tr
-	full.FastRows = graph.NewFastRows()
+	full.FastRows = fastrows.New()
 	full.Introspection = true
 	full.ComplexityLimit, full.DepthLimit = 100, 5
 
