@@ -371,7 +371,9 @@ func (e *Engine) poll(ctx context.Context) error {
 		return err
 	}
 	now := e.now()
-	e.lastPoll = now
+	// The next poll is due PollInterval after this one ends, so that
+	// other work runs between polls however long they take.
+	defer func() { e.lastPoll = e.now() }()
 	if !now.After(e.st.CoveredTo) {
 		return nil // a clock behind the head: nothing to read yet
 	}

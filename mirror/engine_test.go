@@ -11,6 +11,7 @@ import (
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/mirror"
+	"github.com/lemlist-graphql/server/mirror/storetest"
 )
 
 // calls returns the fake's GET /activities count.
@@ -18,7 +19,7 @@ func calls(fake *lemlisttest.Server) int { return fake.CountRequests("/activitie
 
 func TestBackfillIsExactAndCostsAPagePerHundred(t *testing.T) {
 	t.Parallel()
-	const n = 5000
+	n := storetest.Scale(5000)
 	fake := newFake(t, n)
 	clk := &clock{now: t0.Add(time.Hour)}
 	store := openStore(t, "")
@@ -67,7 +68,7 @@ func TestEmptyHistoryCostsOneCall(t *testing.T) {
 
 func TestSinceCutsHistory(t *testing.T) {
 	t.Parallel()
-	fake := newFake(t, 3000)
+	fake := newFake(t, storetest.Scale(3000))
 	clk := &clock{now: t0.Add(time.Minute)}
 	store := openStore(t, "")
 	since := t0.Add(-30 * 24 * time.Hour)
@@ -98,7 +99,7 @@ func TestSinceCutsHistory(t *testing.T) {
 
 func TestHeadInsertsDuringBackfill(t *testing.T) {
 	t.Parallel()
-	fake := newFake(t, 2000)
+	fake := newFake(t, 1000)
 	clk := &clock{now: t0.Add(time.Minute)}
 	store := openStore(t, "")
 	var mu sync.Mutex
@@ -129,8 +130,8 @@ func TestHeadInsertsDuringBackfill(t *testing.T) {
 	if err := e.Backfill(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := store.Count(t.Context(), "tenant"); n != 2000 {
-		t.Errorf("the backfill stored %d, want the 2000 older than its start", n)
+	if n, _ := store.Count(t.Context(), "tenant"); n != 1000 {
+		t.Errorf("the backfill stored %d, want the 1000 older than its start", n)
 	}
 	clk.Add(time.Minute)
 	if err := e.Poll(t.Context()); err != nil {
@@ -152,7 +153,7 @@ func TestHeadInsertsDuringBackfill(t *testing.T) {
 
 func TestReconcileLateArrivalsAndDeletions(t *testing.T) {
 	t.Parallel()
-	fake := newFake(t, 3000)
+	fake := newFake(t, 1500)
 	clk := &clock{now: t0.Add(time.Minute)}
 	store := openStore(t, "")
 	var published []string
@@ -177,7 +178,7 @@ func TestReconcileLateArrivalsAndDeletions(t *testing.T) {
 		t.Fatal(err)
 	}
 	recent := []string{all[0].ID, all[3].ID, all[10].ID}
-	old := []string{all[2000].ID, all[2500].ID}
+	old := []string{all[1000].ID, all[1200].ID}
 	fake.Delete(append(slices.Clone(recent), old...)...)
 	if !all[10].CreatedAt.After(t0.Add(-24 * time.Hour)) {
 		t.Fatalf("all[10] at %s is outside the lookback", all[10].CreatedAt)
@@ -197,7 +198,7 @@ func TestReconcileLateArrivalsAndDeletions(t *testing.T) {
 	if !slices.Equal(published, want) {
 		t.Errorf("published %v, want the recent late arrivals %v", published, want)
 	}
-	if n, _ := store.Count(t.Context(), "tenant"); n != 3000+3-3 {
+	if n, _ := store.Count(t.Context(), "tenant"); n != 1500+3-3 {
 		t.Errorf("after the lookback reconciliation: %d", n)
 	}
 
@@ -206,8 +207,8 @@ func TestReconcileLateArrivalsAndDeletions(t *testing.T) {
 	if err := e.ReconcileAll(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if got := calls(fake) - before; got > 3000/99+2 {
-		t.Errorf("full reconciliation of 3000 activities: %d calls", got)
+	if got := calls(fake) - before; got > 1500/99+2 {
+		t.Errorf("full reconciliation of 1500 activities: %d calls", got)
 	}
 	s = status(t, e)
 	if s.Counters.ReconcileAdded != 4 || s.Counters.ReconcileRemoved != 5 {
@@ -251,7 +252,7 @@ func TestTiesBeyondAPage(t *testing.T) {
 
 func TestRestartResumesWithoutNewBackfill(t *testing.T) {
 	t.Parallel()
-	const n = 3000
+	const n = 2000
 	fake := newFake(t, n)
 	clk := &clock{now: t0.Add(time.Minute)}
 	path := t.TempDir() + "/mirror.db"

@@ -154,7 +154,7 @@ func checkExact(t testing.TB, store mirror.Store, rows []mirror.Row) {
 	if len(rows) == 0 {
 		return
 	}
-	storetest.CheckStats(t, store, "tenant", rows, storetest.Queries(11, rows, 40))
+	storetest.CheckStats(t, store, "tenant", rows, storetest.Queries(11, rows, storetest.Scale(40)))
 	all := storetest.BruteStats(rows, mirror.StatsQuery{})
 	if all.Total != len(rows) {
 		t.Fatalf("brute total %d", all.Total)
