@@ -29,6 +29,9 @@ type Resolver struct {
 	// Feed serves Subscription.activityAdded (subscription.go); nil turns
 	// it off (FEED_UNAVAILABLE).
 	Feed Feed
+	// Mirror is the incremental mirror of each tenant's activities (MIRROR);
+	// nil when it is off.
+	Mirror MirrorSource
 }
 
 func (r *Resolver) concurrency() int {
