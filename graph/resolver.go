@@ -30,6 +30,9 @@ type Resolver struct {
 	// Feed serves Subscription.activityAdded (subscription.go); nil turns
 	// it off (FEED_UNAVAILABLE).
 	Feed Feed
+	// ActivityByID answers node(id: "act_…") (node.go), from the activity
+	// mirror; nil, until the mirror runs, makes such nodes null.
+	ActivityByID ActivityByID
 }
 
 func (r *Resolver) concurrency() int {
