@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lemlist-graphql/server/internal/tracing"
 )
 
 // Modes of the server (AUTH_MODE), as the startup log names them.
@@ -69,7 +71,7 @@ type config struct {
 	DemoSize    int
 	DemoSeed    int64
 
-	Tracing tracingConfig // from the standard OTEL_* variables (tracing.go)
+	Tracing tracing.Config // from the standard OTEL_* variables (tracing.ParseEnv)
 }
 
 // demo reports whether the server runs on the in-process fake upstream.
@@ -185,9 +187,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	if err := c.resolve(authMode, introspection, tokens, tokensFile, cors); err != nil {
 		return nil, err
 	}
-	tc, err := parseTracing(getenv)
+	tc, err := tracing.ParseEnv(getenv)
 	if err != nil {
-		return nil, err
+		return nil, &configError{err.Error()}
 	}
 	c.Tracing = tc
 	return c, nil

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -14,9 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
-	"github.com/lemlist-graphql/server/upstream"
 )
 
 // rowQuery needs lookups beyond the activities page: campaigns (status is
@@ -238,39 +235,6 @@ func TestRateLimitedAtDeadline(t *testing.T) {
 	mustOK(t, page)
 	if len(activityIDs(t, page)) != 10 {
 		t.Errorf("page: %s", page.Raw)
-	}
-}
-
-// blockingUpstream waits for ctx, as a call queued in the rate limiter
-// does, or as one whose HTTP exchange hangs when exchanging is set.
-type blockingUpstream struct {
-	upstream.Upstream
-	exchanging bool
-}
-
-func (b blockingUpstream) GetLead(ctx context.Context, _ string) (*lemlist.Lead, error) {
-	if cs, _ := ctx.Value(callStateKey{}).(*callState); cs != nil && b.exchanging {
-		cs.attempts.Add(1)
-		cs.inFlight.Add(1)
-	}
-	<-ctx.Done()
-	return nil, ctx.Err()
-}
-
-func TestTrackedDeadlineWhileQueued(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
-	defer cancel()
-	_, err := tracked{blockingUpstream{}}.GetLead(ctx, "lea_1")
-	if e, ok := errors.AsType[*lemlist.RateLimitError](err); !ok || e.Endpoint != "leads" {
-		t.Errorf("queued at the deadline: %v, want a *lemlist.RateLimitError", err)
-	}
-
-	ctx, cancel = context.WithTimeout(t.Context(), 20*time.Millisecond)
-	defer cancel()
-	_, err = tracked{blockingUpstream{exchanging: true}}.GetLead(ctx, "lea_1")
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("slow exchange at the deadline: %v, want the deadline", err)
 	}
 }
 

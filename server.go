@@ -6,11 +6,11 @@
 // each client send its own lemlist key. Run with --help for every setting;
 // docs/operations.md describes them.
 //
-// The files of package main: server.go (main, run, wiring), config.go
-// (settings), auth.go (who may query, with which key), graphql.go (the
-// gqlgen handler), limits.go (complexity and depth), middleware.go (request
-// ids, logs, CORS, body limit, deadline), tracking.go (upstream calls per
-// request), tracing.go (OpenTelemetry spans).
+// Package main is wiring only, in two files: server.go (main, run, and
+// newApp, which builds every part from the settings and connects them) and
+// config.go (the settings table, flags and environment). The HTTP edge, the
+// path of a request through the server, is package internal/gateway;
+// OpenTelemetry tracing is package internal/tracing.
 package main
 
 import (
@@ -30,12 +30,13 @@ import (
 	"time"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/internal/gateway"
+	"github.com/lemlist-graphql/server/internal/tracing"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/metrics"
 	"github.com/lemlist-graphql/server/redisx"
 	"github.com/lemlist-graphql/server/upstream"
-	"github.com/lemlist-graphql/server/web"
 )
 
 // defaultGOGC is the garbage collector's target unless GOGC says otherwise:
@@ -83,7 +84,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer app.Close()
-	app.tracing.setGlobal()
+	app.tracing.SetGlobal()
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -146,20 +147,20 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-// app is the wired server: upstream, GraphQL handler and routes.
+// app is the wired server: upstream, the HTTP edge and its routes.
 type app struct {
 	cfg      *config
 	logger   *slog.Logger
 	metrics  *metrics.Metrics
-	auth     authenticator
+	auth     gateway.Authenticator
 	pool     *upstream.Pool
 	cache    *upstream.Cache
 	fake     *lemlisttest.Server // demo mode's upstream
-	tracing  *tracing            // OTEL_*; nil when tracing is off (tracing.go)
-	live     *liveFeed           // Subscription.activityAdded (feed_wiring.go)
+	tracing  *tracing.Tracing    // OTEL_*; nil when tracing is off
+	live     *gateway.LiveFeed   // Subscription.activityAdded and its webhooks
 	redis    *redisx.Redis       // shared by the replicas (REDIS_URL); nil without
-	answers  *responseCache      // RESPONSE_CACHE_TTL; nil when off (respcache.go)
 	fastRows *graph.FastRows     // FAST_ROWS; nil when off
+	gateway  *gateway.Gateway    // the routes
 }
 
 var (
@@ -168,12 +169,12 @@ var (
 )
 
 // newApp wires the upstream pool (over the fake in demo mode), the
-// authenticator of cfg's mode, and the metrics.
+// authenticator of cfg's mode, the metrics, the live feed and the gateway.
 func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, logger: logger, metrics: metrics.New()}
-	tc, err := newTracing(cfg.Tracing, logger)
+	tc, err := tracing.New(cfg.Tracing, logger)
 	if err != nil {
-		return nil, err
+		return nil, &configError{err.Error()}
 	}
 	if a.tracing = tc; tc != nil {
 		logger.Info("tracing: OpenTelemetry spans exported over OTLP/HTTP", "service", cfg.Tracing.ServiceName)
@@ -231,7 +232,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 	}
 	pool, err := upstream.NewPool(upstream.PoolOptions{
 		BaseURL:       base,
-		HTTPClient:    &http.Client{Transport: countingTransport{base: a.tracing.transport(tr)}},
+		HTTPClient:    &http.Client{Transport: gateway.UpstreamTransport(a.tracing.Transport(tr))},
 		RateLimit:     rate,
 		Limiters:      limiters,
 		Cache:         a.cache,
@@ -250,17 +251,6 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		_, b := a.cache.Size()
 		return float64(b)
 	})
-	// Whole answers take a quarter of the cache's memory budget.
-	if a.answers = newResponseCache(cfg.ResponseTTL, int(cfg.CacheMaxBytes/4)); a.answers != nil {
-		a.metrics.CounterFunc("graphql_response_cache_hits_total", "Queries answered from the response cache (RESPONSE_CACHE_TTL).",
-			func() float64 { return float64(a.answers.hits.Load()) })
-		a.metrics.CounterFunc("graphql_response_cache_misses_total", "Cacheable queries executed.",
-			func() float64 { return float64(a.answers.misses.Load()) })
-		a.metrics.GaugeFunc("graphql_response_cache_bytes", "Memory held by the response cache's answers.", func() float64 {
-			_, b := a.answers.size()
-			return float64(b)
-		})
-	}
 	if cfg.FastRows {
 		a.fastRows = graph.NewFastRows()
 		a.metrics.CounterFunc("graphql_fast_rows_written_total", "Lists of activity rows written by FAST_ROWS.",
@@ -275,7 +265,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 	serverTenant := "" // the live feed's topic between replicas
 	switch cfg.Mode {
 	case modePassthrough:
-		a.auth = passthroughAuth{pool: pool}
+		a.auth = gateway.PassthroughAuth(pool)
 	default:
 		key := cfg.APIKey
 		if cfg.demo() {
@@ -286,26 +276,56 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 			a.Close()
 			return nil, err
 		}
-		t := &tenant{up: up, id: upstream.TenantID(key)}
-		serverTenant = t.id
+		t := &gateway.Tenant{Upstream: up, ID: upstream.TenantID(key)}
+		serverTenant = t.ID
 		if len(cfg.Tokens) > 0 {
-			a.auth = newTokenAuth(t, cfg.Tokens)
+			a.auth = gateway.TokenAuth(t, cfg.Tokens)
 		} else {
-			a.auth = openAuth{t: t}
+			a.auth = gateway.OpenAuth(t)
 		}
 	}
-	lo := liveFeedOptions{
-		Mode: cfg.Mode, PollInterval: cfg.PollInterval, WebhookSecret: cfg.WebhookSecret,
+	lo := gateway.LiveFeedOptions{
+		PerTenant: cfg.Mode == modePassthrough, Demo: cfg.demo(),
+		PollInterval: cfg.PollInterval, WebhookSecret: cfg.WebhookSecret,
 		MaxBodyBytes: cfg.MaxBodyBytes, Logger: logger, Metrics: a.metrics,
 		ServerTenant: serverTenant,
 	}
 	if a.redis != nil {
 		lo.Relay = a.redis
 	}
-	a.live, err = newLiveFeed(lo)
+	a.live, err = gateway.NewLiveFeed(lo)
 	if err != nil {
 		a.Close()
 		return nil, &configError{err.Error()}
+	}
+	a.gateway, err = gateway.New(gateway.Options{
+		Auth:      a.auth,
+		LogTenant: cfg.Mode == modePassthrough, // the one tenant of other modes goes unsaid
+		Logger:    logger,
+		Metrics:   a.metrics,
+		Tracing:   a.tracing,
+		Live:      a.live,
+		FastRows:  a.fastRows,
+		Stats:     graph.NewStatsCache(cfg.CacheTTL, 256),
+
+		RequestTimeout:   cfg.RequestTimeout,
+		MaxBodyBytes:     cfg.MaxBodyBytes,
+		CORSOrigins:      cfg.CORSOrigins,
+		MaxPageSize:      cfg.MaxPageSize,
+		ComplexityLimit:  cfg.ComplexityLimit,
+		DepthLimit:       cfg.DepthLimit,
+		ParserTokenLimit: cfg.ParserTokenLimit,
+		Introspection:    cfg.Introspection,
+		ResponseTTL:      cfg.ResponseTTL,
+		// Whole answers take a quarter of the cache's memory budget.
+		ResponseMaxBytes: int(cfg.CacheMaxBytes / 4),
+
+		Ready:        a.ready,
+		ServeMetrics: cfg.MetricsAddr == "",
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
 	}
 	return a, nil
 }
@@ -319,7 +339,7 @@ func (a *app) Close() {
 	if a.fake != nil {
 		a.fake.Close()
 	}
-	a.tracing.shutdown() // last: flushes the spans of everything above
+	a.tracing.Shutdown() // last: flushes the spans of everything above
 }
 
 // httpServer returns a server for h with the configured timeouts.
@@ -334,35 +354,8 @@ func (a *app) httpServer(h http.Handler) *http.Server {
 	}
 }
 
-// Handler returns the routes: /graphql, GraphiQL at / (its files below
-// /static/graphiql/), /healthz, /readyz, and /metrics unless METRICS_ADDR
-// moves it to a listener of its own.
-func (a *app) Handler() http.Handler {
-	mux := http.NewServeMux()
-	var gql http.Handler = a.graphqlHandler()
-	gql = withDeadline(a.cfg.RequestTimeout, gql)
-	gql = a.authenticate(gql)
-	gql = a.limitBody(gql)
-	gql = a.cors(gql)
-	gql = a.observe(gql)
-	gql = a.tracing.handler(gql) // outermost: the span covers the whole request
-	// Other methods get 405 with an Allow header from the mux.
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodOptions} {
-		mux.Handle(m+" /graphql", gql)
-	}
-	a.live.Mount(mux, a.observe) // POST /webhooks/lemlist[/{tenant}]
-	// GraphiQL, with its scripts embedded rather than from a CDN.
-	mux.Handle("GET /{$}", web.Handler("lemlist GraphQL", "/graphql"))
-	mux.Handle("GET "+web.AssetsPath, web.Assets())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("GET /readyz", a.ready)
-	if a.cfg.MetricsAddr == "" {
-		mux.Handle("GET /metrics", a.metrics.Handler())
-	}
-	return mux
-}
+// Handler returns the routes (gateway.Gateway.Handler).
+func (a *app) Handler() http.Handler { return a.gateway.Handler() }
 
 // ready answers /readyz: 200 whenever the replica can serve, Redis or not
 // (taking every replica out of the load balancer during a Redis outage

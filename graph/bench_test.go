@@ -35,7 +35,6 @@ import (
 	"time"
 
 	"github.com/lemlist-graphql/server/graph"
-	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/graph/model"
 	"github.com/lemlist-graphql/server/graph/relay"
 	"github.com/lemlist-graphql/server/lemlist"
@@ -168,17 +167,17 @@ func memo[T any](m *memoUpstream, cache map[string]T, key string, call func() (T
 func benchHandler(b *testing.B, mode string) http.Handler {
 	b.Helper()
 	fake := benchFake()
-	var opts []lemlist.Option
+	var base http.RoundTripper // loopback: http.DefaultTransport
 	if mode != "loopback" {
-		rt := &replayTransport{h: fake.Handler(), m: map[string]*httptest.ResponseRecorder{}}
-		opts = append(opts, lemlist.WithHTTPClient(&http.Client{Transport: rt}))
+		base = &replayTransport{h: fake.Handler(), m: map[string]*httptest.ResponseRecorder{}}
 	}
+	opts := []lemlist.Option{counted(base)}
 	up := upstream.Client(fake.Tenant(lemlisttest.DefaultTenant).Client(opts...))
 	if mode == "memory" {
 		up = &memoUpstream{Upstream: up, pages: map[string][]*lemlist.Activity{},
 			leads: map[string]*lemlist.Lead{}, camps: map[string]*lemlist.Campaign{}}
 	}
-	return graphServer(&graph.Resolver{}, graph.NewFastRows(), func(*http.Request) upstream.Upstream { return up }, loaders.Options{})
+	return graphServer(b, stackOptions{up: up, rows: graph.NewFastRows(), deadline: 15 * time.Second})
 }
 
 // benchBody marshals a GraphQL request.

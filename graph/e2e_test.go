@@ -3,7 +3,6 @@ package graph_test
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lemlist-graphql/server/graph"
-	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/upstream"
@@ -34,12 +32,12 @@ func newEnv(t *testing.T, activities int, clientOpts ...lemlist.Option) *env {
 	})
 	t.Cleanup(fake.Close)
 	tenant := fake.Tenant(lemlisttest.DefaultTenant)
-	opts := append([]lemlist.Option{lemlist.WithRetry(lemlist.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})}, clientOpts...)
+	opts := append([]lemlist.Option{counted(nil), lemlist.WithRetry(lemlist.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})}, clientOpts...)
 	up := upstream.Client(tenant.Client(opts...))
 	// The production wait (1 ms): connections prefetch nested lookups, so
 	// batch counts do not depend on how resolvers are scheduled.
-	h := graphServer(&graph.Resolver{}, graph.NewFastRows(), func(*http.Request) upstream.Upstream { return up }, loaders.Options{})
-	return &env{c: client.New(withDeadline(5*time.Second, h)), fake: fake, t: tenant}
+	h := graphServer(t, stackOptions{up: up, rows: graph.NewFastRows(), deadline: 5 * time.Second})
+	return &env{c: client.New(h, client.Path("/graphql")), fake: fake, t: tenant}
 }
 
 // gqlError is one GraphQL error as the client sees it.

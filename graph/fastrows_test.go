@@ -15,7 +15,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/lemlist-graphql/server/graph"
-	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/upstream"
@@ -37,12 +36,14 @@ func newFastRowsEnv(t *testing.T) *fastRowsEnv {
 		Dataset:   lemlisttest.DatasetOptions{Seed: 7, Activities: 3000},
 	})
 	t.Cleanup(fake.Close)
-	up := upstream.Client(fake.Tenant(lemlisttest.DefaultTenant).Client(
+	up := upstream.Client(fake.Tenant(lemlisttest.DefaultTenant).Client(counted(nil),
 		lemlist.WithRetry(lemlist.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})))
 	e := &fastRowsEnv{fake: fake, rows: graph.NewFastRows(), schema: graph.NewExecutableSchema(graph.Config{}).Schema()}
-	getUp := func(*http.Request) upstream.Upstream { return up }
-	e.plain = graphServer(&graph.Resolver{}, nil, getUp, loaders.Options{})
-	e.fast = graphServer(&graph.Resolver{}, e.rows, getUp, loaders.Options{})
+	// Every field of every type, 100 rows, costs more than the server's
+	// complexity limit allows.
+	const complexity = 1 << 20
+	e.plain = graphServer(t, stackOptions{up: up, deadline: 5 * time.Second, complexity: complexity})
+	e.fast = graphServer(t, stackOptions{up: up, rows: e.rows, deadline: 5 * time.Second, complexity: complexity})
 	return e
 }
 

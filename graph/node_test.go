@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/client"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/go-cmp/cmp"
@@ -23,8 +25,9 @@ import (
 )
 
 // newNodeEnv is newEnv with a second team ("other") in the fake, whose ids
-// the server's key must not see, and res as the root resolver.
-func newNodeEnv(t *testing.T, res *graph.Resolver) (e *env, other *lemlisttest.Tenant) {
+// the server's key must not see. It also returns the default team's
+// upstream.
+func newNodeEnv(t *testing.T) (e *env, other *lemlisttest.Tenant, up upstream.Upstream) {
 	t.Helper()
 	fake := lemlisttest.NewServer(lemlisttest.Options{
 		RateLimit: lemlisttest.NoRateLimit,
@@ -36,9 +39,22 @@ func newNodeEnv(t *testing.T, res *graph.Resolver) (e *env, other *lemlisttest.T
 	})
 	t.Cleanup(fake.Close)
 	tenant := fake.Tenant(lemlisttest.DefaultTenant)
-	up := upstream.Client(tenant.Client(lemlist.WithRetry(lemlist.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})))
-	h := graphServer(res, graph.NewFastRows(), func(*http.Request) upstream.Upstream { return up }, loaders.Options{})
-	return &env{c: client.New(withDeadline(5*time.Second, h)), fake: fake, t: tenant}, fake.Tenant("other")
+	up = upstream.Client(tenant.Client(counted(nil), lemlist.WithRetry(lemlist.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})))
+	h := graphServer(t, stackOptions{up: up, rows: graph.NewFastRows(), deadline: 5 * time.Second})
+	return &env{c: client.New(h, client.Path("/graphql")), fake: fake, t: tenant}, fake.Tenant("other"), up
+}
+
+// withResolver serves res over up with what a resolver needs beside
+// gqlgen's executor: per-operation loaders and the error presenter. The
+// server's stack (graphServer) builds its own Resolver, which has no
+// ActivityByID until the mirror is wired.
+func withResolver(res *graph.Resolver, up upstream.Upstream) *client.Client {
+	srv := handlerFor(res)
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		return next(loaders.NewContext(ctx, loaders.New(up, loaders.Options{})))
+	})
+	srv.SetErrorPresenter(graph.ErrorPresenter(slog.New(slog.DiscardHandler)))
+	return client.New(srv)
 }
 
 // nodeData is what the node tests select on every Node type.
@@ -61,7 +77,7 @@ const nodeFields = `__typename id
 // lemlist id are null entries without errors, in the order of ids.
 func TestNodes(t *testing.T) {
 	t.Parallel()
-	e, other := newNodeEnv(t, &graph.Resolver{})
+	e, other, _ := newNodeEnv(t)
 	lead, camp, contact, user := e.t.Leads()[3], e.t.Campaigns()[1], e.t.Contacts()[5], e.t.Users()[0]
 	foreign := other.Leads()[0].ID
 	for _, l := range e.t.Leads() {
@@ -98,7 +114,7 @@ func TestNodes(t *testing.T) {
 // call, users from one team call, each distinct lead once.
 func TestNodesAreBatched(t *testing.T) {
 	t.Parallel()
-	e, _ := newNodeEnv(t, &graph.Resolver{})
+	e, _, _ := newNodeEnv(t)
 	var ids []string
 	for _, c := range e.t.Contacts()[:5] {
 		ids = append(ids, c.ID)
@@ -136,7 +152,7 @@ func TestNodesAreBatched(t *testing.T) {
 // index; the list and its other entries stand.
 func TestNodesUpstreamErrorNullsOneEntry(t *testing.T) {
 	t.Parallel()
-	e, _ := newNodeEnv(t, &graph.Resolver{})
+	e, _, _ := newNodeEnv(t)
 	lead, camp, user := e.t.Leads()[0], e.t.Campaigns()[0], e.t.Users()[0]
 	e.fake.InjectFault(lemlisttest.Fault{Path: "/campaigns/", Status: http.StatusServiceUnavailable}, 10)
 	var data struct{ List []*nodeData }
@@ -163,7 +179,7 @@ func TestNodesUpstreamErrorNullsOneEntry(t *testing.T) {
 
 func TestNodesRefusesMoreThanMaxNodes(t *testing.T) {
 	t.Parallel()
-	e, _ := newNodeEnv(t, &graph.Resolver{})
+	e, _, _ := newNodeEnv(t)
 	ids := make([]string, graph.MaxNodes+1)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("lea_%d", i)
@@ -200,8 +216,9 @@ func TestActivityNode(t *testing.T) {
 		}
 		return nil, loaders.ErrNotFound
 	}
-	e, _ := newNodeEnv(t, &graph.Resolver{ActivityByID: byID})
-	fake = e.t
+	base, _, up := newNodeEnv(t)
+	fake = base.t
+	e := &env{c: withResolver(&graph.Resolver{ActivityByID: byID}, up), fake: base.fake, t: base.t}
 	rows, err := e.t.Expected(url.Values{"type": {"emailsSent"}})
 	if err != nil || len(rows) == 0 {
 		t.Fatalf("no emailsSent in the fake: %v", err)
@@ -236,8 +253,8 @@ func TestActivityNode(t *testing.T) {
 		t.Errorf("node(act_unknown) = %+v, want null", *data.Node)
 	}
 
-	off, _ := newNodeEnv(t, &graph.Resolver{})
-	off.mustDo(t, q, map[string]any{"id": act.ID}, &data)
+	// The server's stack, which has no ActivityByID yet.
+	base.mustDo(t, q, map[string]any{"id": act.ID}, &data)
 	if data.Node != nil {
 		t.Errorf("without ActivityByID, node(%s) = %+v, want null", act.ID, *data.Node)
 	}
@@ -247,7 +264,7 @@ func TestActivityNode(t *testing.T) {
 // lookups: in order, null for an unknown id.
 func TestEntities(t *testing.T) {
 	t.Parallel()
-	e, other := newNodeEnv(t, &graph.Resolver{})
+	e, other, _ := newNodeEnv(t)
 	lead, camp, contact := e.t.Leads()[2], e.t.Campaigns()[0], e.t.Contacts()[1]
 	reps := []map[string]any{
 		{"__typename": "Lead", "id": lead.ID},

@@ -1,42 +1,64 @@
 package graph_test
 
 import (
-	"context"
-	"log/slog"
+	"cmp"
 	"net/http"
+	"testing"
 	"time"
-
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/lemlist-graphql/server/graph"
 	"github.com/lemlist-graphql/server/graph/loaders"
+	"github.com/lemlist-graphql/server/internal/gateway"
+	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/upstream"
 )
 
-// graphServer is the server's GraphQL stack for the tests of this package:
-// gqlgen's handler over res with the POST transport, the query cache and
-// the error presenter; rows (graph.FastRows, which the server runs by
-// default; nil leaves every field to gqlgen); and per-request loaders over
-// the upstream up returns.
-func graphServer(res *graph.Resolver, rows *graph.FastRows, up func(*http.Request) upstream.Upstream, lo loaders.Options) http.Handler {
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res}))
-	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.SetErrorPresenter(graph.ErrorPresenter(slog.New(slog.DiscardHandler)))
-	if rows != nil {
-		srv.Use(rows)
-	}
-	return loaders.Middleware(up, lo, srv)
+// stackOptions are the test options of the server's stack.
+type stackOptions struct {
+	up     upstream.Upstream // the one tenant's upstream
+	tenant string            // its id, which names it to the loaders and the stats cache
+	// rows is graph.FastRows, which the server runs by default; nil
+	// leaves every field to gqlgen.
+	rows     *graph.FastRows
+	stats    *graph.StatsCache
+	deadline time.Duration // the request deadline
+	loaders  loaders.Options
+	// complexity is the complexity limit; 0 means the server's default.
+	complexity int
 }
 
-// withDeadline bounds each request to d, like the server.
-func withDeadline(d time.Duration, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), d)
-		defer cancel()
-		h.ServeHTTP(w, r.WithContext(ctx))
+// graphServer is the server's HTTP stack (gateway.New) for the tests of
+// this package, serving POST /graphql: every request runs as one tenant
+// over o.up, with the server's default limits and without the response
+// cache, so that each query reaches the upstream.
+func graphServer(t testing.TB, o stackOptions) http.Handler {
+	t.Helper()
+	g, err := gateway.New(gateway.Options{
+		Auth:     gateway.OpenAuth(&gateway.Tenant{Upstream: o.up, ID: o.tenant}),
+		FastRows: o.rows,
+		Stats:    o.stats,
+		Loaders:  o.loaders,
+
+		RequestTimeout: o.deadline,
+		// The defaults of config.go.
+		MaxBodyBytes:     1 << 20,
+		ComplexityLimit:  cmp.Or(o.complexity, 20000),
+		DepthLimit:       12,
+		ParserTokenLimit: 15000,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g.Handler()
+}
+
+// counted gives a client the server's upstream transport over base (nil:
+// http.DefaultTransport), which tells the gateway when a call's HTTP
+// exchange was under way: a deadline then means a slow upstream, not a
+// wait for the rate limit.
+func counted(base http.RoundTripper) lemlist.Option {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return lemlist.WithHTTPClient(&http.Client{Transport: gateway.UpstreamTransport(base)})
 }

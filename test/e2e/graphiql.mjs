@@ -70,7 +70,7 @@ try {
   );
   if (external.length) {
     throw new Error(
-      `the page loads ${external.join(', ')} from outside the server: wire web.Handler and web.Assets in server.go ` +
+      `the page loads ${external.join(', ')} from outside the server: wire web.Handler and web.Assets in internal/gateway/gateway.go ` +
         '(see web/README.md); this machine has no CDN access',
     );
   }

@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"context"
@@ -18,11 +18,15 @@ import (
 // realm is the realm of every WWW-Authenticate challenge.
 const realm = `realm="lemlist-graphql"`
 
-// tenant is who a request runs as: the upstream of one lemlist key.
-type tenant struct {
-	up upstream.Upstream
-	// id is upstream.TenantID of the key: opaque, safe to log.
-	id string
+// Tenant is who a request runs as: the upstream of one lemlist key.
+type Tenant struct {
+	// Upstream is the key's upstream, with its limiter and cache.
+	Upstream upstream.Upstream
+	// ID is upstream.TenantID of the key: opaque, safe to log. It keys
+	// the response cache, names the tenant to the loaders and the stats
+	// cache ("server" when empty), and in pass-through mode to the log
+	// line and the live feed's webhook URLs.
+	ID string
 }
 
 // authError is a refused request; its message is safe to show the client
@@ -35,35 +39,40 @@ type authError struct {
 
 func (e *authError) Error() string { return e.msg }
 
-// authenticator decides who may query, and with which lemlist key.
-type authenticator interface {
+// Authenticator decides who may query, and with which lemlist key:
+// OpenAuth, TokenAuth or PassthroughAuth.
+type Authenticator interface {
 	// authenticate returns the tenant of a request whose Authorization
 	// header is authorization ("" when absent).
-	authenticate(authorization string) (*tenant, *authError)
+	authenticate(authorization string) (*Tenant, *authError)
 	// challenge returns the WWW-Authenticate header of a 401 for err.
 	challenge(err *authError) string
 	// String names the scheme in the startup log.
 	String() string
 }
 
-// openAuth lets everyone in: demo mode, and server mode on loopback
+// OpenAuth lets everyone in as t: demo mode, and server mode on loopback
 // without tokens (or with ALLOW_UNAUTHENTICATED).
-type openAuth struct{ t *tenant }
+func OpenAuth(t *Tenant) Authenticator { return openAuth{t: t} }
 
-func (a openAuth) authenticate(string) (*tenant, *authError) { return a.t, nil }
+type openAuth struct{ t *Tenant }
+
+func (a openAuth) authenticate(string) (*Tenant, *authError) { return a.t, nil }
 func (openAuth) challenge(*authError) string                 { return "" }
 func (openAuth) String() string                              { return "open" }
 
-// tokenAuth admits requests bearing one of the configured tokens, all on
-// the server's key. Tokens are held as SHA-256 hashes, so that every
+// TokenAuth admits requests bearing one of tokens, all as t: server mode
+// with GRAPHQL_TOKENS. Tokens are held as SHA-256 hashes, so that every
 // comparison takes the same time whatever the token's length, and each
 // request is compared with every token (no early exit).
+func TokenAuth(t *Tenant, tokens []string) Authenticator { return newTokenAuth(t, tokens) }
+
 type tokenAuth struct {
-	t      *tenant
+	t      *Tenant
 	hashes [][sha256.Size]byte
 }
 
-func newTokenAuth(t *tenant, tokens []string) *tokenAuth {
+func newTokenAuth(t *Tenant, tokens []string) *tokenAuth {
 	a := &tokenAuth{t: t}
 	for _, tok := range tokens {
 		a.hashes = append(a.hashes, sha256.Sum256([]byte(tok)))
@@ -71,7 +80,7 @@ func newTokenAuth(t *tenant, tokens []string) *tokenAuth {
 	return a
 }
 
-func (a *tokenAuth) authenticate(h string) (*tenant, *authError) {
+func (a *tokenAuth) authenticate(h string) (*Tenant, *authError) {
 	tok, ok := bearer(h)
 	if !ok {
 		return nil, &authError{msg: "missing credentials: send Authorization: Bearer <token>"}
@@ -96,13 +105,15 @@ func (a *tokenAuth) challenge(err *authError) string {
 
 func (*tokenAuth) String() string { return "tokens" }
 
-// passthroughAuth runs each request on the lemlist key it carries, through
-// the pool's upstream of that key (its own limiter and cache partition).
+// PassthroughAuth runs each request on the lemlist key it carries, through
+// pool's upstream of that key (its own limiter and cache partition).
 // A wrong key is only found out by lemlist, whose 401 the error presenter
 // maps to UNAUTHENTICATED.
+func PassthroughAuth(pool *upstream.Pool) Authenticator { return passthroughAuth{pool: pool} }
+
 type passthroughAuth struct{ pool *upstream.Pool }
 
-func (a passthroughAuth) authenticate(h string) (*tenant, *authError) {
+func (a passthroughAuth) authenticate(h string) (*Tenant, *authError) {
 	key := lemlistKey(h)
 	if key == "" {
 		return nil, &authError{msg: "missing lemlist API key: send Authorization: Basic base64(\":KEY\") as lemlist does, or Authorization: Bearer KEY"}
@@ -112,7 +123,7 @@ func (a passthroughAuth) authenticate(h string) (*tenant, *authError) {
 		// The pool's errors never contain the key.
 		return nil, &authError{msg: "unusable lemlist API key", invalid: true}
 	}
-	return &tenant{up: up, id: upstream.TenantID(key)}, nil
+	return &Tenant{Upstream: up, ID: upstream.TenantID(key)}, nil
 }
 
 func (passthroughAuth) challenge(*authError) string {
@@ -155,12 +166,12 @@ func lemlistKey(h string) string {
 
 type tenantKey struct{}
 
-func withTenant(ctx context.Context, t *tenant) context.Context {
+func withTenant(ctx context.Context, t *Tenant) context.Context {
 	return context.WithValue(ctx, tenantKey{}, t)
 }
 
-func tenantFrom(ctx context.Context) *tenant {
-	t, _ := ctx.Value(tenantKey{}).(*tenant)
+func tenantFrom(ctx context.Context) *Tenant {
+	t, _ := ctx.Value(tenantKey{}).(*Tenant)
 	return t
 }
 
@@ -168,23 +179,23 @@ func tenantFrom(ctx context.Context) *tenant {
 // passes the others on with their tenant in the context. A websocket
 // upgrade without an Authorization header (browsers cannot set one) goes
 // on unauthenticated: its connection_init payload is checked by wsInit.
-func (a *app) authenticate(next http.Handler) http.Handler {
+func (g *Gateway) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
-		t, err := a.auth.authenticate(h)
+		t, err := g.o.Auth.authenticate(h)
 		if err != nil {
 			if h == "" && isWebsocket(r) {
 				next.ServeHTTP(w, r)
 				return
 			}
-			if c := a.auth.challenge(err); c != "" {
+			if c := g.o.Auth.challenge(err); c != "" {
 				w.Header().Set("WWW-Authenticate", c)
 			}
 			writeError(w, r, http.StatusUnauthorized, graph.CodeUnauthenticated, err.msg)
 			return
 		}
-		if info := infoFrom(r.Context()); info != nil && a.cfg.Mode == modePassthrough {
-			info.tenant = t.id // the one tenant of other modes goes unsaid
+		if info := infoFrom(r.Context()); info != nil && g.o.LogTenant {
+			info.tenant = t.ID
 		}
 		next.ServeHTTP(w, r.WithContext(withTenant(r.Context(), t)))
 	})
@@ -196,17 +207,13 @@ var errWSUnauthenticated = errors.New("unauthenticated: send authorization in th
 
 // wsInit authenticates a websocket from its connection_init payload's
 // authorization entry, unless its upgrade request was authenticated.
-func (a *app) wsInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+func (g *Gateway) wsInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 	if tenantFrom(ctx) != nil {
 		return ctx, nil, nil
 	}
-	t, err := a.auth.authenticate(p.Authorization())
+	t, err := g.o.Auth.authenticate(p.Authorization())
 	if err != nil {
 		return ctx, nil, errWSUnauthenticated
 	}
 	return withTenant(ctx, t), nil, nil
-}
-
-func isWebsocket(r *http.Request) bool {
-	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }

@@ -1,18 +1,14 @@
-package main
+package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,11 +29,11 @@ const (
 // observe gives each request an id (a valid X-Request-Id, or a new one),
 // echoes it, and when the request ends writes its one log line and its
 // metrics: operation, outcome, status, duration and upstream calls.
-func (a *app) observe(next http.Handler) http.Handler {
+func (g *Gateway) observe(next http.Handler) http.Handler {
 	var seq atomic.Uint64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		done := a.metrics.RequestStarted()
+		done := g.o.Metrics.RequestStarted()
 		defer done()
 		ri := &requestInfo{id: requestID(r.Header.Get("X-Request-Id"))}
 		// The limiter's caller key: distinct per request even when
@@ -59,9 +55,9 @@ func (a *app) observe(next http.Handler) http.Handler {
 				outcome = outcomeBadRequest
 			}
 		}
-		op := a.metrics.Operation(name)
+		op := g.o.Metrics.Operation(name)
 		calls := int(ri.upstreamCalls.Load())
-		a.metrics.ObserveRequest(op, outcome, d, calls)
+		g.o.Metrics.ObserveRequest(op, outcome, d, calls)
 		attrs := []slog.Attr{
 			slog.String("request_id", ri.id),
 			slog.String("method", r.Method),
@@ -87,7 +83,7 @@ func (a *app) observe(next http.Handler) http.Handler {
 		if status >= 500 {
 			level = slog.LevelError
 		}
-		a.logger.LogAttrs(r.Context(), level, "request", attrs...)
+		g.o.Logger.LogAttrs(r.Context(), level, "request", attrs...)
 	})
 }
 
@@ -168,111 +164,69 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg st
 	_, _ = w.Write(append(body, '\n'))
 }
 
-// CORS settings beside the allowed origins.
-const (
-	corsAllowMethods  = "GET, POST, OPTIONS"
-	corsAllowHeaders  = "Authorization, Content-Type, Accept, X-Request-Id, Apollo-Require-Preflight"
-	corsExposeHeaders = "X-Request-Id"
-	corsMaxAge        = "600"
-)
+// requestInfo is one HTTP request's bookkeeping, for its log line and its
+// metrics. The middleware creates it; the authenticator, the GraphQL
+// interceptors and the upstream transport fill it in.
+type requestInfo struct {
+	id     string // the request id, echoed in X-Request-Id
+	caller string // the rate limiter's caller key: distinct per request
+	tenant string // upstream.TenantID in pass-through mode, else ""
 
-// cors lets the browsers of the configured origins call next: it answers
-// preflight requests and marks the allowed origins' responses. Without
-// origins it adds nothing, and browsers allow same-origin calls only.
-func (a *app) cors(next http.Handler) http.Handler {
-	origins := a.cfg.CORSOrigins
-	if len(origins) == 0 {
-		return next
+	// upstreamCalls counts the HTTP requests sent to lemlist on this
+	// request's behalf, retries included; an upstream call shared by
+	// several requests (the cache's coalescing) counts for the request
+	// that made it.
+	upstreamCalls atomic.Int64
+
+	mu             sync.Mutex
+	operation      string // the operation name, "" if anonymous or unknown
+	outcome        string // "ok" or the first error's code; "" if not set
+	upstreamErrors int    // failed upstream calls, not-found answers aside
+	firstError     string // the first one's text (lemlist redacts the key)
+}
+
+// noteUpstreamError counts a failed call of the request's Upstream and
+// keeps the first one's text for the log line.
+func (ri *requestInfo) noteUpstreamError(err error) {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	ri.upstreamErrors++
+	if ri.firstError == "" {
+		ri.firstError = err.Error()
 	}
-	wildcard := slices.Contains(origins, "*")
-	allowed := func(origin string) bool { return wildcard || slices.Contains(origins, origin) }
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		origin := r.Header.Get("Origin")
-		w.Header().Add("Vary", "Origin")
-		if origin == "" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		ok := allowed(origin)
-		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-			w.Header().Add("Vary", "Access-Control-Request-Method")
-			w.Header().Add("Vary", "Access-Control-Request-Headers")
-			if !ok {
-				writeError(w, r, http.StatusForbidden, outcomeForbidden, "origin not allowed")
-				return
-			}
-			h := w.Header()
-			h.Set("Access-Control-Allow-Origin", allowOrigin(wildcard, origin))
-			h.Set("Access-Control-Allow-Methods", corsAllowMethods)
-			h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
-			h.Set("Access-Control-Max-Age", corsMaxAge)
-			if ri := infoFrom(r.Context()); ri != nil {
-				ri.setOutcome(outcomePreflight)
-			}
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		if ok {
-			w.Header().Set("Access-Control-Allow-Origin", allowOrigin(wildcard, origin))
-			w.Header().Set("Access-Control-Expose-Headers", corsExposeHeaders)
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
-func allowOrigin(wildcard bool, origin string) string {
-	if wildcard {
-		return "*"
-	}
-	return origin
+func (ri *requestInfo) errors() (n int, first string) {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	return ri.upstreamErrors, ri.firstError
 }
 
-// limitBody reads the request body up to the limit, answering 413 beyond
-// it, so that no later reader sees a cut body.
-func (a *app) limitBody(next http.Handler) http.Handler {
-	limit := a.cfg.MaxBodyBytes
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tooLarge := func() {
-			w.Header().Set("Connection", "close")
-			writeError(w, r, http.StatusRequestEntityTooLarge, outcomeTooLarge,
-				fmt.Sprintf("request body exceeds %d bytes", limit))
-		}
-		if r.ContentLength > limit {
-			tooLarge()
-			return
-		}
-		if r.Body != nil && r.Body != http.NoBody {
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-			if err != nil {
-				if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-					tooLarge()
-					return
-				}
-				writeError(w, r, http.StatusBadRequest, outcomeBadRequest, "could not read the request body")
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			r.ContentLength = int64(len(body))
-		}
-		next.ServeHTTP(w, r)
-	})
+func (ri *requestInfo) setResult(operation, outcome string) {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	ri.operation, ri.outcome = operation, outcome
 }
 
-// withDeadline bounds each request, upstream calls included. Websocket
-// connections are long-lived: their operations are bounded one by one
-// (see aroundOperations), and the server's read and write timeouts are
-// lifted from them.
-func withDeadline(d time.Duration, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isWebsocket(r) || isEventStream(r) {
-			rc := http.NewResponseController(w)
-			_ = rc.SetReadDeadline(time.Time{})
-			_ = rc.SetWriteDeadline(time.Time{})
-			next.ServeHTTP(w, r)
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), d)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
+func (ri *requestInfo) setOutcome(outcome string) {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	ri.outcome = outcome
+}
+
+func (ri *requestInfo) result() (operation, outcome string) {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	return ri.operation, ri.outcome
+}
+
+type requestInfoKey struct{}
+
+func withInfo(ctx context.Context, ri *requestInfo) context.Context {
+	return context.WithValue(ctx, requestInfoKey{}, ri)
+}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	ri, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
+	return ri
 }

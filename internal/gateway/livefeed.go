@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"context"
@@ -19,7 +19,8 @@ import (
 
 // The live feed: Subscription.activityAdded over the websocket and SSE
 // transports, fed by polling (POLL_INTERVAL) and by lemlist's webhooks
-// (WEBHOOK_SECRET, POST /webhooks/lemlist). See package feed.
+// (WEBHOOK_SECRET, POST /webhooks/lemlist). See package feed for the hub;
+// this file is its HTTP side and its wiring to the tenants of auth.go.
 
 // Webhook routes. In pass-through mode, where each client brings its own
 // lemlist key, the URL names the tenant: {tenant} is upstream.TenantID of
@@ -33,34 +34,41 @@ const (
 	defaultWebhookBodyLimit = 1 << 20
 )
 
-// liveFeedOptions are the settings the live feed needs.
-type liveFeedOptions struct {
-	Mode          string        // modeDemo, modeServer or modePassthrough
+// LiveFeedOptions are the settings the live feed needs.
+type LiveFeedOptions struct {
+	// PerTenant is pass-through mode: each client brings its own key, and
+	// webhook URLs name their tenant.
+	PerTenant bool
+	// Demo makes up a webhook secret when WebhookSecret is empty, for the
+	// demo's fake to call the server's own webhook (StartDemo).
+	Demo          bool
 	PollInterval  time.Duration // 0 turns polling off
-	WebhookSecret string        // "" turns webhooks off, except in demo mode
+	WebhookSecret string        // "" turns webhooks off, except with Demo
 	MaxBodyBytes  int64         // of a webhook call; 0 means 1 MiB
 	Logger        *slog.Logger
 	Metrics       *metrics.Metrics // nil: no gauges
 	// Relay passes webhook activities to the other replicas and back
 	// (REDIS_URL); nil: this replica's webhooks reach its subscribers only.
-	Relay feedRelay
+	Relay FeedRelay
 	// ServerTenant is the upstream.TenantID of the server's key in server
 	// and demo modes: the topic of their webhooks between replicas, so
 	// that deployments with different keys sharing a Redis stay apart.
 	ServerTenant string
 }
 
-// feedRelay carries activities between replicas: *redisx.Redis, over
+// FeedRelay carries activities between replicas: *redisx.Redis, over
 // Redis pub/sub. A process never receives its own messages.
-type feedRelay interface {
+type FeedRelay interface {
+	// Publish sends payload to the other replicas on topic.
 	Publish(ctx context.Context, topic string, payload []byte) error
+	// Subscribe calls handle with the other replicas' messages until stop.
 	Subscribe(ctx context.Context, handle func(topic string, payload []byte)) (stop func())
 }
 
-// liveFeed is the wired live feed: the hub, its webhook handler, and in
+// LiveFeed is the wired live feed: the hub, its webhook handler, and in
 // demo mode the fake's emitter. Its methods accept a nil receiver (no live
-// feed), so the app works without it.
-type liveFeed struct {
+// feed), so the server works without it.
+type LiveFeed struct {
 	hub     *feed.Hub
 	webhook http.Handler // nil without a secret
 	pattern string
@@ -71,7 +79,7 @@ type liveFeed struct {
 	// emitInterval is the demo emitter's tick (demoEmitInterval).
 	emitInterval time.Duration
 
-	relay        feedRelay // nil without Redis
+	relay        FeedRelay // nil without Redis
 	serverTenant string
 	stopRelay    func()
 
@@ -79,8 +87,8 @@ type liveFeed struct {
 	stopEmit func()
 }
 
-// newLiveFeed builds the live feed of o's mode.
-func newLiveFeed(o liveFeedOptions) (*liveFeed, error) {
+// NewLiveFeed builds the live feed of o. Close ends it.
+func NewLiveFeed(o LiveFeedOptions) (*LiveFeed, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -91,18 +99,18 @@ func newLiveFeed(o liveFeedOptions) (*liveFeed, error) {
 	if interval <= 0 {
 		interval = -1 // the hub's "off"
 	}
-	l := &liveFeed{
+	l := &LiveFeed{
 		hub:     feed.NewHub(feed.Options{PollInterval: interval, Logger: o.Logger}),
 		pattern: webhookPattern,
 		secret:  o.WebhookSecret,
 		logger:  o.Logger,
 
-		perTenant:    o.Mode == modePassthrough,
+		perTenant:    o.PerTenant,
 		emitInterval: demoEmitInterval,
 		relay:        o.Relay,
 		serverTenant: o.ServerTenant,
 	}
-	if l.secret == "" && o.Mode == modeDemo {
+	if l.secret == "" && o.Demo {
 		var b [16]byte
 		_, _ = rand.Read(b[:])
 		l.secret = hex.EncodeToString(b[:])
@@ -143,14 +151,14 @@ func newLiveFeed(o liveFeedOptions) (*liveFeed, error) {
 // forward passes an activity a webhook brought to the other replicas. A
 // failure (Redis down) is logged: the other replicas' subscribers then get
 // the activity from their pollers only.
-func (l *liveFeed) forward(ctx context.Context, tenant string, activity []byte) {
+func (l *LiveFeed) forward(ctx context.Context, tenant string, activity []byte) {
 	if err := l.relay.Publish(ctx, l.topic(tenant), activity); err != nil {
 		l.logger.WarnContext(ctx, "live feed: cannot pass a webhook activity to the other replicas", "error", err.Error())
 	}
 }
 
 // receive delivers an activity another replica's webhook brought.
-func (l *liveFeed) receive(topic string, payload []byte) {
+func (l *LiveFeed) receive(topic string, payload []byte) {
 	tenant, ok := l.tenantOf(topic)
 	if !ok {
 		return // another deployment's, or another key's
@@ -165,7 +173,7 @@ func (l *liveFeed) receive(topic string, payload []byte) {
 
 // topic is the pub/sub topic of a hub tenant: the tenant id itself in
 // pass-through mode, the server key's otherwise (whose hub tenant is "").
-func (l *liveFeed) topic(tenant string) string {
+func (l *LiveFeed) topic(tenant string) string {
 	if l.perTenant {
 		return tenant
 	}
@@ -174,25 +182,25 @@ func (l *liveFeed) topic(tenant string) string {
 
 // tenantOf is the inverse of topic: the hub tenant of a topic, and
 // whether it is one of this replica's.
-func (l *liveFeed) tenantOf(topic string) (string, bool) {
+func (l *LiveFeed) tenantOf(topic string) (string, bool) {
 	if l.perTenant {
 		return topic, topic != ""
 	}
 	return "", topic == l.serverTenant && topic != ""
 }
 
-// Feed returns the resolver's view of the feed: the hub bound to each
-// request's tenant.
-func (l *liveFeed) Feed() graph.Feed {
+// resolverFeed returns the resolver's view of the feed: the hub bound to
+// each request's tenant.
+func (l *LiveFeed) resolverFeed() graph.Feed {
 	if l == nil {
 		return nil
 	}
 	return tenantFeed{hub: l.hub, perTenant: l.perTenant}
 }
 
-// Mount adds the webhook route to mux, each request wrapped by wrap (the
+// mount adds the webhook route to mux, each request wrapped by wrap (the
 // request log), unless webhooks are off.
-func (l *liveFeed) Mount(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
+func (l *LiveFeed) mount(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
 	if l == nil || l.webhook == nil {
 		return
 	}
@@ -202,7 +210,7 @@ func (l *liveFeed) Mount(mux *http.ServeMux, wrap func(http.Handler) http.Handle
 // StartDemo makes the demo's feed move: the fake inserts an activity
 // every 3 s and posts it to the server's own webhook at baseURL (its root,
 // e.g. http://127.0.0.1:8080).
-func (l *liveFeed) StartDemo(fake *lemlisttest.Server, baseURL string) {
+func (l *LiveFeed) StartDemo(fake *lemlisttest.Server, baseURL string) {
 	if l == nil || fake == nil || l.webhook == nil {
 		return
 	}
@@ -226,7 +234,7 @@ func (l *liveFeed) StartDemo(fake *lemlisttest.Server, baseURL string) {
 // Close stops the demo's emitter and ends every subscription (SSE streams
 // then finish, so that a graceful shutdown need not wait for them). It is
 // idempotent.
-func (l *liveFeed) Close() {
+func (l *LiveFeed) Close() {
 	if l == nil {
 		return
 	}
@@ -260,14 +268,7 @@ func (f tenantFeed) Subscribe(ctx context.Context, filter feed.Filter) (*feed.Su
 	}
 	id := ""
 	if f.perTenant {
-		id = t.id
+		id = t.ID
 	}
-	return f.hub.Subscribe(ctx, feed.Tenant{ID: id, Upstream: t.up}, filter)
-}
-
-// isEventStream reports whether r asks for server-sent events (a GraphQL
-// subscription over SSE): like a websocket, it must outlive the request
-// deadline and the server's write timeout.
-func isEventStream(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	return f.hub.Subscribe(ctx, feed.Tenant{ID: id, Upstream: t.Upstream}, filter)
 }

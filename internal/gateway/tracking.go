@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"context"
@@ -12,73 +12,6 @@ import (
 	"github.com/lemlist-graphql/server/upstream"
 )
 
-// requestInfo is one HTTP request's bookkeeping, for its log line and its
-// metrics. The middleware creates it; the authenticator, the GraphQL
-// interceptors and the upstream transport fill it in.
-type requestInfo struct {
-	id     string // the request id, echoed in X-Request-Id
-	caller string // the rate limiter's caller key: distinct per request
-	tenant string // upstream.TenantID in pass-through mode, else ""
-
-	// upstreamCalls counts the HTTP requests sent to lemlist on this
-	// request's behalf, retries included; an upstream call shared by
-	// several requests (the cache's coalescing) counts for the request
-	// that made it.
-	upstreamCalls atomic.Int64
-
-	mu             sync.Mutex
-	operation      string // the operation name, "" if anonymous or unknown
-	outcome        string // "ok" or the first error's code; "" if not set
-	upstreamErrors int    // failed upstream calls, not-found answers aside
-	firstError     string // the first one's text (lemlist redacts the key)
-}
-
-// noteUpstreamError counts a failed call of the request's Upstream and
-// keeps the first one's text for the log line.
-func (ri *requestInfo) noteUpstreamError(err error) {
-	ri.mu.Lock()
-	defer ri.mu.Unlock()
-	ri.upstreamErrors++
-	if ri.firstError == "" {
-		ri.firstError = err.Error()
-	}
-}
-
-func (ri *requestInfo) errors() (n int, first string) {
-	ri.mu.Lock()
-	defer ri.mu.Unlock()
-	return ri.upstreamErrors, ri.firstError
-}
-
-func (ri *requestInfo) setResult(operation, outcome string) {
-	ri.mu.Lock()
-	defer ri.mu.Unlock()
-	ri.operation, ri.outcome = operation, outcome
-}
-
-func (ri *requestInfo) setOutcome(outcome string) {
-	ri.mu.Lock()
-	defer ri.mu.Unlock()
-	ri.outcome = outcome
-}
-
-func (ri *requestInfo) result() (operation, outcome string) {
-	ri.mu.Lock()
-	defer ri.mu.Unlock()
-	return ri.operation, ri.outcome
-}
-
-type requestInfoKey struct{}
-
-func withInfo(ctx context.Context, ri *requestInfo) context.Context {
-	return context.WithValue(ctx, requestInfoKey{}, ri)
-}
-
-func infoFrom(ctx context.Context) *requestInfo {
-	ri, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
-	return ri
-}
-
 // callState follows one call of the request's Upstream down to HTTP: the
 // upstream transport reports the attempts made for it. Its context value
 // survives the cache, whose shared calls keep their first caller's values.
@@ -90,8 +23,16 @@ type callState struct {
 
 type callStateKey struct{}
 
-// countingTransport counts each HTTP request to lemlist for the GraphQL
-// request and the call it was made for, found in its context.
+// UpstreamTransport returns base counting each HTTP request to lemlist for
+// the GraphQL request and the call it was made for, found in its context:
+// the server's upstream HTTP client must use it, for the log line's
+// upstream_calls and for tracked, which tells a call that was waiting for
+// the rate limiter from one whose exchange was slow by it.
+func UpstreamTransport(base http.RoundTripper) http.RoundTripper {
+	return countingTransport{base: base}
+}
+
+// countingTransport is UpstreamTransport's.
 type countingTransport struct{ base http.RoundTripper }
 
 // RoundTrip implements http.RoundTripper.
@@ -133,8 +74,9 @@ func (b *doneBody) Close() error {
 
 // tracked is a request's view of its tenant's Upstream. A call that its
 // request's deadline interrupts while no HTTP exchange was in progress for
-// it, and none had been answered other than 429, was waiting for a rate
-// limit slot (the per-key limiter, or lemlist's Retry-After): it fails
+// it (as countingTransport, which UpstreamTransport returns, sees them),
+// and none had been answered other than 429, was waiting for a rate limit
+// slot (the per-key limiter, or lemlist's Retry-After): it fails
 // with a *lemlist.RateLimitError, which the error presenter maps to
 // RATE_LIMITED, rather than with the bare deadline. (The limiter itself
 // fails at once when it knows the slot comes after the deadline.)

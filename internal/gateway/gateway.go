@@ -1,0 +1,209 @@
+// Package gateway is the server's HTTP edge: the routes, and the path of
+// one /graphql request from the socket to the executor and back.
+//
+// New builds it from Options. A /graphql request meets, in this order (the
+// order is the list in steps; TestOrder pins it):
+//
+//   - the tracing span (package tracing), outermost so that it covers the
+//     whole request;
+//   - observe.go: the request id, and when the request ends its one log
+//     line and its metrics, with what the steps below noted in its
+//     requestInfo;
+//   - cors.go: browsers' preflights end here, without credentials;
+//   - body.go: the body, read whole up to its limit (413 beyond it);
+//   - auth.go: who the request runs as (its tenant: an upstream and an id),
+//     or a 401;
+//   - deadline.go: the request's deadline, lifted from websockets and
+//     event streams;
+//   - then gqlgen's executor (executor.go), which picks a transport
+//     (transport.go has our own POST and GET) and runs the operation
+//     through its extensions, in the order of the list in extensions:
+//     tracing's operation span, introspection, persisted queries, the
+//     shape and complexity limits (limits.go), the operation's tenant
+//     scope (operation.go: the response cache of respcache.go, the
+//     per-operation loaders over the tenant's upstream, tracked by
+//     tracking.go), graph.FastRows, the outcome noted for the log line,
+//     and the live subscriptions.
+//
+// tracking.go also holds UpstreamTransport, which the server puts in the
+// upstream HTTP client so that each call to lemlist is counted for the
+// request that made it. livefeed.go is the live feed's HTTP side: its
+// webhook route is a route of this handler, and its subscriptions run as
+// the tenant auth.go found, so it lives here rather than in a package of
+// its own; the hub itself is package feed.
+//
+// Beside gqlgen, it imports graph (the schema, resolvers and error codes),
+// graph/loaders, lemlist (caller keys, typed errors), lemlisttest (the
+// demo's emitter), upstream, feed, metrics, tracing and web. Nothing
+// imports it but the server's main package and tests.
+package gateway
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/loaders"
+	"github.com/lemlist-graphql/server/internal/tracing"
+	"github.com/lemlist-graphql/server/metrics"
+	"github.com/lemlist-graphql/server/web"
+)
+
+// Options configure the gateway. Auth, RequestTimeout and MaxBodyBytes
+// are required; the zero value of every other field turns its feature off
+// or takes the default its comment gives.
+type Options struct {
+	// Auth decides who may query, and with which upstream.
+	Auth Authenticator
+	// LogTenant adds each request's tenant id to its log line: pass-through
+	// mode, where tenants are many (the one tenant of other modes goes
+	// unsaid).
+	LogTenant bool
+
+	// Logger receives the request log and the executor's errors; nil
+	// discards them.
+	Logger *slog.Logger
+	// Metrics receives the request metrics; nil makes a registry of the
+	// gateway's own.
+	Metrics *metrics.Metrics
+	// Tracing gives requests and operations their spans; nil is off.
+	Tracing *tracing.Tracing
+	// Live is the live feed (Subscription.activityAdded and its webhook
+	// route); nil turns both off.
+	Live *LiveFeed
+	// FastRows writes the rows of activity connections (FAST_ROWS); nil
+	// leaves every field to gqlgen.
+	FastRows *graph.FastRows
+	// Stats caches activityStats answers; nil keeps none.
+	Stats *graph.StatsCache
+	// Loaders are the settings of each operation's loaders; the gateway
+	// sets their OnBatch (the loader_batch_size metric) and Tenant.
+	Loaders loaders.Options
+
+	// RequestTimeout is the deadline of one request, upstream calls
+	// included (REQUEST_TIMEOUT).
+	RequestTimeout time.Duration
+	// MaxBodyBytes bounds a request body; larger ones get 413.
+	MaxBodyBytes int64
+	// CORSOrigins are the origins browsers may call from (exact, or "*");
+	// also the websocket origin check. None: same-origin only.
+	CORSOrigins []string
+	// MaxPageSize caps first and last; 0 means graph.DefaultMaxPageSize.
+	MaxPageSize int
+	// ComplexityLimit, DepthLimit and ParserTokenLimit bound an operation;
+	// 0 turns each off.
+	ComplexityLimit, DepthLimit, ParserTokenLimit int
+	// Introspection turns introspection on, and field suggestions with it.
+	Introspection bool
+	// ResponseTTL keeps the answers of queries that succeeded that long
+	// (RESPONSE_CACHE_TTL), within ResponseMaxBytes; 0 turns the response
+	// cache off.
+	ResponseTTL      time.Duration
+	ResponseMaxBytes int
+
+	// Ready answers GET /readyz; nil answers "ready".
+	Ready http.HandlerFunc
+	// ServeMetrics serves GET /metrics from Metrics on this handler
+	// (false when METRICS_ADDR gives it a listener of its own).
+	ServeMetrics bool
+}
+
+// Gateway is the server's HTTP handler and what it holds.
+type Gateway struct {
+	o       Options
+	answers *responseCache // nil when off
+	handler http.Handler
+}
+
+// New builds the gateway of o.
+func New(o Options) (*Gateway, error) {
+	switch {
+	case o.Auth == nil:
+		return nil, errors.New("gateway: no Authenticator")
+	case o.RequestTimeout <= 0:
+		return nil, errors.New("gateway: RequestTimeout must be positive")
+	case o.MaxBodyBytes <= 0:
+		return nil, errors.New("gateway: MaxBodyBytes must be positive")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
+	if o.MaxPageSize <= 0 {
+		o.MaxPageSize = graph.DefaultMaxPageSize
+	}
+	g := &Gateway{o: o, answers: newResponseCache(o.ResponseTTL, o.ResponseMaxBytes)}
+	if c := g.answers; c != nil {
+		o.Metrics.CounterFunc("graphql_response_cache_hits_total", "Queries answered from the response cache (RESPONSE_CACHE_TTL).",
+			func() float64 { return float64(c.hits.Load()) })
+		o.Metrics.CounterFunc("graphql_response_cache_misses_total", "Cacheable queries executed.",
+			func() float64 { return float64(c.misses.Load()) })
+		o.Metrics.GaugeFunc("graphql_response_cache_bytes", "Memory held by the response cache's answers.", func() float64 {
+			_, b := c.size()
+			return float64(b)
+		})
+	}
+	g.handler = g.routes()
+	return g, nil
+}
+
+// Handler returns the routes: /graphql, GraphiQL at / (its files below
+// /static/graphiql/), /healthz, /readyz, the live feed's webhooks, and
+// /metrics with ServeMetrics. Other methods get 405 with an Allow header.
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+func (g *Gateway) routes() http.Handler {
+	mux := http.NewServeMux()
+	gql := chain(g.executor(), g.steps())
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodOptions} {
+		mux.Handle(m+" /graphql", gql)
+	}
+	g.o.Live.mount(mux, g.observe) // POST /webhooks/lemlist[/{tenant}]
+	// GraphiQL, with its scripts embedded rather than from a CDN.
+	mux.Handle("GET /{$}", web.Handler("lemlist GraphQL", "/graphql"))
+	mux.Handle("GET "+web.AssetsPath, web.Assets())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	ready := g.o.Ready
+	if ready == nil {
+		ready = func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ready\n") }
+	}
+	mux.HandleFunc("GET /readyz", ready)
+	if g.o.ServeMetrics {
+		mux.Handle("GET /metrics", g.o.Metrics.Handler())
+	}
+	return mux
+}
+
+// A step is one middleware of the /graphql route.
+type step struct {
+	name string
+	wrap func(http.Handler) http.Handler
+}
+
+// steps returns the middleware of the /graphql route, outermost first: a
+// request meets them in this order, then the executor.
+func (g *Gateway) steps() []step {
+	return []step{
+		{"trace", g.o.Tracing.Handler}, // its span covers the whole request
+		{"observe", g.observe},         // the request id; the log line and metrics of whatever follows
+		{"cors", g.cors},               // preflights carry no credentials
+		{"limit body", g.limitBody},
+		{"authenticate", g.authenticate},
+		{"deadline", func(next http.Handler) http.Handler { return withDeadline(g.o.RequestTimeout, next) }},
+	}
+}
+
+// chain wraps h in steps, the first outermost.
+func chain(h http.Handler, steps []step) http.Handler {
+	for i := len(steps) - 1; i >= 0; i-- {
+		h = steps[i].wrap(h)
+	}
+	return h
+}

@@ -1,0 +1,112 @@
+package gateway
+
+import (
+	"cmp"
+	"context"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/loaders"
+	"github.com/lemlist-graphql/server/internal/tracing"
+	"github.com/lemlist-graphql/server/lemlist"
+)
+
+// tenantScope runs each operation as its tenant: over fresh loaders on the
+// tenant's upstream (tracked, for the request's log line), with a caller
+// key of its own for the rate limiter, so that the per-key limiter shares
+// slots round-robin between operations and one heavy query cannot starve
+// the others. An operation that has no deadline yet (over a websocket or
+// an event stream) gets RequestTimeout, subscriptions excepted. A query
+// answered recently is answered from the response cache (respcache.go)
+// without running.
+type tenantScope struct {
+	g       *Gateway
+	callers atomic.Uint64
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationInterceptor
+} = (*tenantScope)(nil)
+
+// ExtensionName implements graphql.HandlerExtension.
+func (*tenantScope) ExtensionName() string { return "Tenant" }
+
+// Validate implements graphql.HandlerExtension.
+func (*tenantScope) Validate(graphql.ExecutableSchema) error { return nil }
+
+// InterceptOperation implements graphql.OperationInterceptor.
+func (s *tenantScope) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	g := s.g
+	caller := strconv.FormatUint(s.callers.Add(1), 10)
+	t := tenantFrom(ctx)
+	if t == nil {
+		err := gqlerror.Errorf("unauthenticated")
+		err.Extensions = map[string]any{"code": graph.CodeUnauthenticated}
+		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
+	}
+	var keep func(graphql.ResponseHandler) graphql.ResponseHandler
+	if g.answers != nil {
+		var hit graphql.ResponseHandler
+		if hit, keep = g.answers.lookup(t.ID, graphql.GetOperationContext(ctx)); hit != nil {
+			return hit
+		}
+	}
+	ctx = lemlist.WithCaller(ctx, caller)
+	lo := g.o.Loaders
+	lo.OnBatch, lo.Tenant = g.o.Metrics.LoaderBatch, cmp.Or(t.ID, "server")
+	ctx = loaders.NewContext(ctx, loaders.New(tracked{t.Upstream}, lo))
+	rh := next(ctx)
+	if keep != nil {
+		rh = keep(rh)
+	}
+	op := graphql.GetOperationContext(ctx).Operation
+	if _, ok := ctx.Deadline(); ok || op == nil || op.Operation == ast.Subscription {
+		return rh
+	}
+	d := g.o.RequestTimeout
+	return func(ctx context.Context) *graphql.Response {
+		ctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		return rh(ctx)
+	}
+}
+
+// noteOutcome notes the operation's name and outcome (ok, or the first
+// error's code) for the request's log line and metrics.
+type noteOutcome struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.ResponseInterceptor
+} = noteOutcome{}
+
+// ExtensionName implements graphql.HandlerExtension.
+func (noteOutcome) ExtensionName() string { return "Outcome" }
+
+// Validate implements graphql.HandlerExtension.
+func (noteOutcome) Validate(graphql.ExecutableSchema) error { return nil }
+
+// InterceptResponse implements graphql.ResponseInterceptor.
+func (noteOutcome) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	ri := infoFrom(ctx)
+	if ri == nil || resp == nil {
+		return resp
+	}
+	name := ""
+	if graphql.HasOperationContext(ctx) {
+		oc := graphql.GetOperationContext(ctx)
+		name = oc.OperationName
+		if name == "" && oc.Operation != nil {
+			name = oc.Operation.Name
+		}
+	}
+	ri.setResult(name, tracing.Outcome(resp))
+	return resp
+}
