@@ -525,13 +525,7 @@ func TestFaultNestedGivesPartialData(t *testing.T) {
 				t.Fatal("no error for the failed lookups")
 			}
 			for _, er := range errs {
-				// A lookup that failed in Preload is made again by its
-				// field, past the deadline: it never reaches HTTP, and the
-				// gateway's tracked (internal/gateway/tracking.go) takes
-				// such a call for a wait on the rate limiter: RATE_LIMITED.
-				// That guess goes once the limiter reports its own waits
-				// (issue 11); this test then wants tc.code again.
-				if code := er.Extensions["code"]; code != tc.code && (!tc.slow || code != graph.CodeRateLimited) {
+				if code := er.Extensions["code"]; code != tc.code {
 					t.Errorf("code %v (%s), want %s", er.Extensions["code"], er.Message, tc.code)
 				}
 				if len(er.Path) != 4 || er.Path[0] != "activities" || er.Path[1] != "nodes" || er.Path[3] != tc.field {

@@ -22,16 +22,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	_ "time/tzdata" // IANA zones for DAY keys, even without a system zoneinfo
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/graph/model"
 	"github.com/lemlist-graphql/server/graph/relay"
+	"github.com/lemlist-graphql/server/internal/lru"
 	"github.com/lemlist-graphql/server/lemlist"
 )
 
@@ -341,16 +340,7 @@ func optional(s string) *string {
 // StatsCache keeps activityStats answers per tenant and arguments for a
 // TTL, in a bounded LRU. It is safe for concurrent use.
 type StatsCache struct {
-	ttl time.Duration
-	now func() time.Time
-
-	mu  sync.Mutex
-	lru *simplelru.LRU[string, statsEntry]
-}
-
-type statsEntry struct {
-	res     *model.ActivityStats
-	expires time.Time
+	lru *lru.Cache[string, *model.ActivityStats]
 }
 
 // NewStatsCache returns a cache keeping up to maxEntries answers for ttl
@@ -360,23 +350,16 @@ func NewStatsCache(ttl time.Duration, maxEntries int) *StatsCache {
 	if ttl <= 0 || maxEntries <= 0 {
 		return nil
 	}
-	lru, _ := simplelru.NewLRU[string, statsEntry](maxEntries, nil)
-	return &StatsCache{ttl: ttl, now: time.Now, lru: lru}
+	return &StatsCache{lru: lru.New(lru.Options[string, *model.ActivityStats]{MaxEntries: maxEntries, TTL: ttl})}
 }
 
 // get returns a copy of the answer under key, marked cached.
 func (c *StatsCache) get(key string) (*model.ActivityStats, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.lru.Get(key)
+	kept, ok := c.lru.Get(key)
 	if !ok {
 		return nil, false
 	}
-	if !c.now().Before(e.expires) {
-		c.lru.Remove(key)
-		return nil, false
-	}
-	res := *e.res // groups and rates are shared and never written
+	res := *kept // groups and rates are shared and never written
 	res.Cached = true
 	return &res, true
 }
@@ -385,7 +368,5 @@ func (c *StatsCache) put(key string, res *model.ActivityStats) {
 	if len(res.Groups) > maxCachedGroups {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lru.Add(key, statsEntry{res: res, expires: c.now().Add(c.ttl)})
+	c.lru.Add(key, res)
 }

@@ -149,12 +149,10 @@ func NewLiveFeed(o LiveFeedOptions) (*LiveFeed, error) {
 }
 
 // forward passes an activity a webhook brought to the other replicas. A
-// failure (Redis down) is logged: the other replicas' subscribers then get
-// the activity from their pollers only.
-func (l *LiveFeed) forward(ctx context.Context, tenant string, activity []byte) {
-	if err := l.relay.Publish(ctx, l.topic(tenant), activity); err != nil {
-		l.logger.WarnContext(ctx, "live feed: cannot pass a webhook activity to the other replicas", "error", err.Error())
-	}
+// failure (Redis down) fails the webhook call with a 503, so that lemlist
+// calls again.
+func (l *LiveFeed) forward(ctx context.Context, tenant string, activity []byte) error {
+	return l.relay.Publish(ctx, l.topic(tenant), activity)
 }
 
 // receive delivers an activity another replica's webhook brought.
