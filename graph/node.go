@@ -11,9 +11,9 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/graph/model"
-	"github.com/lemlist-graphql/server/graph/relay"
 	"github.com/lemlist-graphql/server/lemlist"
 )
 
@@ -56,7 +56,7 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 // only that entry.
 func (r *Resolver) nodes(ctx context.Context, ids []string) ([]model.Node, error) {
 	if len(ids) > MaxNodes {
-		return nil, &relay.InputError{Arg: "ids", Msg: fmt.Sprintf("at most %d ids, got %d", MaxNodes, len(ids))}
+		return nil, &activityfilter.InputError{Arg: "ids", Msg: fmt.Sprintf("at most %d ids, got %d", MaxNodes, len(ids))}
 	}
 	out := make([]model.Node, len(ids))
 	path := graphql.GetPath(ctx)

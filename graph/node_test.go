@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
@@ -40,7 +41,7 @@ func newNodeEnv(t *testing.T) (e *env, other *lemlisttest.Tenant, up upstream.Up
 	t.Cleanup(fake.Close)
 	tenant := fake.Tenant(lemlisttest.DefaultTenant)
 	up = upstream.Client(tenant.Client(counted(nil), lemlist.WithRetry(lemlist.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})))
-	h := graphServer(t, stackOptions{up: up, rows: graph.NewFastRows(), deadline: 5 * time.Second})
+	h := graphServer(t, stackOptions{up: up, rows: fastrows.New(), deadline: 5 * time.Second})
 	return &env{c: client.New(h, client.Path("/graphql")), fake: fake, t: tenant}, fake.Tenant("other"), up
 }
 
