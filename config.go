@@ -68,6 +68,10 @@ type config struct {
 	RedisFallbackReplicas int    // replicas sharing a key's budget while Redis is down
 	RedisNamespace        string // separates deployments sharing a Redis; "": none
 
+	// TrustedDocuments are the manifest files of the only operations
+	// clients may run; none: any operation.
+	TrustedDocuments []string
+
 	MetricsAddr string
 	LogLevel    string
 	DemoSize    int
@@ -147,6 +151,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "redis-url", usage: "redis://[:password@]host:port/db (rediss:// for TLS) shared by the replicas: the rate budget per API key, the response cache and the live feed's webhooks; empty keeps everything in memory (one replica)", set: urlVar(&c.RedisURL, redisURL, "a redis:// or rediss:// URL with a host, such as redis://:password@redis:6379/0"), secret: true},
 		{name: "redis-namespace", usage: "separates deployments that share one Redis: the live feed's channels become lgql:<namespace>:feed:*; 1 to 64 letters, digits, '.', '-' or '_'; empty: none. Replicas sign the feed's messages with WEBHOOK_SECRET when it is set", set: patternVar(&c.RedisNamespace, `^[A-Za-z0-9._-]{1,64}$`, "1 to 64 letters, digits, '.', '-' or '_'")},
 		{name: "redis-fallback-replicas", usage: "how many replicas share each key's budget while Redis is down: each then allows LEMLIST_RATE_LIMIT/this per 2 s on its own", def: "3", set: intVar(&c.RedisFallbackReplicas, 1, 1000)},
+		{name: "trusted-documents", usage: "comma-separated persisted-query manifests (Relay's {id: text} JSON, or Apollo's persisted-query manifest): only their operations run, sent by id or exact text; others get PERSISTED_QUERY_NOT_ALLOWED, unknown ids PERSISTED_QUERY_NOT_FOUND. Empty: any operation", set: listVar(&c.TrustedDocuments)},
 		{name: "metrics-addr", usage: "host:port of a separate listener for /metrics; empty serves /metrics on the main port", set: strVar(&c.MetricsAddr)},
 		{name: "log-level", usage: "debug, info, warn or error", def: "info", set: enumVar(&c.LogLevel, "debug", "info", "warn", "error")},
 		{name: "demo-activities", usage: "size of the generated demo dataset", def: "5000", set: intVar(&c.DemoSize, 1, 2_000_000)},
@@ -511,6 +516,19 @@ func patternVar(p *string, re, want string) func(string) error {
 			return fmt.Errorf("want %s, got %q", want, v)
 		}
 		*p = v
+		return nil
+	}
+}
+
+// listVar takes a comma-separated list, dropping empty items.
+func listVar(p *[]string) func(string) error {
+	return func(v string) error {
+		*p = nil
+		for item := range strings.SplitSeq(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				*p = append(*p, item)
+			}
+		}
 		return nil
 	}
 }

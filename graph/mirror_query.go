@@ -367,19 +367,19 @@ func earlier(a, b time.Time) time.Time {
 	return a
 }
 
-// campaignByID answers a campaign known by id (nil: none), fetching it
+// keyCampaign answers a campaign known by id (nil: none), fetching it
 // (through the request's loader, shared by every key) only when more than
 // its id is selected.
-func campaignByID(ctx context.Context, id *string) (*model.Campaign, error) {
+func keyCampaign(ctx context.Context, id *string) (*model.Campaign, error) {
 	if id == nil || *id == "" {
 		return nil, nil
 	}
 	return campaignRef(ctx, &model.Campaign{ID: *id})
 }
 
-// userByID answers a team member known by id (nil: none), reading the
+// keyUser answers a team member known by id (nil: none), reading the
 // team (one call per request) only when more than the id is selected.
-func userByID(ctx context.Context, id *string) (*model.User, error) {
+func keyUser(ctx context.Context, id *string) (*model.User, error) {
 	if id == nil || *id == "" {
 		return nil, nil
 	}

@@ -15,12 +15,12 @@ import (
 
 // Campaign is the resolver for the campaign field.
 func (r *activityStatsKeyResolver) Campaign(ctx context.Context, obj *model.ActivityStatsKey) (*model.Campaign, error) {
-	return campaignByID(ctx, obj.CampaignID)
+	return keyCampaign(ctx, obj.CampaignID)
 }
 
 // User is the resolver for the user field.
 func (r *activityStatsKeyResolver) User(ctx context.Context, obj *model.ActivityStatsKey) (*model.User, error) {
-	return userByID(ctx, obj.UserID)
+	return keyUser(ctx, obj.UserID)
 }
 
 // Activities is the resolver for the activities field.
@@ -30,7 +30,7 @@ func (r *campaignResolver) Activities(ctx context.Context, obj *model.Campaign, 
 
 // Campaign is the resolver for the campaign field.
 func (r *campaignEmailRatesResolver) Campaign(ctx context.Context, obj *model.CampaignEmailRates) (*model.Campaign, error) {
-	return campaignByID(ctx, &obj.CampaignID)
+	return keyCampaign(ctx, &obj.CampaignID)
 }
 
 // Activities is the resolver for the activities field.
@@ -76,6 +76,16 @@ func (r *queryResolver) Campaign(ctx context.Context, id string) (*model.Campaig
 // Contact is the resolver for the contact field.
 func (r *queryResolver) Contact(ctx context.Context, id string) (*model.Contact, error) {
 	return lookup(ctx, id, (*loaders.Loaders).Contact, model.ContactFromLemlist)
+}
+
+// Node is the resolver for the node field.
+func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
+	return r.node(ctx, id)
+}
+
+// Nodes is the resolver for the nodes field.
+func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, error) {
+	return r.nodes(ctx, ids)
 }
 
 // ActivityStats is the resolver for the activityStats field.
