@@ -180,7 +180,9 @@ func (r *Resolver) covering(ctx context.Context, from time.Time) (*mirror.Engine
 	if err != nil {
 		return nil, st, fmt.Errorf("mirror status: %w", err)
 	}
-	if !st.Covers(from) {
+	// With AllTime, lemlist has nothing older than coveredFrom: a range
+	// that starts earlier is covered too (Covers keeps to coveredFrom).
+	if !st.Covers(from) && !(st.AllTime && !st.CoveredTo.IsZero()) {
 		switch {
 		case st.CoveredTo.IsZero():
 			return nil, st, fmt.Errorf("%w: its first sync has not run", ErrMirrorNotCovered)
