@@ -81,6 +81,9 @@ type config struct {
 	MirrorReconcileInterval time.Duration
 	MirrorFullReconcile     time.Duration
 	MirrorLeaseTTL          time.Duration
+	// TrustedDocuments are the manifest files of the only operations
+	// clients may run; none: any operation.
+	TrustedDocuments []string
 
 	MetricsAddr string
 	LogLevel    string
@@ -168,6 +171,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "mirror-reconcile-interval", usage: "how often the mirror reconciles MIRROR_LOOKBACK: days or a Go duration", def: "10m", set: dayDurVar(&c.MirrorReconcileInterval)},
 		{name: "mirror-full-reconcile-interval", usage: "how often the mirror re-reads all its history to remove older deletions (about N/100 calls for N activities): days (7d) or a Go duration", def: "7d", set: dayDurVar(&c.MirrorFullReconcile)},
 		{name: "mirror-lease-ttl", usage: "with a store shared by replicas (PostgreSQL), how long a replica's lease on a team's sync lasts unless renewed: another replica takes over within about this", def: "15s", set: dayDurVar(&c.MirrorLeaseTTL)},
+		{name: "trusted-documents", usage: "comma-separated persisted-query manifests (Relay's {id: text} JSON, or Apollo's persisted-query manifest): only their operations run, sent by id or exact text; others get PERSISTED_QUERY_NOT_ALLOWED, unknown ids PERSISTED_QUERY_NOT_FOUND. Empty: any operation", set: listVar(&c.TrustedDocuments)},
 		{name: "metrics-addr", usage: "host:port of a separate listener for /metrics; empty serves /metrics on the main port", set: strVar(&c.MetricsAddr)},
 		{name: "log-level", usage: "debug, info, warn or error", def: "info", set: enumVar(&c.LogLevel, "debug", "info", "warn", "error")},
 		{name: "demo-activities", usage: "size of the generated demo dataset", def: "5000", set: intVar(&c.DemoSize, 1, 2_000_000)},
@@ -623,6 +627,19 @@ func patternVar(p *string, re, want string) func(string) error {
 			return fmt.Errorf("want %s, got %q", want, v)
 		}
 		*p = v
+		return nil
+	}
+}
+
+// listVar takes a comma-separated list, dropping empty items.
+func listVar(p *[]string) func(string) error {
+	return func(v string) error {
+		*p = nil
+		for item := range strings.SplitSeq(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				*p = append(*p, item)
+			}
+		}
 		return nil
 	}
 }

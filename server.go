@@ -34,6 +34,7 @@ import (
 	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/internal/gateway"
 	"github.com/lemlist-graphql/server/internal/tracing"
+	"github.com/lemlist-graphql/server/internal/trusted"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/metrics"
@@ -328,6 +329,13 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, &configError{err.Error()}
 	}
+	var manifest *trusted.Manifest
+	if len(cfg.TrustedDocuments) > 0 {
+		if manifest, err = loadManifest(cfg.TrustedDocuments); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
 	a.gateway, err = gateway.New(gateway.Options{
 		Auth:      a.auth,
 		LogTenant: cfg.Mode == modePassthrough, // the one tenant of other modes goes unsaid
@@ -353,6 +361,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		ResponseTTL:      cfg.ResponseTTL,
 		// Whole answers take a quarter of the cache's memory budget.
 		ResponseMaxBytes: int(cfg.CacheMaxBytes / 4),
+		TrustedDocuments: manifest,
 
 		Ready:        a.ready,
 		ServeMetrics: cfg.MetricsAddr == "",
@@ -438,4 +447,18 @@ func (a *app) ready(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	_, _ = io.WriteString(w, "ready\nredis: ok\n")
+}
+
+// loadManifest reads the trusted documents of TRUSTED_DOCUMENTS and checks
+// each against the schema, so that a stale manifest stops the server at
+// startup rather than failing its clients one by one.
+func loadManifest(paths []string) (*trusted.Manifest, error) {
+	m, err := trusted.Load(paths...)
+	if err != nil {
+		return nil, settingError("trusted-documents", "%v", err)
+	}
+	if err := m.Check(graph.NewExecutableSchema(graph.Config{}).Schema()); err != nil {
+		return nil, settingError("trusted-documents", "%v", err)
+	}
+	return m, nil
 }

@@ -63,6 +63,16 @@ func (r *queryResolver) Contact(ctx context.Context, id string) (*model.Contact,
 	return lookup(ctx, id, (*loaders.Loaders).Contact, model.ContactFromLemlist)
 }
 
+// Node is the resolver for the node field.
+func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
+	return r.node(ctx, id)
+}
+
+// Nodes is the resolver for the nodes field.
+func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, error) {
+	return r.nodes(ctx, ids)
+}
+
 // ActivityStats is the resolver for the activityStats field.
 func (r *queryResolver) ActivityStats(ctx context.Context, filter *model.ActivityFilter, groupBy []model.StatsGroup, timezone *string, maxUpstreamCalls *int) (*model.ActivityStats, error) {
 	return r.activityStats(ctx, filter, groupBy, timezone, maxUpstreamCalls)

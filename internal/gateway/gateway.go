@@ -51,7 +51,9 @@ import (
 	"github.com/lemlist-graphql/server/graph"
 	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/graph/loaders"
+	"github.com/lemlist-graphql/server/internal/sdl"
 	"github.com/lemlist-graphql/server/internal/tracing"
+	"github.com/lemlist-graphql/server/internal/trusted"
 	"github.com/lemlist-graphql/server/metrics"
 	"github.com/lemlist-graphql/server/mirror"
 	"github.com/lemlist-graphql/server/web"
@@ -118,6 +120,11 @@ type Options struct {
 	ResponseTTL      time.Duration
 	ResponseMaxBytes int
 
+	// TrustedDocuments, when set, is the allowlist of the only operations
+	// clients may run (TRUSTED_DOCUMENTS), by id or exact text; automatic
+	// persisted queries are then off.
+	TrustedDocuments *trusted.Manifest
+
 	// Ready answers GET /readyz; nil answers "ready".
 	Ready http.HandlerFunc
 	// ServeMetrics serves GET /metrics from Metrics on this handler
@@ -177,6 +184,9 @@ func (g *Gateway) routes() http.Handler {
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodOptions} {
 		mux.Handle(m+" /graphql", gql)
 	}
+	// The public schema as SDL for codegen tools, behind the same steps
+	// (auth included) as /graphql, introspection on or off.
+	mux.Handle("GET /graphql/schema.graphql", chain(sdl.Handler(graph.NewExecutableSchema(graph.Config{}).Schema()), g.steps()))
 	g.o.Live.mount(mux, g.observe) // POST /webhooks/lemlist[/{tenant}]
 	// GraphiQL, with its scripts embedded rather than from a CDN.
 	mux.Handle("GET /{$}", web.Handler("lemlist GraphQL", "/graphql"))
@@ -204,7 +214,7 @@ type step struct {
 // steps returns the middleware of the /graphql route, outermost first: a
 // request meets them in this order, then the executor.
 func (g *Gateway) steps() []step {
-	return []step{
+	steps := []step{
 		{"trace", g.o.Tracing.Handler}, // its span covers the whole request
 		{"observe", g.observe},         // the request id; the log line and metrics of whatever follows
 		{"cors", g.cors},               // preflights carry no credentials
@@ -212,6 +222,11 @@ func (g *Gateway) steps() []step {
 		{"authenticate", g.authenticate},
 		{"deadline", func(next http.Handler) http.Handler { return withDeadline(g.o.RequestTimeout, next) }},
 	}
+	if g.o.TrustedDocuments != nil {
+		// Relay sends its persisted query's id as a top-level doc_id.
+		steps = append(steps, step{"document id", trusted.LiftDocumentID})
+	}
+	return steps
 }
 
 // chain wraps h in steps, the first outermost.
