@@ -221,9 +221,8 @@ func TestMirrorQueryDuringBackfill(t *testing.T) {
 	if bg < n/100 || fg < 1 {
 		t.Fatalf("calls by lane: background %v, interactive %v; want at least %d and 1", bg, fg, n/100)
 	}
-	sync := value(fams, "mirror_upstream_calls_total", nil)
-	if sync > bg {
-		t.Fatalf("mirror_upstream_calls_total %v above the background lane's %v", sync, bg)
+	if sync := value(fams, "mirror_upstream_calls_total", nil); sync < n/100 {
+		t.Fatalf("mirror_upstream_calls_total %v, want at least %d", sync, n/100)
 	}
 }
 
