@@ -50,6 +50,7 @@ func (s *tenantScope) InterceptOperation(ctx context.Context, next graphql.Opera
 		err.Extensions = map[string]any{"code": graph.CodeUnauthenticated}
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
 	}
+	g.startMirror(t) // pass-through mode: the tenant's engine, on its first operation
 	var keep func(graphql.ResponseHandler) graphql.ResponseHandler
 	if g.answers != nil {
 		var hit graphql.ResponseHandler
