@@ -18,6 +18,7 @@ import (
 // TestStore runs the store's tests against one PostgreSQL server, each
 // subtest in databases of its own.
 func TestStore(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t)
 	t.Run("Contract", func(t *testing.T) {
 		t.Parallel()
