@@ -12,10 +12,11 @@
 // Rows live in one table keyed by (tenant, id). Each Apply is one
 // transaction: it first increments the tenant's version in the tenants
 // table, which row-locks the tenant until commit, then upserts the batch
-// (one INSERT ... SELECT FROM unnest(arrays) ... ON CONFLICT DO UPDATE; a
-// batch of CopyThreshold rows or more is copied into a temporary table and
-// merged, which is faster for large batches), deletes, and writes the sync
-// state. A crash leaves all of it or none of it.
+// (one INSERT ... SELECT FROM unnest(arrays) ... ON CONFLICT DO UPDATE,
+// the faster for pages of 100 to 1000 rows; from CopyThreshold rows, COPY
+// into a temporary table and one INSERT ... SELECT ... ON CONFLICT from
+// it, the faster for 5000), deletes, and writes the sync state. A crash
+// leaves all of it or none of it.
 //
 // # Aggregates and the change log
 //
@@ -86,7 +87,7 @@ var migrationFS embed.FS
 const (
 	DefaultConnectTimeout     = 5 * time.Second
 	DefaultTombstoneRetention = 24 * time.Hour
-	DefaultCopyThreshold      = 1000
+	DefaultCopyThreshold      = 2000
 )
 
 // Options tune a Store.

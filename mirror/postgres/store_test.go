@@ -22,15 +22,15 @@ func TestStore(t *testing.T) {
 	c := startCluster(t)
 	t.Run("Contract", func(t *testing.T) {
 		t.Parallel()
-		storetest.Run(t, func(t *testing.T) mirror.Store { return open(t, c.URL(c.newDB(t)), postgres.Options{}) })
-	})
-	t.Run("ContractCopy", func(t *testing.T) {
-		t.Parallel()
+		// The suite's large batches (500 rows) take the COPY path, its
+		// small ones the INSERT.
 		storetest.Run(t, func(t *testing.T) mirror.Store {
-			return open(t, c.URL(c.newDB(t)), postgres.Options{CopyThreshold: 1})
+			return open(t, c.URL(c.newDB(t)), postgres.Options{CopyThreshold: 200})
 		})
 	})
-	t.Run("Replicas", func(t *testing.T) { t.Parallel(); testReplicas(t, c) })
+	t.Run("CopyRoundTrip", func(t *testing.T) { t.Parallel(); testCopyRoundTrip(t, c) })
+	t.Run("Replicas", func(t *testing.T) { t.Parallel(); testReplicas(t, c, postgres.Options{}) })
+	t.Run("ReplicasCopy", func(t *testing.T) { t.Parallel(); testReplicas(t, c, postgres.Options{CopyThreshold: 1}) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { t.Parallel(); testConcurrentWriters(t, c) })
 	t.Run("InsertedOnce", func(t *testing.T) { t.Parallel(); testInsertedOnce(t, c) })
 	t.Run("PrunedTombstones", func(t *testing.T) { t.Parallel(); testPrunedTombstones(t, c) })
@@ -101,9 +101,9 @@ func check(t *testing.T, s mirror.Store, tenant string, m model, queries []mirro
 
 // testReplicas: two Stores on one database see each other's writes as
 // soon as they commit, incrementally after their first read.
-func testReplicas(t *testing.T, c *cluster) {
+func testReplicas(t *testing.T, c *cluster, opts postgres.Options) {
 	url := c.URL(c.newDB(t))
-	a, b := open(t, url, postgres.Options{}), open(t, url, postgres.Options{})
+	a, b := open(t, url, opts), open(t, url, opts)
 	rows := storetest.RandomRows(11, 2000, end, 20*24*time.Hour)
 	queries := storetest.Queries(12, rows, 8)
 	m := model{}
@@ -139,6 +139,38 @@ func testReplicas(t *testing.T, c *cluster) {
 	}
 	// A third replica starting now loads the same rows.
 	check(t, open(t, url, postgres.Options{}), "t", m, queries)
+}
+
+// testCopyRoundTrip: rows written by COPY read back as written, and
+// replays and duplicates in a batch behave as with INSERT.
+func testCopyRoundTrip(t *testing.T, c *cluster) {
+	s := open(t, c.URL(c.newDB(t)), postgres.Options{CopyThreshold: 1})
+	step := 3
+	r1 := mirror.Row{ID: "act_1", Type: "emailsSent", Channel: "EMAIL", CampaignID: "cam_1", LeadID: "lea_1",
+		ContactID: "ctc_1", UserID: "usr_1", CreatedAt: end.Add(-time.Hour + 7*time.Millisecond), IsFirst: true,
+		SequenceStep: &step, Raw: []byte(`{"_id": "act_1",  "x":[1]}`)}
+	r2 := mirror.Row{ID: "act_2", Type: "annotated", Channel: "NOTE", CreatedAt: end}
+	res := apply(t, s, "t", mirror.Batch{Upserts: []mirror.Row{r2, r1, r2}})
+	if !slices.Equal(res.Inserted, []int{1, 2}) {
+		t.Errorf("Inserted %v, want [1 2]", res.Inserted)
+	}
+	r1.Type = "emailsOpened"
+	res = apply(t, s, "t", mirror.Batch{Upserts: []mirror.Row{r1, r2}})
+	if len(res.Inserted) != 0 {
+		t.Errorf("replay Inserted %v", res.Inserted)
+	}
+	for _, want := range []mirror.Row{r1, r2} {
+		got, ok, err := s.Get(t.Context(), "t", want.ID)
+		if !ok || err != nil {
+			t.Fatalf("Get %s: %v %v", want.ID, ok, err)
+		}
+		if want.Raw == nil {
+			want.Raw = []byte{}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Get %s (-want +got):\n%s", want.ID, diff)
+		}
+	}
 }
 
 // testConcurrentWriters: two replicas write one tenant at once, as a
