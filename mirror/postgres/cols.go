@@ -57,12 +57,6 @@ func (s *Store) fresh(ctx context.Context, tenant string) (*columns.Table, error
 	return tc.table, nil
 }
 
-// change is one row read from the change log.
-type change struct {
-	rid int64
-	row mirror.Row
-}
-
 // catchUp brings tc up to the tenant's current version from one snapshot:
 // the changes above tc.version when tc is loaded and its version is not
 // below the pruned tombstones, else every row. tc.mu is held.
@@ -77,21 +71,17 @@ func (s *Store) catchUp(ctx context.Context, tc *tenantCols, tid int64) error {
 		return err
 	}
 	if tc.table != nil && tc.version >= floor {
-		ups, err := readChanges(ctx, tx, qChanged, tid, tc.version)
-		if err != nil {
-			return err
-		}
 		rows, _ := tx.Query(ctx, qTombstones, tid, tc.version)
 		dels, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 		if err != nil {
 			return err
 		}
-		slices.SortFunc(ups, func(a, b change) int { return cmp.Compare(a.rid, b.rid) })
+		rows, _ = tx.Query(ctx, qChanged, tid, tc.version)
+		var broken bool // the columns refused a row
 		err = tc.table.Update(func(w *columns.Writer) error {
-			for i := range ups {
-				if err := w.Upsert(ups[i].rid, &ups[i].row); err != nil {
-					return err
-				}
+			if err := load(w, rows); err != nil {
+				broken = !errors.Is(err, errQuery)
+				return err
 			}
 			for _, rid := range dels {
 				w.Delete(rid)
@@ -102,42 +92,46 @@ func (s *Store) catchUp(ctx context.Context, tc *tenantCols, tid int64) error {
 			tc.version = version
 			return nil
 		}
-		// A key out of order cannot happen while writes are numbered
-		// under the tenant lock; reload rather than answer wrongly.
+		// The columns hold part of the changes: drop them. A read error
+		// is returned; when the columns refused a row (a key out of
+		// order, which cannot happen while writes are numbered under the
+		// tenant lock), reload them at once rather than answer wrongly.
 		tc.table = nil
+		if !broken {
+			return err
+		}
 	}
 	t := columns.New()
 	rows, _ := tx.Query(ctx, qColumns, tid)
-	err = t.Update(func(w *columns.Writer) error {
-		var c change
-		_, err := pgx.ForEachRow(rows, c.dest(), func() error {
-			return w.Upsert(c.rid, &c.row)
-		})
-		return err
-	})
-	if err != nil {
+	if err := t.Update(func(w *columns.Writer) error { return load(w, rows) }); err != nil {
 		return err
 	}
 	tc.table, tc.version = t, version
 	return nil
 }
 
-// dest returns the scan targets of qColumns and qChanged.
-func (c *change) dest() []any {
-	r := &c.row
-	return []any{&c.rid, &r.Type, &r.Channel, &r.CampaignID, &r.LeadID, &r.UserID, &r.CreatedAt, &r.IsFirst}
-}
+// errQuery marks the errors of reading rows, as opposed to the columns
+// refusing one.
+var errQuery = errors.New("read rows")
 
-// readChanges reads the rows of a change query.
-func readChanges(ctx context.Context, tx pgx.Tx, query string, args ...any) ([]change, error) {
-	rows, _ := tx.Query(ctx, query, args...)
-	var out []change
-	var c change
-	_, err := pgx.ForEachRow(rows, c.dest(), func() error {
-		out = append(out, c)
-		return nil
-	})
-	return out, err
+// load upserts the rows of qColumns or qChanged, in rid order, into w.
+func load(w *columns.Writer, rows pgx.Rows) error {
+	defer rows.Close()
+	var rid int64
+	var r mirror.Row
+	dest := []any{&rid, &r.Type, &r.Channel, &r.CampaignID, &r.LeadID, &r.UserID, &r.CreatedAt, &r.IsFirst}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("%w: %w", errQuery, err)
+		}
+		if err := w.Upsert(rid, &r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%w: %w", errQuery, err)
+	}
+	return nil
 }
 
 // applied updates this replica's columns with a batch it just committed at

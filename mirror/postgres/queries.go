@@ -97,7 +97,7 @@ FROM activities a JOIN tenants t USING (tid) WHERE t.name = $1 AND a.id = $2`
 	qColumns = `SELECT rid, type, channel, campaign_id, lead_id, user_id, created_at, is_first
 FROM activities WHERE tid = $1 ORDER BY rid`
 	qChanged = `SELECT rid, type, channel, campaign_id, lead_id, user_id, created_at, is_first
-FROM activities WHERE tid = $1 AND version > $2`
+FROM activities WHERE tid = $1 AND version > $2 ORDER BY rid`
 	qTombstones = `SELECT rid FROM tombstones WHERE tid = $1 AND version > $2`
 
 	// qAcquireLease takes a free or expired lease, or renews holder's.
