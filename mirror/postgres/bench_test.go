@@ -103,9 +103,9 @@ func benchSize(b *testing.B) int {
 
 // BenchmarkMillion loads a million activities (in batches of 1000) and
 // measures what replicas do with them: the aggregates the issue bounds
-// (p50 reported as p50-ms), a replica's catch-up after another's write,
-// a cold replica's first load, reconciliation's range read, and the
-// table's size.
+// (p50 reported as p50-ms), the version check each read makes (Count), a
+// replica's catch-up after another's write, a cold replica's first load,
+// reconciliation's range read, and the table's size (logged with -v).
 func BenchmarkMillion(b *testing.B) {
 	c := startCluster(b)
 	n := benchSize(b)
@@ -173,6 +173,10 @@ func BenchmarkMillion(b *testing.B) {
 			_, err = s.Count(b.Context(), "t")
 			return err
 		})
+	})
+	b.Run("Count", func(b *testing.B) {
+		// The check every read makes (one round trip), and nothing else.
+		p50(b, func() error { _, err := r.Count(b.Context(), "t"); return err })
 	})
 	paris, _ := time.LoadLocation("Europe/Paris")
 	b.Run("Stats/day×campaign/90d", func(b *testing.B) {
