@@ -241,7 +241,9 @@ type counter struct {
 	sparse map[uint64]int32
 }
 
-const maxDense = 1 << 20
+// maxDense is the largest key space counted in an array (a variable for
+// the tests of the map path).
+var maxDense uint64 = 1 << 20
 
 func newCounter(size uint64) *counter {
 	if size <= maxDense {
@@ -308,6 +310,70 @@ func (t *Table) newSorter(d *dims) *sorter {
 		s.rank[dUser] = ranks(&t.users)
 	}
 	return s
+}
+
+// each calls fn for every counted key, in the names' order: a dense
+// counter is walked rank by rank (an odometer over the dimensions), a
+// sparse one sorted.
+func (s *sorter) each(c *counter, fn func(k uint64, n int)) {
+	if c.dense == nil {
+		type kv struct {
+			sort, key uint64
+			n         int
+		}
+		var all []kv
+		c.each(func(k uint64, n int) { all = append(all, kv{s.sortKey(k), k, n}) })
+		slices.SortFunc(all, func(a, b kv) int { return cmp.Compare(a.sort, b.sort) })
+		for _, g := range all {
+			fn(g.key, g.n)
+		}
+		return
+	}
+	// off[i][r] is the key contribution of rank r in dimension i.
+	var off [5][]uint64
+	stride := uint64(1)
+	for i := 4; i >= 0; i-- {
+		n := s.d.radix[i]
+		off[i] = make([]uint64, n)
+		var inv []uint64
+		if s.rank[i] != nil {
+			inv = s.inverse(i)
+		}
+		for r := range n {
+			code := r
+			if inv != nil {
+				code = inv[r]
+			}
+			off[i][r] = code * stride
+		}
+		stride *= n
+	}
+	var r [5]uint64
+	for {
+		k := off[0][r[0]] + off[1][r[1]] + off[2][r[2]] + off[3][r[3]] + off[4][r[4]]
+		if n := c.dense[k]; n > 0 {
+			fn(k, int(n))
+		}
+		i := 4
+		for ; i >= 0; i-- {
+			if r[i]++; r[i] < s.d.radix[i] {
+				break
+			}
+			r[i] = 0
+		}
+		if i < 0 {
+			return
+		}
+	}
+}
+
+// inverse returns the codes of dimension i by rank.
+func (s *sorter) inverse(i int) []uint64 {
+	inv := make([]uint64, len(s.rank[i]))
+	for code, rank := range s.rank[i] {
+		inv[rank] = uint64(code)
+	}
+	return inv
 }
 
 // sortKey maps a packed key to one whose integer order is the names' order.
@@ -397,18 +463,10 @@ func (t *Table) Stats(q mirror.StatsQuery) (*mirror.Stats, error) {
 		}
 	})
 	res.Total = total
-	type kv struct {
-		sort, key uint64
-		n         int
-	}
-	var groups []kv
 	so := t.newSorter(&d)
-	cnt.each(func(k uint64, n int) { groups = append(groups, kv{so.sortKey(k), k, n}) })
-	slices.SortFunc(groups, func(a, b kv) int { return cmp.Compare(a.sort, b.sort) })
-	res.Groups = make([]mirror.Group, len(groups))
-	for i, g := range groups {
-		res.Groups[i] = mirror.Group{Key: t.groupKey(&d, g.key, days), Count: g.n}
-	}
+	so.each(cnt, func(k uint64, n int) {
+		res.Groups = append(res.Groups, mirror.Group{Key: t.groupKey(&d, k, days), Count: n})
+	})
 	if rates != nil {
 		res.CampaignRates = rates.result(t)
 	}

@@ -111,8 +111,34 @@ func (t *Table) Update(fn func(w *Writer) error) error {
 // SQLite rowid). A key not stored yet must be greater than every key
 // stored so far; otherwise Upsert fails and the table must be rebuilt.
 func (w *Writer) Upsert(key int64, r *mirror.Row) error {
+	return w.set(key, r.CreatedAt.UnixMilli(), r.IsFirst,
+		w.t.types.code(r.Type), w.t.chans.code(r.Channel), w.t.camps.code(r.CampaignID), w.t.leads.code(r.LeadID), w.t.users.code(r.UserID))
+}
+
+// Load is Upsert with the columns as bytes, as a database scan gives them
+// (they are copied only when new to the table's dictionaries).
+func (w *Writer) Load(key int64, typ, channel, campaign, lead, user []byte, createdAtMs int64, isFirst bool) error {
 	t := w.t
-	i, found := t.find(key)
+	return w.set(key, createdAtMs, isFirst,
+		t.types.codeBytes(typ), t.chans.codeBytes(channel), t.camps.codeBytes(campaign), t.leads.codeBytes(lead), t.users.codeBytes(user))
+}
+
+func (d *dict) codeBytes(b []byte) uint32 {
+	if c, ok := d.codes[string(b)]; ok { // no allocation
+		return c
+	}
+	return d.code(string(b))
+}
+
+func (w *Writer) set(key, at int64, first bool, typ, ch, camp, lead, user uint32) error {
+	t := w.t
+	if typ >= 1<<16 || ch >= 1<<8 {
+		return fmt.Errorf("columns: more than %d types or %d channels", 1<<16, 1<<8)
+	}
+	i, found := t.n, false
+	if t.n > 0 && key <= t.keyAt(t.n-1) { // not an append
+		i, found = t.find(key)
+	}
 	if !found {
 		if t.n > 0 && key <= t.keyAt(t.n-1) {
 			return fmt.Errorf("columns: key %d is not above the newest key %d", key, t.keyAt(t.n-1))
@@ -127,16 +153,15 @@ func (w *Writer) Upsert(key int64, r *mirror.Row) error {
 	if b.flags[j]&fLive == 0 {
 		t.live++
 	}
-	at := r.CreatedAt.UnixMilli()
 	b.key[j] = key
 	b.at[j] = at
-	b.typ[j] = uint16(t.types.code(r.Type))
-	b.ch[j] = uint8(t.chans.code(r.Channel))
-	b.camp[j] = t.camps.code(r.CampaignID)
-	b.user[j] = t.users.code(r.UserID)
-	b.lead[j] = t.leads.code(r.LeadID)
+	b.typ[j] = uint16(typ)
+	b.ch[j] = uint8(ch)
+	b.camp[j] = camp
+	b.user[j] = user
+	b.lead[j] = lead
 	b.flags[j] = fLive
-	if r.IsFirst {
+	if first {
 		b.flags[j] |= fFirst
 	}
 	if t.live == 1 || at < t.minAt {
@@ -144,9 +169,6 @@ func (w *Writer) Upsert(key int64, r *mirror.Row) error {
 	}
 	if t.live == 1 || at > t.maxAt {
 		t.maxAt = at
-	}
-	if len(t.types.names) > 1<<16 || len(t.chans.names) > 1<<8 {
-		return fmt.Errorf("columns: more than %d types or %d channels", 1<<16, 1<<8)
 	}
 	return nil
 }

@@ -44,7 +44,9 @@ const DefaultBusyTimeout = 5 * time.Second
 type Options struct {
 	// BusyTimeout: zero means DefaultBusyTimeout.
 	BusyTimeout time.Duration
-	// CacheKiB is SQLite's page cache per connection; zero means 8 MiB.
+	// CacheKiB is SQLite's page cache per connection (up to 4); zero
+	// means 2 MiB. Aggregates do not read pages, so a small cache costs
+	// little.
 	CacheKiB int
 }
 
@@ -73,7 +75,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	cache := opts.CacheKiB
 	if cache <= 0 {
-		cache = 8 << 10
+		cache = 2 << 10
 	}
 	q := url.Values{}
 	for _, p := range []string{
@@ -213,15 +215,16 @@ func (s *Store) tableLocked(ctx context.Context, tid int64) (*columns.Table, err
 	}
 	defer rows.Close()
 	err = t.Update(func(w *columns.Writer) error {
-		var r mirror.Row
 		var rid, at int64
 		var first bool
+		// RawBytes: the table interns the strings it keeps, so a million
+		// rows leave no garbage behind.
+		var typ, ch, camp, lead, user sql.RawBytes
 		for rows.Next() {
-			if err := rows.Scan(&rid, &r.Type, &r.Channel, &r.CampaignID, &r.LeadID, &r.UserID, &at, &first); err != nil {
+			if err := rows.Scan(&rid, &typ, &ch, &camp, &lead, &user, &at, &first); err != nil {
 				return err
 			}
-			r.CreatedAt, r.IsFirst = time.UnixMilli(at), first
-			if err := w.Upsert(rid, &r); err != nil {
+			if err := w.Load(rid, typ, ch, camp, lead, user, at, first); err != nil {
 				return err
 			}
 		}

@@ -380,12 +380,12 @@ func first(ts []time.Time) time.Time {
 func testAggregates(t *testing.T, s mirror.Store) {
 	// Two months around Europe's and America's spring DST changes.
 	end := time.Date(2026, 4, 15, 0, 0, 0, 0, time.UTC)
-	rows := RandomRows(1, 3000, end, 60*24*time.Hour)
+	rows := RandomRows(1, Scale(3000), end, 60*24*time.Hour)
 	for i := 0; i < len(rows); i += 500 {
 		apply(t, s, "t", mirror.Batch{Upserts: rows[i:min(i+500, len(rows))]})
 	}
 	apply(t, s, "other", mirror.Batch{Upserts: RandomRows(2, 200, end, 24*time.Hour)})
-	queries := Queries(3, rows, 150)
+	queries := Queries(3, rows, Scale(150))
 	CheckStats(t, s, "t", rows, queries)
 	from, to := end.Add(-50*24*time.Hour).Add(1234*time.Millisecond), end.Add(-3*time.Hour)
 	CheckSeries(t, s, "t", rows, from, to, nil, mirror.Filter{})
@@ -396,11 +396,11 @@ func testAggregates(t *testing.T, s mirror.Store) {
 	// Updates and deletions move the counts.
 	rng := rand.New(rand.NewPCG(4, 4))
 	var dels []string
-	for range 300 {
+	for range Scale(300) {
 		dels = append(dels, rows[rng.IntN(len(rows))].ID)
 	}
 	var ups []mirror.Row
-	for range 200 {
+	for range Scale(200) {
 		r := rows[rng.IntN(len(rows))]
 		r.Type, r.Channel, r.CampaignID = "emailsReplied", "EMAIL", "cam_99"
 		r.CreatedAt = r.CreatedAt.Add(-time.Duration(rng.IntN(48)) * time.Hour)
@@ -447,4 +447,12 @@ func testInvalid(t *testing.T, s mirror.Store) {
 	if _, err := s.Stats(ctx, "t", mirror.StatsQuery{GroupBy: []mirror.Dim{"WEEKDAY"}}); !errorsIs(err, mirror.ErrInvalidQuery) {
 		t.Errorf("unknown dimension: err %v", err)
 	}
+}
+
+// Scale returns n, or a third of it under the race detector.
+func Scale(n int) int {
+	if Race {
+		return max(n/3, 1)
+	}
+	return n
 }
