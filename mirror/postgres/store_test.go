@@ -38,6 +38,7 @@ func TestStore(t *testing.T) {
 	t.Run("Leases", func(t *testing.T) { t.Parallel(); testLeases(t, c) })
 	t.Run("LeaseTakeover", func(t *testing.T) { t.Parallel(); testLeaseTakeover(t, c) })
 	t.Run("OpenErrors", func(t *testing.T) { t.Parallel(); testOpenErrors(t, c) })
+	t.Run("EngineFailover", func(t *testing.T) { t.Parallel(); testEngineFailover(t, c) })
 }
 
 // end closes the tests' rows: three weeks without DST changes (the
