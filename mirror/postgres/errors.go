@@ -11,8 +11,9 @@ import (
 )
 
 // OpenError is the error of Open: the step that failed (parse, connect,
-// migrate) and why, with the password masked. The lead maps it to exit
-// status 2 naming the MIRROR setting.
+// migrate) and why, with the password masked. It is a configuration
+// error: the server reports it as one (exit status 2, naming its MIRROR
+// setting) without quoting the URL.
 type OpenError struct {
 	// Step is "parse", "configure", "connect" or "migrate".
 	Step string

@@ -49,6 +49,12 @@
 // calls fail with errors rather than answer from columns that may be
 // stale.
 //
+// The version check costs one primary-key lookup per read (about 0.1 ms
+// on loopback, against milliseconds for the aggregate itself), so there
+// is no LISTEN/NOTIFY: a notification would only let a replica skip that
+// lookup, at the price of a window in which it answers stale, and of a
+// listening connection to keep alive across reconnects.
+//
 // # Leases
 //
 // AcquireLease and ReleaseLease implement mirror.Leaser with a lease row
