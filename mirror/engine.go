@@ -684,6 +684,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.syncing = held && err == nil
 			e.mu.Unlock()
 			if !held || err != nil {
+				if err == nil {
+					// The store answers again: a failure reaching it
+					// (another replica syncs) is over.
+					e.result(nil)
+				}
 				sleep(ctx, e.o.LeaseTTL/3)
 				continue
 			}
