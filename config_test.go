@@ -167,7 +167,7 @@ func TestConfigInvalid(t *testing.T) {
 		{"mirror sqlite without a file", nil, with(nil, "MIRROR", "sqlite:"), "MIRROR"},
 		{"mirror sqlite unwritable", nil, with(nil, "MIRROR", "sqlite:/nonexistent-dir/mirror.db"), "MIRROR"},
 		{"mirror sqlite on a directory", nil, with(nil, "MIRROR", "sqlite:/"), "MIRROR"},
-		{"mirror postgres in this build", nil, with(nil, "MIRROR", "postgres://lemlist:"+tokenOne+"@db:5432/mirror"), "MIRROR"},
+		{"mirror postgres unreachable", nil, with(nil, "MIRROR", "postgres://lemlist:"+tokenOne+"@127.0.0.1:1/mirror"), "MIRROR"},
 		{"mirror postgres without host", nil, with(nil, "MIRROR", "postgresql://"), "MIRROR"},
 		{"mirror since", nil, with(nil, "MIRROR_SINCE", "banana"), "MIRROR_SINCE"},
 		{"mirror since in the future", nil, with(nil, "MIRROR_SINCE", "2999-01-01"), "MIRROR_SINCE"},

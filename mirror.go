@@ -17,6 +17,7 @@ import (
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/metrics"
 	"github.com/lemlist-graphql/server/mirror"
+	"github.com/lemlist-graphql/server/mirror/postgres"
 	"github.com/lemlist-graphql/server/mirror/sqlite"
 )
 
@@ -26,11 +27,6 @@ import (
 
 // mirrorOpenTimeout bounds opening and migrating the store at startup.
 const mirrorOpenTimeout = 30 * time.Second
-
-// openPostgres opens MIRROR=postgres://… (issue 14). It is nil in this
-// build, and such a MIRROR exits 2 saying so; mirror/postgres sets it when
-// it lands (its errors are printed with the URL's password removed).
-var openPostgres func(ctx context.Context, url string) (mirror.Store, error)
 
 // mirrorStore is an opened store, with where it lives for the startup
 // log (never a password) and what to remove when it is closed.
@@ -73,11 +69,10 @@ func openMirrorStore(cfg *config) (*mirrorStore, error) {
 		if err != nil { // parseConfig checked it
 			return nil, settingError("mirror", "not a PostgreSQL URL")
 		}
-		if openPostgres == nil {
-			return nil, settingError("mirror", "PostgreSQL is not available in this build; use sqlite:PATH")
-		}
-		s, err := openPostgres(ctx, cfg.Mirror)
+		s, err := postgres.Open(ctx, cfg.Mirror, postgres.Options{})
 		if err != nil {
+			// mirror/postgres never quotes the password; this is a second
+			// guard, since the message reaches the terminal.
 			msg := err.Error()
 			if pw, ok := u.User.Password(); ok && pw != "" {
 				msg = strings.ReplaceAll(msg, pw, "xxxxx")
