@@ -476,7 +476,8 @@ func (t *Table) Stats(q mirror.StatsQuery) (*mirror.Stats, error) {
 // rateAgg gathers the email rates per campaign.
 type rateAgg struct {
 	sent, opened, replied uint32 // type codes, 0 when never stored
-	perCamp               map[uint32]*mirror.CampaignRates
+	perCamp               []mirror.CampaignRates // by campaign code
+	seen                  []bool                 // by campaign code: has an entry
 	sentLeads, openLeads  leadSet
 }
 
@@ -487,11 +488,11 @@ type rateAgg struct {
 type leadSet struct {
 	mark  []uint32 // per lead code: campaign+1 of its first pair
 	extra []uint64 // campaign<<32 | lead
-	count map[uint32]int
+	count []int    // per campaign code
 }
 
-func newLeadSet(leads int) leadSet {
-	return leadSet{mark: make([]uint32, leads), count: map[uint32]int{}}
+func newLeadSet(leads, camps int) leadSet {
+	return leadSet{mark: make([]uint32, leads), count: make([]int, camps)}
 }
 
 func (s *leadSet) add(camp, lead uint32) {
@@ -505,8 +506,8 @@ func (s *leadSet) add(camp, lead uint32) {
 	}
 }
 
-// counts returns the distinct leads per campaign.
-func (s *leadSet) counts() map[uint32]int {
+// counts returns the distinct leads per campaign code.
+func (s *leadSet) counts() []int {
 	slices.Sort(s.extra)
 	for _, p := range slices.Compact(s.extra) {
 		s.count[uint32(p>>32)]++
@@ -515,11 +516,12 @@ func (s *leadSet) counts() map[uint32]int {
 }
 
 func (t *Table) newRateAgg() *rateAgg {
-	r := &rateAgg{perCamp: map[uint32]*mirror.CampaignRates{}}
+	nc := len(t.camps.names)
+	r := &rateAgg{perCamp: make([]mirror.CampaignRates, nc), seen: make([]bool, nc)}
 	r.sent, _ = t.types.lookup("emailsSent")
 	r.opened, _ = t.types.lookup("emailsOpened")
 	r.replied, _ = t.types.lookup("emailsReplied")
-	r.sentLeads, r.openLeads = newLeadSet(len(t.leads.names)), newLeadSet(len(t.leads.names))
+	r.sentLeads, r.openLeads = newLeadSet(len(t.leads.names), nc), newLeadSet(len(t.leads.names), nc)
 	return r
 }
 
@@ -528,11 +530,8 @@ func (r *rateAgg) add(b *block, j int) {
 	if camp == 0 || typ == 0 || (typ != r.sent && typ != r.opened && typ != r.replied) {
 		return
 	}
-	c := r.perCamp[camp]
-	if c == nil {
-		c = &mirror.CampaignRates{}
-		r.perCamp[camp] = c
-	}
+	c := &r.perCamp[camp]
+	r.seen[camp] = true
 	lead := b.lead[j]
 	switch typ {
 	case r.sent:
@@ -550,16 +549,14 @@ func (r *rateAgg) add(b *block, j int) {
 }
 
 func (r *rateAgg) result(t *Table) []mirror.CampaignRates {
-	for c, n := range r.sentLeads.counts() {
-		r.perCamp[c].LeadsSent = n
-	}
-	for c, n := range r.openLeads.counts() {
-		r.perCamp[c].LeadsOpened = n
-	}
-	out := make([]mirror.CampaignRates, 0, len(r.perCamp))
+	sent, opened := r.sentLeads.counts(), r.openLeads.counts()
+	out := []mirror.CampaignRates{}
 	for code, c := range r.perCamp {
-		c.CampaignID = t.camps.names[code]
-		out = append(out, *c)
+		if !r.seen[code] {
+			continue
+		}
+		c.CampaignID, c.LeadsSent, c.LeadsOpened = t.camps.names[code], sent[code], opened[code]
+		out = append(out, c)
 	}
 	slices.SortFunc(out, func(a, b mirror.CampaignRates) int { return cmp.Compare(a.CampaignID, b.CampaignID) })
 	return out
