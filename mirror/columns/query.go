@@ -475,7 +475,7 @@ func (t *Table) Stats(q mirror.StatsQuery) (*mirror.Stats, error) {
 
 // rateAgg gathers the email rates per campaign.
 type rateAgg struct {
-	sent, opened, replied uint32 // type codes, 0 when never stored
+	sent, opened, replied uint32                 // type codes, 0 when never stored
 	perCamp               []mirror.CampaignRates // by campaign code
 	seen                  []bool                 // by campaign code: has an entry
 	sentLeads, openLeads  leadSet
