@@ -62,7 +62,7 @@ func (g *Gateway) transports() []graphql.Transport {
 		},
 		transport.Options{},
 		getTransport{},
-		transport.SSE{}, // before POST: both take a JSON POST, SSE only when text/event-stream is accepted
+		sseTransport{}, // before POST: both take a JSON POST, SSE only when text/event-stream is accepted
 		postTransport{},
 	}
 }

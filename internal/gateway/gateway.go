@@ -13,10 +13,11 @@
 //   - body.go: the body, read whole up to its limit (413 beyond it);
 //   - auth.go: who the request runs as (its tenant: an upstream and an id),
 //     or a 401;
-//   - deadline.go: the request's deadline, lifted from websockets and
-//     event streams;
+//   - deadline.go: the request's deadline, lifted from websockets, and
+//     from event streams once their operation is a subscription;
 //   - then gqlgen's executor (executor.go), which picks a transport
-//     (transport.go has our own POST and GET) and runs the operation
+//     (transport.go has our own POST and GET, sse.go wraps gqlgen's SSE)
+//     and runs the operation
 //     through its extensions, in the order of the list in extensions:
 //     tracing's operation span, introspection, persisted queries, the
 //     shape and complexity limits (limits.go), the operation's tenant

@@ -33,7 +33,7 @@ func TestOrder(t *testing.T) {
 	full.ComplexityLimit, full.DepthLimit = 100, 5
 
 	steps := []string{"trace", "observe", "cors", "limit body", "authenticate", "deadline"}
-	transports := []string{"transport.Websocket", "transport.Options", "gateway.getTransport", "transport.SSE", "gateway.postTransport"}
+	transports := []string{"transport.Websocket", "transport.Options", "gateway.getTransport", "gateway.sseTransport", "gateway.postTransport"}
 	for _, tc := range []struct {
 		name       string
 		o          Options

@@ -21,7 +21,8 @@ import (
 // key of its own for the rate limiter, so that the per-key limiter shares
 // slots round-robin between operations and one heavy query cannot starve
 // the others. An operation that has no deadline yet (over a websocket or
-// an event stream) gets RequestTimeout, subscriptions excepted. A query
+// an event stream) gets RequestTimeout; a subscription gets none, and
+// lifts the server's timeouts from its event stream. A query
 // answered recently is answered from the response cache (respcache.go)
 // without running.
 type tenantScope struct {
@@ -66,7 +67,11 @@ func (s *tenantScope) InterceptOperation(ctx context.Context, next graphql.Opera
 		rh = keep(rh)
 	}
 	op := graphql.GetOperationContext(ctx).Operation
-	if _, ok := ctx.Deadline(); ok || op == nil || op.Operation == ast.Subscription {
+	if op != nil && op.Operation == ast.Subscription {
+		liftDeadlines(ctx) // an event stream's: it outlives the server's timeouts
+		return rh
+	}
+	if _, ok := ctx.Deadline(); ok || op == nil {
 		return rh
 	}
 	d := g.o.RequestTimeout
