@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -52,6 +53,9 @@ type config struct {
 	MaxBodyBytes     int64
 	Introspection    bool
 	CORSOrigins      []string // exact origins, or "*"
+	// AllowedHosts are the Host names an open server (no tokens) answers
+	// besides loopback's, against DNS rebinding; "*" is any.
+	AllowedHosts []string
 
 	RequestTimeout    time.Duration
 	ReadHeaderTimeout time.Duration
@@ -133,6 +137,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "fast-rows", usage: "write the rows of activity connections without gqlgen's per-field executor, for the same JSON at a fraction of the CPU; false leaves every field to gqlgen", def: "true", set: boolVar(&c.FastRows), boolean: true},
 		{name: "introspection", usage: "auto, true or false; auto enables introspection in demo mode only. Field suggestions follow it", def: "auto",
 			set: enumVar(&introspection, "auto", "true", "false")},
+		{name: "allowed-hosts", usage: `comma-separated host names (app.internal, 192.168.1.5), without port, that a server without client tokens (demo mode, or server mode without GRAPHQL_TOKENS) answers besides loopback's (localhost, 127.0.0.1, [::1]); other Host headers get 421, against DNS rebinding; * answers any name (no guard). Servers with tokens or in passthrough mode do not check Host`, set: hostsVar(&c.AllowedHosts)},
 		{name: "cors-origins", usage: `comma-separated origins (https://app.example.com) allowed to call from a browser, or *; also the websocket origin check`, set: strVar(&cors)},
 		{name: "request-timeout", usage: "deadline of one GraphQL request, upstream calls included", def: "15s", set: durVar(&c.RequestTimeout)},
 		{name: "read-header-timeout", usage: "time to read a request's headers", def: "5s", set: durVar(&c.ReadHeaderTimeout)},
@@ -382,6 +387,36 @@ func printHelp(out io.Writer, settings []setting) {
 func strVar(p *string) func(string) error {
 	return func(v string) error { *p = strings.TrimSpace(v); return nil }
 }
+
+// hostsVar parses ALLOWED_HOSTS: host names or IP addresses without port,
+// or the lone "*".
+func hostsVar(p *[]string) func(string) error {
+	return func(v string) error {
+		var out []string
+		for _, h := range strings.Split(v, ",") {
+			h = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
+			switch {
+			case h == "":
+				continue
+			case h == "*":
+			case net.ParseIP(strings.Trim(h, "[]")) != nil:
+				h = strings.Trim(h, "[]")
+			case !hostPattern.MatchString(h):
+				return fmt.Errorf("%q is not a host name such as app.internal or an IP address (without scheme or port), nor *", h)
+			}
+			out = append(out, h)
+		}
+		if len(out) > 1 && slices.Contains(out, "*") {
+			return errors.New("* must stand alone")
+		}
+		*p = out
+		return nil
+	}
+}
+
+// hostPattern is a DNS name: dot-separated labels of letters, digits and
+// hyphens.
+var hostPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
 
 // urlVar takes an empty value or a URL that valid accepts; want, in the
 // error, says what is wanted. The value itself is never quoted: a Redis

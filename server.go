@@ -114,6 +114,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if app.auth.String() == "open" && !isLoopback(cfg.Host) {
 		logger.Warn("no client authentication on a non-loopback interface: anyone who can reach the server may query", "host", cfg.Host, "mode", cfg.Mode)
+		if len(cfg.AllowedHosts) == 0 {
+			// The DNS rebinding guard: a client reaching the interface by
+			// any other name than loopback's gets 421.
+			logger.Warn("without client tokens only loopback names are answered (Host localhost, 127.0.0.1 or [::1]); list the names clients use in ALLOWED_HOSTS", "host", cfg.Host)
+		}
 	}
 
 	errc := make(chan error, len(servers))
@@ -311,6 +316,8 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		RequestTimeout:   cfg.RequestTimeout,
 		MaxBodyBytes:     cfg.MaxBodyBytes,
 		CORSOrigins:      cfg.CORSOrigins,
+		GuardHosts:       true, // for OpenAuth only
+		AllowedHosts:     cfg.AllowedHosts,
 		MaxPageSize:      cfg.MaxPageSize,
 		ComplexityLimit:  cfg.ComplexityLimit,
 		DepthLimit:       cfg.DepthLimit,

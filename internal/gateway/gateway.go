@@ -9,6 +9,8 @@
 //   - observe.go: the request id, and when the request ends its one log
 //     line and its metrics, with what the steps below noted in its
 //     requestInfo;
+//   - hosts.go: an open server (no tokens) answers only Host values that
+//     name loopback or ALLOWED_HOSTS, against DNS rebinding;
 //   - cors.go: browsers' preflights end here, without credentials;
 //   - body.go: the body, read whole up to its limit (413 beyond it);
 //   - auth.go: who the request runs as (its tenant: an upstream and an id),
@@ -92,6 +94,12 @@ type Options struct {
 	// CORSOrigins are the origins browsers may call from (exact, or "*");
 	// also the websocket origin check. None: same-origin only.
 	CORSOrigins []string
+	// GuardHosts turns on the DNS rebinding guard of an open server
+	// (OpenAuth): it then answers only Host values naming loopback or one
+	// of AllowedHosts (ALLOWED_HOSTS; "*" allows any), 421 otherwise; see
+	// hosts.go. /healthz, /readyz and the webhooks are not guarded.
+	GuardHosts   bool
+	AllowedHosts []string
 	// MaxPageSize caps first and last; 0 means graph.DefaultMaxPageSize.
 	MaxPageSize int
 	// ComplexityLimit, DepthLimit and ParserTokenLimit bound an operation;
@@ -166,7 +174,7 @@ func (g *Gateway) routes() http.Handler {
 	}
 	g.o.Live.mount(mux, g.observe) // POST /webhooks/lemlist[/{tenant}]
 	// GraphiQL, with its scripts embedded rather than from a CDN.
-	mux.Handle("GET /{$}", web.Handler("lemlist GraphQL", "/graphql"))
+	mux.Handle("GET /{$}", g.checkHost(web.Handler("lemlist GraphQL", "/graphql")))
 	mux.Handle("GET "+web.AssetsPath, web.Assets())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
@@ -177,7 +185,7 @@ func (g *Gateway) routes() http.Handler {
 	}
 	mux.HandleFunc("GET /readyz", ready)
 	if g.o.ServeMetrics {
-		mux.Handle("GET /metrics", g.o.Metrics.Handler())
+		mux.Handle("GET /metrics", g.checkHost(g.o.Metrics.Handler()))
 	}
 	return mux
 }
@@ -194,6 +202,7 @@ func (g *Gateway) steps() []step {
 	return []step{
 		{"trace", g.o.Tracing.Handler}, // its span covers the whole request
 		{"observe", g.observe},         // the request id; the log line and metrics of whatever follows
+		{"check host", g.checkHost},    // DNS rebinding, before anything answers
 		{"cors", g.cors},               // preflights carry no credentials
 		{"limit body", g.limitBody},
 		{"authenticate", g.authenticate},

@@ -32,7 +32,7 @@ func TestOrder(t *testing.T) {
 	full.Introspection = true
 	full.ComplexityLimit, full.DepthLimit = 100, 5
 
-	steps := []string{"trace", "observe", "cors", "limit body", "authenticate", "deadline"}
+	steps := []string{"trace", "observe", "check host", "cors", "limit body", "authenticate", "deadline"}
 	transports := []string{"transport.Websocket", "transport.Options", "gateway.getTransport", "gateway.sseTransport", "gateway.postTransport"}
 	for _, tc := range []struct {
 		name       string
