@@ -70,10 +70,11 @@ type config struct {
 	RedisURL              string // "": no Redis, every replica on its own
 	RedisFallbackReplicas int    // replicas sharing a key's budget while Redis is down
 
-	MetricsAddr string
-	LogLevel    string
-	DemoSize    int
-	DemoSeed    int64
+	MetricsAddr  string
+	MetricsToken string // bearer token /metrics requires; "": none
+	LogLevel     string
+	DemoSize     int
+	DemoSeed     int64
 
 	Tracing tracing.Config // from the standard OTEL_* variables (tracing.ParseEnv)
 }
@@ -150,6 +151,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "redis-url", usage: "redis://[:password@]host:port/db (rediss:// for TLS) shared by the replicas: the rate budget per API key, the response cache and the live feed's webhooks; empty keeps everything in memory (one replica)", set: urlVar(&c.RedisURL, redisURL, "a redis:// or rediss:// URL with a host, such as redis://:password@redis:6379/0"), secret: true},
 		{name: "redis-fallback-replicas", usage: "how many replicas share each key's budget while Redis is down: each then allows LEMLIST_RATE_LIMIT/this per 2 s on its own", def: "3", set: intVar(&c.RedisFallbackReplicas, 1, 1000)},
 		{name: "metrics-addr", usage: "host:port of a separate listener for /metrics; empty serves /metrics on the main port", set: strVar(&c.MetricsAddr)},
+		{name: "metrics-token", usage: "bearer token that GET /metrics requires (Authorization: Bearer <token>), on the main port and on METRICS_ADDR; at least 16 printable ASCII characters; empty serves /metrics to all", set: tokenVar(&c.MetricsToken), secret: true},
 		{name: "log-level", usage: "debug, info, warn or error", def: "info", set: enumVar(&c.LogLevel, "debug", "info", "warn", "error")},
 		{name: "demo-activities", usage: "size of the generated demo dataset", def: "5000", set: intVar(&c.DemoSize, 1, 2_000_000)},
 		{name: "demo-seed", usage: "seed of the generated demo dataset", def: "1", set: int64Var(&c.DemoSeed)},
@@ -332,6 +334,26 @@ func readTokensFile(path string) ([]string, error) {
 		return nil, fmt.Errorf("%s holds no token", path)
 	}
 	return out, nil
+}
+
+// tokenVar takes an empty value or a token of 16 printable ASCII
+// characters or more. Its errors never quote the value.
+func tokenVar(p *string) func(string) error {
+	return func(v string) error {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			*p = ""
+			return nil
+		}
+		if err := checkToken(v); err != nil {
+			return err
+		}
+		if len(v) < 16 {
+			return errors.New("must be at least 16 characters")
+		}
+		*p = v
+		return nil
+	}
 }
 
 func checkToken(t string) error {

@@ -25,7 +25,7 @@ var allSettings = []string{
 	"read-timeout", "write-timeout", "idle-timeout", "shutdown-grace",
 	"metrics-addr", "log-level", "demo-activities", "demo-seed",
 	"poll-interval", "webhook-secret", "redis-url", "redis-fallback-replicas", "response-cache-ttl", "fast-rows",
-	"allowed-hosts",
+	"allowed-hosts", "metrics-token",
 }
 
 func TestHelpListsEverySetting(t *testing.T) {
@@ -134,6 +134,8 @@ func TestConfigInvalid(t *testing.T) {
 		{"bool", nil, with(nil, "ALLOW_UNAUTHENTICATED", "yes please"), "ALLOW_UNAUTHENTICATED"},
 		{"log level", nil, with(nil, "LOG_LEVEL", "verbose"), "LOG_LEVEL"},
 		{"metrics addr", nil, with(nil, "METRICS_ADDR", "9090"), "METRICS_ADDR"},
+		{"metrics token too short", nil, with(nil, "METRICS_TOKEN", "short"), "METRICS_TOKEN"},
+		{"metrics token with a space", nil, with(nil, "METRICS_TOKEN", tokenOne+" x"), "METRICS_TOKEN"},
 		{"allowed host with scheme", nil, with(nil, "ALLOWED_HOSTS", "http://app.internal"), "ALLOWED_HOSTS"},
 		{"allowed host with port", nil, with(nil, "ALLOWED_HOSTS", "app.internal:8080"), "ALLOWED_HOSTS"},
 		{"allowed hosts wildcard mixed", nil, with(nil, "ALLOWED_HOSTS", "*,app.internal"), "ALLOWED_HOSTS"},

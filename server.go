@@ -99,7 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return fmt.Errorf("listen for metrics: %w", err)
 		}
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", app.metrics.Handler())
+		mux.Handle("GET /metrics", gateway.MetricsHandler(app.metrics, cfg.MetricsToken))
 		servers = append(servers, app.httpServer(mux))
 		listeners = append(listeners, mln)
 		logger.Info("metrics listening", "addr", mln.Addr().String())
@@ -329,6 +329,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 
 		Ready:        a.ready,
 		ServeMetrics: cfg.MetricsAddr == "",
+		MetricsToken: cfg.MetricsToken,
 	})
 	if err != nil {
 		a.Close()

@@ -118,6 +118,9 @@ type Options struct {
 	// ServeMetrics serves GET /metrics from Metrics on this handler
 	// (false when METRICS_ADDR gives it a listener of its own).
 	ServeMetrics bool
+	// MetricsToken, when set, is the bearer token GET /metrics requires
+	// (METRICS_TOKEN); see MetricsHandler.
+	MetricsToken string
 }
 
 // Gateway is the server's HTTP handler and what it holds.
@@ -185,7 +188,7 @@ func (g *Gateway) routes() http.Handler {
 	}
 	mux.HandleFunc("GET /readyz", ready)
 	if g.o.ServeMetrics {
-		mux.Handle("GET /metrics", g.checkHost(g.o.Metrics.Handler()))
+		mux.Handle("GET /metrics", g.checkHost(MetricsHandler(g.o.Metrics, g.o.MetricsToken)))
 	}
 	return mux
 }
