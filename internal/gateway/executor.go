@@ -9,10 +9,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
-	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/lemlist-graphql/server/graph"
@@ -29,7 +27,7 @@ func (g *Gateway) executor() http.Handler {
 	for _, t := range g.transports() {
 		srv.AddTransport(t)
 	}
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetQueryCache(g.docs)
 	if n := g.o.ParserTokenLimit; n > 0 {
 		srv.SetParserTokenLimit(n)
 	}
@@ -78,7 +76,7 @@ func (g *Gateway) extensions() []graphql.HandlerExtension {
 	if g.o.Introspection {
 		exts = append(exts, extension.Introspection{})
 	}
-	exts = append(exts, extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	exts = append(exts, g.apq) // keeps only documents that parsed and validated
 	if g.o.DepthLimit > 0 || g.o.ComplexityLimit > 0 {
 		// Before gqlgen's complexity walker, which the shape walk guards.
 		exts = append(exts, shapeLimit{maxDepth: g.o.DepthLimit, maxFields: g.o.ComplexityLimit})

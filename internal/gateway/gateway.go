@@ -48,6 +48,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"github.com/lemlist-graphql/server/graph"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/internal/tracing"
@@ -112,6 +114,10 @@ type Options struct {
 	// cache off.
 	ResponseTTL      time.Duration
 	ResponseMaxBytes int
+	// APQMaxBytes and QueryCacheMaxBytes bound the persisted queries'
+	// text and the parsed queries (doccache.go); 0 means
+	// DefaultAPQMaxBytes and DefaultQueryCacheMaxBytes.
+	APQMaxBytes, QueryCacheMaxBytes int64
 
 	// Ready answers GET /readyz; nil answers "ready".
 	Ready http.HandlerFunc
@@ -127,6 +133,8 @@ type Options struct {
 type Gateway struct {
 	o       Options
 	answers *responseCache // nil when off
+	apq     persistedQueries
+	docs    *sizedCache[*ast.QueryDocument] // parsed queries
 	handler http.Handler
 }
 
@@ -149,7 +157,24 @@ func New(o Options) (*Gateway, error) {
 	if o.MaxPageSize <= 0 {
 		o.MaxPageSize = graph.DefaultMaxPageSize
 	}
-	g := &Gateway{o: o, answers: newResponseCache(o.ResponseTTL, o.ResponseMaxBytes)}
+	if o.APQMaxBytes <= 0 {
+		o.APQMaxBytes = DefaultAPQMaxBytes
+	}
+	if o.QueryCacheMaxBytes <= 0 {
+		o.QueryCacheMaxBytes = DefaultQueryCacheMaxBytes
+	}
+	g := &Gateway{
+		o: o, answers: newResponseCache(o.ResponseTTL, o.ResponseMaxBytes),
+		apq: newPersistedQueries(o.APQMaxBytes), docs: newSizedCache(o.QueryCacheMaxBytes, docCost),
+	}
+	o.Metrics.GaugeFunc("graphql_apq_cache_bytes", "Estimated memory of the persisted queries (APQ) kept; bounded.", func() float64 {
+		_, b := g.apq.store.size()
+		return float64(b)
+	})
+	o.Metrics.GaugeFunc("graphql_query_cache_bytes", "Estimated memory of the parsed queries kept; bounded.", func() float64 {
+		_, b := g.docs.size()
+		return float64(b)
+	})
 	if c := g.answers; c != nil {
 		o.Metrics.CounterFunc("graphql_response_cache_hits_total", "Queries answered from the response cache (RESPONSE_CACHE_TTL).",
 			func() float64 { return float64(c.hits.Load()) })
