@@ -64,8 +64,10 @@ type config struct {
 	IdleTimeout       time.Duration
 	ShutdownGrace     time.Duration
 
-	PollInterval  time.Duration // live feed polling; 0: off
-	WebhookSecret string        // live feed webhooks; "": off (demo mode makes one up)
+	PollInterval time.Duration // live feed polling; 0: off
+	// MaxSubsPerConn caps the live subscriptions of one websocket.
+	MaxSubsPerConn int
+	WebhookSecret  string // live feed webhooks; "": off (demo mode makes one up)
 
 	RedisURL              string // "": no Redis, every replica on its own
 	RedisFallbackReplicas int    // replicas sharing a key's budget while Redis is down
@@ -147,6 +149,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "idle-timeout", usage: "how long an idle keep-alive connection stays open", def: "2m", set: durVar(&c.IdleTimeout)},
 		{name: "shutdown-grace", usage: "how long in-flight requests get to finish on SIGINT or SIGTERM", def: "10s", set: durVar(&c.ShutdownGrace)},
 		{name: "poll-interval", usage: "how often the live feed (subscription activityAdded) asks lemlist for new activities, per API key and filter subscribed to; at least 1s, 0 turns polling off (webhooks only)", def: "5s", set: durVar(&c.PollInterval)},
+		{name: "max-subscriptions-per-connection", usage: "most live subscriptions (activityAdded) one websocket connection may hold at once; more get TOO_MANY_SUBSCRIPTIONS", def: "100", set: intVar(&c.MaxSubsPerConn, 1, 100_000)},
 		{name: "webhook-secret", usage: "secret lemlist echoes in its webhook calls to POST /webhooks/lemlist (/webhooks/lemlist/{tenant} in passthrough mode, with a secret derived per tenant: see cmd/lemlist-hook); at least 16 characters; empty disables webhooks, except in demo mode, which makes one up", set: strVar(&c.WebhookSecret), secret: true},
 		{name: "redis-url", usage: "redis://[:password@]host:port/db (rediss:// for TLS) shared by the replicas: the rate budget per API key, the response cache and the live feed's webhooks; empty keeps everything in memory (one replica)", set: urlVar(&c.RedisURL, redisURL, "a redis:// or rediss:// URL with a host, such as redis://:password@redis:6379/0"), secret: true},
 		{name: "redis-fallback-replicas", usage: "how many replicas share each key's budget while Redis is down: each then allows LEMLIST_RATE_LIMIT/this per 2 s on its own", def: "3", set: intVar(&c.RedisFallbackReplicas, 1, 1000)},

@@ -25,7 +25,7 @@ var allSettings = []string{
 	"read-timeout", "write-timeout", "idle-timeout", "shutdown-grace",
 	"metrics-addr", "log-level", "demo-activities", "demo-seed",
 	"poll-interval", "webhook-secret", "redis-url", "redis-fallback-replicas", "response-cache-ttl", "fast-rows",
-	"allowed-hosts", "metrics-token",
+	"allowed-hosts", "metrics-token", "max-subscriptions-per-connection",
 }
 
 func TestHelpListsEverySetting(t *testing.T) {

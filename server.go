@@ -310,8 +310,10 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		Metrics:   a.metrics,
 		Tracing:   a.tracing,
 		Live:      a.live,
-		FastRows:  a.fastRows,
-		Stats:     graph.NewStatsCache(cfg.CacheTTL, 256),
+		// One websocket's subscriptions; the hub caps the server's.
+		MaxSubscriptionsPerConnection: cfg.MaxSubsPerConn,
+		FastRows:                      a.fastRows,
+		Stats:                         graph.NewStatsCache(cfg.CacheTTL, 256),
 
 		RequestTimeout:   cfg.RequestTimeout,
 		MaxBodyBytes:     cfg.MaxBodyBytes,

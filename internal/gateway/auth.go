@@ -207,7 +207,10 @@ var errWSUnauthenticated = errors.New("unauthenticated: send authorization in th
 
 // wsInit authenticates a websocket from its connection_init payload's
 // authorization entry, unless its upgrade request was authenticated.
+// It also gives the connection its cap of live subscriptions
+// (connsubs.go).
 func (g *Gateway) wsInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	ctx = withConnSubs(ctx, g.o.MaxSubscriptionsPerConnection)
 	if tenantFrom(ctx) != nil {
 		return ctx, nil, nil
 	}

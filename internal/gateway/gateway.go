@@ -79,6 +79,10 @@ type Options struct {
 	// Live is the live feed (Subscription.activityAdded and its webhook
 	// route); nil turns both off.
 	Live *LiveFeed
+	// MaxSubscriptionsPerConnection caps the live subscriptions of one
+	// websocket (MAX_SUBSCRIPTIONS_PER_CONNECTION); 0 means
+	// DefaultMaxSubscriptionsPerConnection.
+	MaxSubscriptionsPerConnection int
 	// FastRows writes the rows of activity connections (FAST_ROWS); nil
 	// leaves every field to gqlgen.
 	FastRows *graph.FastRows
@@ -156,6 +160,9 @@ func New(o Options) (*Gateway, error) {
 	}
 	if o.MaxPageSize <= 0 {
 		o.MaxPageSize = graph.DefaultMaxPageSize
+	}
+	if o.MaxSubscriptionsPerConnection <= 0 {
+		o.MaxSubscriptionsPerConnection = DefaultMaxSubscriptionsPerConnection
 	}
 	if o.APQMaxBytes <= 0 {
 		o.APQMaxBytes = DefaultAPQMaxBytes
