@@ -306,10 +306,13 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 	a.gateway, err = gateway.New(gateway.Options{
 		Auth:      a.auth,
 		LogTenant: cfg.Mode == modePassthrough, // the one tenant of other modes goes unsaid
-		Logger:    logger,
-		Metrics:   a.metrics,
-		Tracing:   a.tracing,
-		Live:      a.live,
+		// A revoked pass-through key stops getting cached answers within
+		// CACHE_TTL.
+		KeyVerdictTTL: keyVerdictTTL(cfg.CacheTTL),
+		Logger:        logger,
+		Metrics:       a.metrics,
+		Tracing:       a.tracing,
+		Live:          a.live,
 		// One websocket's subscriptions; the hub caps the server's.
 		MaxSubscriptionsPerConnection: cfg.MaxSubsPerConn,
 		FastRows:                      a.fastRows,
@@ -338,6 +341,18 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// keyVerdictTTL is how long lemlist's verdict on a pass-through key is
+// trusted: gateway.DefaultKeyVerdictTTL, or CACHE_TTL when that is
+// shorter, so that a revoked key stops getting the caches' answers within
+// CACHE_TTL. Without caching (0), the default: answers are then at most
+// RESPONSE_CACHE_TTL old, and a revoked key's next upstream call gets 401.
+func keyVerdictTTL(cacheTTL time.Duration) time.Duration {
+	if cacheTTL > 0 {
+		return min(cacheTTL, gateway.DefaultKeyVerdictTTL)
+	}
+	return gateway.DefaultKeyVerdictTTL
 }
 
 // Close ends the live feed and releases Redis and the demo upstream.

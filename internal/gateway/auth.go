@@ -27,6 +27,9 @@ type Tenant struct {
 	// cache ("server" when empty), and in pass-through mode to the log
 	// line and the live feed's webhook URLs.
 	ID string
+	// verify is set for pass-through keys, which lemlist must accept
+	// before anything is served to them (keycheck.go).
+	verify bool
 }
 
 // authError is a refused request; its message is safe to show the client
@@ -107,8 +110,8 @@ func (*tokenAuth) String() string { return "tokens" }
 
 // PassthroughAuth runs each request on the lemlist key it carries, through
 // pool's upstream of that key (its own limiter and cache partition).
-// A wrong key is only found out by lemlist, whose 401 the error presenter
-// maps to UNAUTHENTICATED.
+// A wrong key is only found out by lemlist: every operation checks the key
+// first (keycheck.go), and a key lemlist rejects gets UNAUTHENTICATED.
 func PassthroughAuth(pool *upstream.Pool) Authenticator { return passthroughAuth{pool: pool} }
 
 type passthroughAuth struct{ pool *upstream.Pool }
@@ -123,7 +126,7 @@ func (a passthroughAuth) authenticate(h string) (*Tenant, *authError) {
 		// The pool's errors never contain the key.
 		return nil, &authError{msg: "unusable lemlist API key", invalid: true}
 	}
-	return &Tenant{Upstream: up, ID: upstream.TenantID(key)}, nil
+	return &Tenant{Upstream: up, ID: upstream.TenantID(key), verify: true}, nil
 }
 
 func (passthroughAuth) challenge(*authError) string {

@@ -20,7 +20,7 @@ import (
 // extensions of extensions. The middleware of steps sits in front of it.
 func (g *Gateway) executor() http.Handler {
 	es := graph.NewExecutableSchema(graph.Config{
-		Resolvers:  &graph.Resolver{MaxPageSize: g.o.MaxPageSize, Feed: g.o.Live.resolverFeed(), Stats: g.o.Stats},
+		Resolvers:  &graph.Resolver{MaxPageSize: g.o.MaxPageSize, Feed: g.o.Live.resolverFeed(g.keys), Stats: g.o.Stats},
 		Complexity: complexityRoot(g.o.MaxPageSize),
 	})
 	srv := handler.New(es)
@@ -38,7 +38,7 @@ func (g *Gateway) executor() http.Handler {
 	for _, ext := range g.extensions() {
 		srv.Use(ext)
 	}
-	srv.SetErrorPresenter(graph.ErrorPresenter(g.o.Logger))
+	srv.SetErrorPresenter(g.present)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		g.o.Logger.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(v))
 		return gqlerror.Errorf("internal error")

@@ -48,6 +48,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/lemlist-graphql/server/graph"
@@ -67,6 +68,11 @@ type Options struct {
 	// mode, where tenants are many (the one tenant of other modes goes
 	// unsaid).
 	LogTenant bool
+	// KeyVerdictTTL is how long lemlist's verdict on a pass-through key
+	// (accepted or rejected) is trusted before the key is checked again
+	// (keycheck.go); 0 means DefaultKeyVerdictTTL. The server takes the
+	// smaller of that and CACHE_TTL.
+	KeyVerdictTTL time.Duration
 
 	// Logger receives the request log and the executor's errors; nil
 	// discards them.
@@ -137,6 +143,8 @@ type Options struct {
 type Gateway struct {
 	o       Options
 	answers *responseCache // nil when off
+	keys    *keyVerdicts   // pass-through keys' verdicts
+	present graphql.ErrorPresenterFunc
 	apq     persistedQueries
 	docs    *sizedCache[*ast.QueryDocument] // parsed queries
 	handler http.Handler
@@ -170,8 +178,12 @@ func New(o Options) (*Gateway, error) {
 	if o.QueryCacheMaxBytes <= 0 {
 		o.QueryCacheMaxBytes = DefaultQueryCacheMaxBytes
 	}
+	present := graph.ErrorPresenter(o.Logger)
+	if o.KeyVerdictTTL <= 0 {
+		o.KeyVerdictTTL = DefaultKeyVerdictTTL
+	}
 	g := &Gateway{
-		o: o, answers: newResponseCache(o.ResponseTTL, o.ResponseMaxBytes),
+		o: o, answers: newResponseCache(o.ResponseTTL, o.ResponseMaxBytes), keys: newKeyVerdicts(o.KeyVerdictTTL, o.RequestTimeout), present: present,
 		apq: newPersistedQueries(o.APQMaxBytes), docs: newSizedCache(o.QueryCacheMaxBytes, docCost),
 	}
 	o.Metrics.GaugeFunc("graphql_apq_cache_bytes", "Estimated memory of the persisted queries (APQ) kept; bounded.", func() float64 {

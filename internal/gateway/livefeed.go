@@ -191,11 +191,11 @@ func (l *LiveFeed) tenantOf(topic string) (string, bool) {
 
 // resolverFeed returns the resolver's view of the feed: the hub bound to
 // each request's tenant.
-func (l *LiveFeed) resolverFeed() graph.Feed {
+func (l *LiveFeed) resolverFeed(keys *keyVerdicts) graph.Feed {
 	if l == nil {
 		return nil
 	}
-	return tenantFeed{hub: l.hub, perTenant: l.perTenant}
+	return tenantFeed{hub: l.hub, perTenant: l.perTenant, keys: keys}
 }
 
 // mount adds the webhook route to mux, each request wrapped by wrap (the
@@ -259,6 +259,7 @@ func (l *LiveFeed) Close() {
 type tenantFeed struct {
 	hub       *feed.Hub
 	perTenant bool
+	keys      *keyVerdicts // renewed by the pollers of pass-through keys
 }
 
 func (f tenantFeed) Subscribe(ctx context.Context, filter feed.Filter) (*feed.Subscription, error) {
@@ -269,9 +270,12 @@ func (f tenantFeed) Subscribe(ctx context.Context, filter feed.Filter) (*feed.Su
 	if err := acquireConnSlot(ctx); err != nil {
 		return nil, err
 	}
-	id := ""
+	id, up := "", t.Upstream
 	if f.perTenant {
 		id = t.ID
 	}
-	return f.hub.Subscribe(ctx, feed.Tenant{ID: id, Upstream: t.Upstream}, filter)
+	if t.verify && f.keys != nil {
+		up = verdictUpstream{Upstream: up, v: f.keys, tenant: t.ID}
+	}
+	return f.hub.Subscribe(ctx, feed.Tenant{ID: id, Upstream: up}, filter)
 }

@@ -20,7 +20,8 @@ import (
 // tenant's upstream (tracked, for the request's log line), with a caller
 // key of its own for the rate limiter, so that the per-key limiter shares
 // slots round-robin between operations and one heavy query cannot starve
-// the others. An operation that has no deadline yet (over a websocket or
+// the others. A pass-through tenant's key is checked first (keycheck.go).
+// An operation that has no deadline yet (over a websocket or
 // an event stream) gets RequestTimeout; a subscription gets none, and
 // lifts the server's timeouts from its event stream. A query
 // answered recently is answered from the response cache (respcache.go)
@@ -51,6 +52,10 @@ func (s *tenantScope) InterceptOperation(ctx context.Context, next graphql.Opera
 		err.Extensions = map[string]any{"code": graph.CodeUnauthenticated}
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
 	}
+	if err := g.keys.check(ctx, t); err != nil {
+		return g.presentOnce(ctx, err) // before any cache: a rejected key reads nothing
+	}
+	ctx = withKeyNote(ctx, g.keys, t)
 	var keep func(graphql.ResponseHandler) graphql.ResponseHandler
 	if g.answers != nil {
 		var hit graphql.ResponseHandler
@@ -80,6 +85,17 @@ func (s *tenantScope) InterceptOperation(ctx context.Context, next graphql.Opera
 		defer cancel()
 		return rh(ctx)
 	}
+}
+
+// presentOnce answers an operation with err alone, presented as the
+// executor presents errors, and notes its code for the request's log line
+// (the response interceptors, noteOutcome among them, do not run).
+func (g *Gateway) presentOnce(ctx context.Context, err error) graphql.ResponseHandler {
+	resp := &graphql.Response{Errors: gqlerror.List{g.present(ctx, err)}}
+	if ri := infoFrom(ctx); ri != nil {
+		ri.setOutcome(tracing.Outcome(resp))
+	}
+	return graphql.OneShot(resp)
 }
 
 // noteOutcome notes the operation's name and outcome (ok, or the first

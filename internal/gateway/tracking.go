@@ -43,7 +43,11 @@ func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	cs, _ := ctx.Value(callStateKey{}).(*callState)
 	if cs == nil {
-		return t.base.RoundTrip(r)
+		resp, err := t.base.RoundTrip(r)
+		if err == nil {
+			observeKey(ctx, resp.StatusCode)
+		}
+		return resp, err
 	}
 	cs.attempts.Add(1)
 	cs.inFlight.Add(1)
@@ -54,6 +58,7 @@ func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	cs.last429.Store(resp.StatusCode == http.StatusTooManyRequests)
+	observeKey(ctx, resp.StatusCode) // lemlist's verdict on a pass-through key
 	resp.Body = &doneBody{ReadCloser: resp.Body, done: func() { cs.inFlight.Add(-1) }}
 	return resp, nil
 }
