@@ -38,7 +38,7 @@ type config struct {
 
 	Tokens               []string // client bearer tokens (server mode)
 	AllowUnauthenticated bool
-	// FastRows turns graph.FastRows on (FAST_ROWS).
+	// FastRows turns graph/fastrows on (FAST_ROWS).
 	FastRows bool
 
 	RateLimit     int
@@ -71,6 +71,11 @@ type config struct {
 
 	RedisURL              string // "": no Redis, every replica on its own
 	RedisFallbackReplicas int    // replicas sharing a key's budget while Redis is down
+	RedisNamespace        string // separates deployments sharing a Redis; "": none
+
+	// TrustedDocuments are the manifest files of the only operations
+	// clients may run; none: any operation.
+	TrustedDocuments []string
 
 	MetricsAddr  string
 	MetricsToken string // bearer token /metrics requires; "": none
@@ -152,7 +157,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "max-subscriptions-per-connection", usage: "most live subscriptions (activityAdded) one websocket connection may hold at once; more get TOO_MANY_SUBSCRIPTIONS", def: "100", set: intVar(&c.MaxSubsPerConn, 1, 100_000)},
 		{name: "webhook-secret", usage: "secret lemlist echoes in its webhook calls to POST /webhooks/lemlist (/webhooks/lemlist/{tenant} in passthrough mode, with a secret derived per tenant: see cmd/lemlist-hook); at least 16 characters; empty disables webhooks, except in demo mode, which makes one up", set: strVar(&c.WebhookSecret), secret: true},
 		{name: "redis-url", usage: "redis://[:password@]host:port/db (rediss:// for TLS) shared by the replicas: the rate budget per API key, the response cache and the live feed's webhooks; empty keeps everything in memory (one replica)", set: urlVar(&c.RedisURL, redisURL, "a redis:// or rediss:// URL with a host, such as redis://:password@redis:6379/0"), secret: true},
+		{name: "redis-namespace", usage: "separates deployments that share one Redis: the live feed's channels become lgql:<namespace>:feed:*; 1 to 64 letters, digits, '.', '-' or '_'; empty: none. Replicas sign the feed's messages with WEBHOOK_SECRET when it is set", set: patternVar(&c.RedisNamespace, `^[A-Za-z0-9._-]{1,64}$`, "1 to 64 letters, digits, '.', '-' or '_'")},
 		{name: "redis-fallback-replicas", usage: "how many replicas share each key's budget while Redis is down: each then allows LEMLIST_RATE_LIMIT/this per 2 s on its own", def: "3", set: intVar(&c.RedisFallbackReplicas, 1, 1000)},
+		{name: "trusted-documents", usage: "comma-separated persisted-query manifests (Relay's {id: text} JSON, or Apollo's persisted-query manifest): only their operations run, sent by id or exact text; others get PERSISTED_QUERY_NOT_ALLOWED, unknown ids PERSISTED_QUERY_NOT_FOUND. Empty: any operation", set: listVar(&c.TrustedDocuments)},
 		{name: "metrics-addr", usage: "host:port of a separate listener for /metrics; empty serves /metrics on the main port", set: strVar(&c.MetricsAddr)},
 		{name: "metrics-token", usage: "bearer token that GET /metrics requires (Authorization: Bearer <token>), on the main port and on METRICS_ADDR; at least 16 printable ASCII characters; empty serves /metrics to all", set: tokenVar(&c.MetricsToken), secret: true},
 		{name: "log-level", usage: "debug, info, warn or error", def: "info", set: enumVar(&c.LogLevel, "debug", "info", "warn", "error")},
@@ -556,5 +563,31 @@ func enumVar(p *string, allowed ...string) func(string) error {
 			}
 		}
 		return fmt.Errorf("%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+}
+
+// patternVar accepts an empty value, or one matching the regular
+// expression re; want describes it in the error.
+func patternVar(p *string, re, want string) func(string) error {
+	valid := regexp.MustCompile(re)
+	return func(v string) error {
+		if v != "" && !valid.MatchString(v) {
+			return fmt.Errorf("want %s, got %q", want, v)
+		}
+		*p = v
+		return nil
+	}
+}
+
+// listVar takes a comma-separated list, dropping empty items.
+func listVar(p *[]string) func(string) error {
+	return func(v string) error {
+		*p = nil
+		for item := range strings.SplitSeq(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				*p = append(*p, item)
+			}
+		}
+		return nil
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,8 +24,8 @@ var allSettings = []string{
 	"complexity-limit", "depth-limit", "parser-token-limit", "max-body-bytes",
 	"introspection", "cors-origins", "request-timeout", "read-header-timeout",
 	"read-timeout", "write-timeout", "idle-timeout", "shutdown-grace",
-	"metrics-addr", "log-level", "demo-activities", "demo-seed",
-	"poll-interval", "webhook-secret", "redis-url", "redis-fallback-replicas", "response-cache-ttl", "fast-rows",
+	"trusted-documents", "metrics-addr", "log-level", "demo-activities", "demo-seed",
+	"poll-interval", "webhook-secret", "redis-url", "redis-namespace", "redis-fallback-replicas", "response-cache-ttl", "fast-rows",
 	"allowed-hosts", "metrics-token", "max-subscriptions-per-connection",
 }
 
@@ -224,6 +225,49 @@ func TestMainExitStatus(t *testing.T) {
 		}
 		if !strings.Contains(stderr.String(), tc.inStderr) {
 			t.Errorf("%v: stderr %q lacks %q", tc.env, stderr.String(), tc.inStderr)
+		}
+	}
+}
+
+// TestTrustedDocumentsSetting checks that a manifest that cannot be read,
+// or whose operations do not validate against the schema, stops the
+// server with status 2 naming TRUSTED_DOCUMENTS, and that a valid one
+// lets only its operations run.
+func TestTrustedDocumentsSetting(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "stale.json")
+	if err := os.WriteFile(stale, []byte(`{"q1": "{ noSuchField }"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(dir, "missing.json"), stale} {
+		cfg, err := parseConfig(nil, envFunc(map[string]string{"TRUSTED_DOCUMENTS": path}), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = newApp(cfg, slog.New(slog.DiscardHandler))
+		if exitCode(err) != 2 || !strings.Contains(err.Error(), "TRUSTED_DOCUMENTS") {
+			t.Errorf("%s: %v (exit %d), want exit 2 naming TRUSTED_DOCUMENTS", filepath.Base(path), err, exitCode(err))
+		}
+	}
+
+	good := filepath.Join(dir, "good.json")
+	if err := os.WriteFile(good, []byte(`{"typename": "{ __typename }"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := startApp(t, map[string]string{"TRUSTED_DOCUMENTS": good})
+	for _, tc := range []struct {
+		body       map[string]any
+		data, code string
+	}{
+		{map[string]any{"query": "{ __typename }"}, `{"__typename":"Query"}`, ""},
+		{map[string]any{"doc_id": "typename"}, `{"__typename":"Query"}`, ""},
+		{map[string]any{"query": "{ activities(first: 1) { nodes { id } } }"}, "", "PERSISTED_QUERY_NOT_ALLOWED"},
+		{map[string]any{"doc_id": "nope"}, "", "PERSISTED_QUERY_NOT_FOUND"},
+	} {
+		r := h.post(t, tc.body)
+		if string(r.Data) != tc.data && !(tc.data == "" && len(r.Data) == 0) || r.code() != tc.code {
+			t.Errorf("%v: data %s, code %q; want data %s, code %q", tc.body, r.Data, r.code(), tc.data, tc.code)
 		}
 	}
 }

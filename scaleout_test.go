@@ -139,9 +139,12 @@ func TestScaleOut(t *testing.T) {
 			t.Errorf("replica %d: redis_up is not 0 during the outage", i)
 		}
 	}
-	// During the outage a webhook is still accepted (204) by A, which
-	// delivers it to its own subscribers (none here); B cannot get it.
-	hook(a)
+	// During the outage A delivers a webhook to its own subscribers (none
+	// here) but cannot pass it on: it answers 503, so that lemlist calls
+	// again (issue 13, item 7).
+	if code := postHook(t, a.url+"/webhooks/lemlist", hookBody("act_scale_outage", testWebhookSecret)); code != http.StatusServiceUnavailable {
+		t.Fatalf("webhook on A while Redis is down: %d, want 503", code)
+	}
 
 	restarted := time.Since(start)
 	rs.Restart()

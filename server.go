@@ -30,8 +30,10 @@ import (
 	"time"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/internal/gateway"
 	"github.com/lemlist-graphql/server/internal/tracing"
+	"github.com/lemlist-graphql/server/internal/trusted"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/metrics"
@@ -164,7 +166,7 @@ type app struct {
 	tracing  *tracing.Tracing    // OTEL_*; nil when tracing is off
 	live     *gateway.LiveFeed   // Subscription.activityAdded and its webhooks
 	redis    *redisx.Redis       // shared by the replicas (REDIS_URL); nil without
-	fastRows *graph.FastRows     // FAST_ROWS; nil when off
+	fastRows *fastrows.Extension // FAST_ROWS; nil when off
 	gateway  *gateway.Gateway    // the routes
 }
 
@@ -208,7 +210,11 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 	if cfg.RedisURL != "" {
 		redisx.RouteLibraryLogs(logger)
 		ctx, cancel := context.WithTimeout(context.Background(), redisx.DefaultTimeout)
-		r, err := redisx.New(ctx, cfg.RedisURL, logger) // fails only for an invalid URL
+		// The feed's messages between replicas are signed with the
+		// webhook secret, which every replica of a deployment shares.
+		r, err := redisx.NewWithOptions(ctx, redisx.Options{ // fails only for an invalid URL
+			URL: cfg.RedisURL, Logger: logger, Namespace: cfg.RedisNamespace, FeedSecret: cfg.WebhookSecret,
+		})
 		cancel()
 		if err != nil {
 			a.Close()
@@ -219,6 +225,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		shared = r.CacheStore()
 		a.metrics.GaugeFunc("redis_up", "1 while Redis is in use, 0 while this replica works on its own (local limiter share and cache).", r.Up)
 		a.metrics.CounterFunc("redis_failures_total", "Times Redis went out of use.", func() float64 { return float64(r.Failures()) })
+		a.metrics.CounterFunc("redis_feed_rejected_total", "Live feed messages from Redis dropped for a missing or wrong signature.", func() float64 { return float64(r.FeedRejected()) })
 	}
 	a.cache = upstream.NewCache(upstream.CacheOptions{
 		Shared:   shared,
@@ -257,7 +264,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		return float64(b)
 	})
 	if cfg.FastRows {
-		a.fastRows = graph.NewFastRows()
+		a.fastRows = fastrows.New()
 		a.metrics.CounterFunc("graphql_fast_rows_written_total", "Lists of activity rows written by FAST_ROWS.",
 			func() float64 { w, _ := a.fastRows.Stats(); return float64(w) })
 		a.metrics.CounterFunc("graphql_fast_rows_declined_total", "Lists of activity rows FAST_ROWS left to gqlgen (a selection it does not write, or an error).",
@@ -303,6 +310,13 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, &configError{err.Error()}
 	}
+	var manifest *trusted.Manifest
+	if len(cfg.TrustedDocuments) > 0 {
+		if manifest, err = loadManifest(cfg.TrustedDocuments); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
 	a.gateway, err = gateway.New(gateway.Options{
 		Auth:      a.auth,
 		LogTenant: cfg.Mode == modePassthrough, // the one tenant of other modes goes unsaid
@@ -331,6 +345,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		ResponseTTL:      cfg.ResponseTTL,
 		// Whole answers take a quarter of the cache's memory budget.
 		ResponseMaxBytes: int(cfg.CacheMaxBytes / 4),
+		TrustedDocuments: manifest,
 
 		Ready:        a.ready,
 		ServeMetrics: cfg.MetricsAddr == "",
@@ -397,4 +412,18 @@ func (a *app) ready(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	_, _ = io.WriteString(w, "ready\nredis: ok\n")
+}
+
+// loadManifest reads the trusted documents of TRUSTED_DOCUMENTS and checks
+// each against the schema, so that a stale manifest stops the server at
+// startup rather than failing its clients one by one.
+func loadManifest(paths []string) (*trusted.Manifest, error) {
+	m, err := trusted.Load(paths...)
+	if err != nil {
+		return nil, settingError("trusted-documents", "%v", err)
+	}
+	if err := m.Check(graph.NewExecutableSchema(graph.Config{}).Schema()); err != nil {
+		return nil, settingError("trusted-documents", "%v", err)
+	}
+	return m, nil
 }

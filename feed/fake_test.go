@@ -56,6 +56,19 @@ func (f *fakeUp) numCalls() int {
 	return len(f.calls)
 }
 
+// numCallsOfType counts the calls made with type typ ("" for none).
+func (f *fakeUp) numCallsOfType(typ string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, o := range f.calls {
+		if o.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
 func (f *fakeUp) ListActivities(ctx context.Context, o *lemlist.ActivityListOptions) ([]*lemlist.Activity, error) {
 	if _, err := o.Values(); err != nil {
 		return nil, err

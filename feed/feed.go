@@ -9,24 +9,38 @@
 //     by every subscription with that pair and reference-counted: it starts
 //     with the first subscription and stops when the last one ends. Its
 //     first poll only sets a baseline (the newest createdAt), so history is
-//     never replayed; each later poll asks lemlist for activities at or
-//     after that createdAt (minDate is inclusive), pages through them by
-//     offset when more than 100 arrived, and drops the ids it already saw at
-//     the boundary createdAt, so that activities sharing a createdAt are
-//     neither missed nor repeated. Calls go through the tenant's Upstream
-//     (its rate limiter) under a caller key of their own
-//     (lemlist.WithCaller), so polling takes a fair share of the budget
-//     rather than starving queries, and bypass the cache (upstream.NoCache).
+//     never replayed; each later poll asks lemlist for the activities
+//     created since Options.Lookback before the newest createdAt it saw
+//     (minDate is inclusive), so that a late arrival (an activity lemlist
+//     lists only after newer ones) is still delivered, and drops the ids it
+//     delivered already. It pages through them by offset, within a window
+//     whose maxDate the first page fixes, and reads every page: when more
+//     than Options.MaxPages arrived, it goes on at the next tick from where
+//     it stopped, and delivers them all, oldest first, once read. A
+//     Checkpoint keeps each poller's position: after a restart, a poller
+//     resumes from it (when saved within Options.ResumeWithin), so what
+//     arrived while the server was down is delivered once; a poller
+//     stopped because its last subscription ended forgets it. Calls go
+//     through the tenant's Upstream (its rate limiter) under a caller key
+//     of their own (lemlist.WithCaller), so polling takes a fair share of
+//     the budget rather than starving queries, and bypass the cache
+//     (upstream.NoCache).
 //     After a failure, rate limiting included, the poller backs off.
 //
 //   - Webhooks. Hub.Webhook is the http.Handler lemlist's webhooks call
 //     (POST /api/hooks registers them); it checks the secret lemlist echoes
-//     in the body, strips it, and publishes the activity at once to the
-//     tenant's subscriptions whose filter matches.
+//     in the body, strips it, drops an activity _id it handled within its
+//     replay window, and publishes the activity at once to the tenant's
+//     subscriptions whose filter matches, then relays it to the other
+//     replicas (a relay failure answers 503, so that lemlist retries). In
+//     pass-through mode each tenant's secret is a random one in a
+//     SecretStore, which a Registrar makes when it registers the tenant's
+//     hook with only the tenant's lemlist key.
 //
 // An activity reaches each subscription at most once: each subscription
-// keeps a bounded set of the ids it was sent, so an activity that arrives by
-// webhook and then by poll (or twice by webhook) is delivered once.
+// keeps a bounded set of the ids it was sent (Options.RecentIDs, by default
+// two polls' worth), so an activity that arrives by webhook and then by
+// poll (or twice by webhook) is delivered once.
 //
 // Backpressure: each subscription has a queue bounded by Options.Buffer
 // activities (1000 by default: a poll's burst, up to MaxPages×100, must
@@ -39,29 +53,37 @@
 // createdAt it got).
 //
 // The package depends on the standard library, lemlist, upstream and
-// graph/relay (for relay.Filter) only.
+// activityfilter (for its Filter and InputError) only.
 package feed
 
 import (
 	"errors"
 	"time"
 
-	"github.com/lemlist-graphql/server/graph/relay"
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/upstream"
 )
 
 // Defaults of Options.
 const (
-	DefaultPollInterval        = 5 * time.Second
-	DefaultMaxBackoff          = time.Minute
-	DefaultPollTimeout         = 30 * time.Second
-	DefaultMaxPages            = 10
-	DefaultBuffer              = 1000
-	DefaultRecentIDs           = 512
-	DefaultMaxSubscriptions    = 10_000
-	DefaultMaxPollersPerTenant = 16
-	DefaultCaller              = "feed-poller"
+	DefaultPollInterval     = 5 * time.Second
+	DefaultMaxBackoff       = time.Minute
+	DefaultPollTimeout      = 30 * time.Second
+	DefaultMaxPages         = 10
+	DefaultLookback         = 30 * time.Second
+	DefaultResumeWithin     = 10 * time.Minute
+	DefaultBuffer           = 1000
+	DefaultMaxSubscriptions = 10_000
+	// DefaultMaxSubscriptionsPerTenant is a tenth of
+	// DefaultMaxSubscriptions: ten tenants at their cap are needed to fill
+	// the hub.
+	DefaultMaxSubscriptionsPerTenant = 1_000
+	// DefaultMaxSubscriptionsPerConnection is a suggested bound for
+	// NewConnectionLimit: a page rarely needs more than a few live feeds.
+	DefaultMaxSubscriptionsPerConnection = 100
+	DefaultMaxPollersPerTenant           = 16
+	DefaultCaller                        = "feed-poller"
 )
 
 // Errors of subscriptions.
@@ -77,6 +99,12 @@ var (
 	// ErrTooManySubscriptions refuses a subscription beyond
 	// Options.MaxSubscriptions.
 	ErrTooManySubscriptions = errors.New("too many live subscriptions on this server")
+	// ErrTooManyTenantSubscriptions refuses a subscription beyond
+	// Options.MaxSubscriptionsPerTenant.
+	ErrTooManyTenantSubscriptions = errors.New("too many live subscriptions for this lemlist team")
+	// ErrTooManyOnConnection refuses a subscription beyond the
+	// ConnectionLimit its context carries.
+	ErrTooManyOnConnection = errors.New("too many live subscriptions on this connection")
 	// ErrTooManyFilters refuses a subscription that would need a poller
 	// beyond Options.MaxPollersPerTenant.
 	ErrTooManyFilters = errors.New("too many distinct live subscription filters for this lemlist team: reuse a filter, or narrow on the client")
@@ -97,7 +125,7 @@ type Tenant struct {
 type Filter struct {
 	// Filter is applied by lemlist to the poller's calls, and in-process to
 	// webhook activities. Its dates bound createdAt, inclusive.
-	relay.Filter
+	activityfilter.Filter
 	// Match, if set, is a further condition applied in-process to every
 	// activity (e.g. a set of types, or a channel), which lemlist cannot
 	// filter on. Subscriptions that differ only in Match share a poller.
@@ -109,10 +137,10 @@ func (f *Filter) Matches(a *lemlist.Activity) bool {
 	return matches(&f.Filter, a) && (f.Match == nil || f.Match(a))
 }
 
-// matches applies a relay.Filter in-process, as lemlist would: exact type,
-// campaign and lead; isFirst=false also matches activities without the
-// flag; dates at lemlist's millisecond precision, inclusive.
-func matches(f *relay.Filter, a *lemlist.Activity) bool {
+// matches applies an activityfilter.Filter in-process, as lemlist would:
+// exact type, campaign and lead; isFirst=false also matches activities
+// without the flag; dates at lemlist's millisecond precision, inclusive.
+func matches(f *activityfilter.Filter, a *lemlist.Activity) bool {
 	switch {
 	case f.Type != "" && a.Type != f.Type,
 		f.CampaignID != "" && campaignOf(a) != f.CampaignID,
@@ -154,7 +182,7 @@ func leadOf(a *lemlist.Activity) string {
 // pollKey identifies what a poller asks lemlist: the query string its
 // filter encodes to, so that filters sending the same request share one.
 // It fails for a filter lemlist would refuse.
-func pollKey(f relay.Filter) (string, error) {
+func pollKey(f activityfilter.Filter) (string, error) {
 	q, err := f.Options(time.Time{}, 0, 0).Values()
 	if err != nil {
 		return "", err

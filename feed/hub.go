@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lemlist-graphql/server/graph/relay"
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/lemlist"
 )
 
@@ -27,21 +27,49 @@ type Options struct {
 	// DefaultPollTimeout.
 	PollTimeout time.Duration
 	// MaxPages bounds the pages of 100 activities one poll reads. When more
-	// activities than that arrived within one interval, the oldest of them
-	// are skipped (and logged). Zero means DefaultMaxPages.
+	// activities than that arrived, the poll goes on at the next tick from
+	// where it stopped (before asking for newer ones), and delivers them
+	// all, oldest first, once it has read them all. Zero means
+	// DefaultMaxPages.
 	MaxPages int
+	// Lookback is how far before the newest createdAt it saw each poll
+	// looks again, so that an activity lemlist lists only after newer
+	// ones (a late arrival) is still delivered; one created longer before
+	// is not. Zero means DefaultLookback; a negative value turns it off.
+	Lookback time.Duration
+	// Checkpoint keeps each poller's position, so that after a restart
+	// the pollers resume where they stood: what arrived meanwhile is
+	// delivered to the subscriptions made after the restart. A poller
+	// resumes only a position saved before its hub started: within one
+	// hub, a poller started anew (its filter had no subscription for a
+	// while) takes a new baseline. Replicas sharing a store must not
+	// share positions: each replica's Checkpoint should scope its keys by
+	// a name of the replica that outlives its restarts. Nil means a
+	// MemoryCheckpoint of the hub's own.
+	Checkpoint Checkpoint
+	// ResumeWithin bounds the age of a checkpoint a poller resumes from;
+	// an older one (or none) gives a new baseline. Zero means
+	// DefaultResumeWithin; a negative value turns resuming off.
+	ResumeWithin time.Duration
 	// Buffer bounds each subscription's queue: a subscription with that
 	// many activities not taken yet is dropped (ErrTooSlow) when the next
 	// one comes. It must hold a burst: a poll may bring up to MaxPages×100
-	// activities at once. Zero means DefaultBuffer.
+	// activities at once (more when it went on over several ticks). Zero
+	// means DefaultBuffer.
 	Buffer int
 	// RecentIDs is how many delivered ids each subscription remembers to
-	// drop repeats (an activity arriving by webhook then by poll). Zero
-	// means DefaultRecentIDs.
+	// drop repeats (an activity arriving by webhook then by poll). It must
+	// cover the largest poll. Zero means 2×MaxPages×100: a whole poll
+	// from each source.
 	RecentIDs int
 	// MaxSubscriptions bounds the subscriptions of the hub, all tenants
 	// together. Zero means DefaultMaxSubscriptions.
 	MaxSubscriptions int
+	// MaxSubscriptionsPerTenant bounds the subscriptions of one tenant, so
+	// that one tenant cannot take the whole of MaxSubscriptions. Zero
+	// means DefaultMaxSubscriptionsPerTenant. (Server and demo modes have
+	// a single tenant: set it to MaxSubscriptions there.)
+	MaxSubscriptionsPerTenant int
 	// MaxPollersPerTenant bounds the distinct upstream filters polled for
 	// one tenant: each costs a call per PollInterval from the tenant's
 	// budget. Zero means DefaultMaxPollersPerTenant.
@@ -71,8 +99,21 @@ func (o Options) withDefaults() Options {
 	}
 	def(&o.MaxPages, DefaultMaxPages)
 	def(&o.Buffer, DefaultBuffer)
-	def(&o.RecentIDs, DefaultRecentIDs)
+	def(&o.RecentIDs, 2*o.MaxPages*lemlist.MaxPageSize)
 	def(&o.MaxSubscriptions, DefaultMaxSubscriptions)
+	def(&o.MaxSubscriptionsPerTenant, DefaultMaxSubscriptionsPerTenant)
+	switch {
+	case o.Lookback == 0:
+		o.Lookback = DefaultLookback
+	case o.Lookback < 0:
+		o.Lookback = 0
+	}
+	if o.ResumeWithin == 0 {
+		o.ResumeWithin = DefaultResumeWithin
+	}
+	if o.Checkpoint == nil {
+		o.Checkpoint = NewMemoryCheckpoint()
+	}
 	def(&o.MaxPollersPerTenant, DefaultMaxPollersPerTenant)
 	if o.Caller == "" {
 		o.Caller = DefaultCaller
@@ -88,19 +129,23 @@ type Stats struct {
 	// Subscriptions and Pollers are the live ones.
 	Subscriptions, Pollers int
 	// Polls counts the polls done, failed ones included; PollErrors the
-	// failed ones.
-	Polls, PollErrors uint64
+	// failed ones; PollsContinued those that stopped at MaxPages and went
+	// on at the next tick.
+	Polls, PollErrors, PollsContinued uint64
 	// Delivered counts activities queued to subscriptions.
 	Delivered uint64
 	// Dropped counts subscriptions ended with ErrTooSlow.
 	Dropped uint64
-	// WebhooksAccepted and WebhooksRefused count webhook calls.
-	WebhooksAccepted, WebhooksRefused uint64
+	// WebhooksAccepted, WebhooksRefused, WebhooksReplayed (an activity
+	// _id handled within the replay window) and WebhooksRelayFailed
+	// (answered 503) count webhook calls.
+	WebhooksAccepted, WebhooksRefused, WebhooksReplayed, WebhooksRelayFailed uint64
 }
 
 // Hub fans activities out to subscriptions. It is safe for concurrent use.
 type Hub struct {
-	o Options
+	o       Options
+	started time.Time // pollers resume only positions saved before it
 
 	ctx    context.Context // the pollers' parent; done when the hub closes
 	cancel context.CancelFunc
@@ -111,8 +156,8 @@ type Hub struct {
 	tenants map[string]*tenantState
 	nsubs   int
 
-	polls, pollErrors, delivered, dropped atomic.Uint64
-	hooksOK, hooksRefused                 atomic.Uint64
+	polls, pollErrors, continued, delivered, dropped       atomic.Uint64
+	hooksOK, hooksRefused, hooksReplayed, hooksRelayFailed atomic.Uint64
 }
 
 // tenantState is one tenant's subscriptions and pollers. Its slices are
@@ -125,7 +170,7 @@ type tenantState struct {
 
 // NewHub returns a hub configured by o. Close it to stop its pollers.
 func NewHub(o Options) *Hub {
-	h := &Hub{o: o.withDefaults(), tenants: map[string]*tenantState{}}
+	h := &Hub{o: o.withDefaults(), started: time.Now(), tenants: map[string]*tenantState{}}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	return h
 }
@@ -134,36 +179,51 @@ func NewHub(o Options) *Hub {
 // f, and the poller of t and f's upstream part unless one runs already. It
 // ends when ctx is done or Close is called (ErrEnded), when it falls behind
 // (ErrTooSlow) or when the hub closes (ErrClosed). It fails for a filter
-// lemlist would refuse (a *relay.InputError), and beyond the hub's bounds
-// (ErrTooManySubscriptions, ErrTooManyFilters).
+// lemlist would refuse (a *activityfilter.InputError), and beyond the
+// hub's bounds (ErrTooManySubscriptions, ErrTooManyTenantSubscriptions,
+// ErrTooManyFilters) or the connection's (ErrTooManyOnConnection, when ctx
+// carries a ConnectionLimit).
 func (h *Hub) Subscribe(ctx context.Context, t Tenant, f Filter) (*Subscription, error) {
 	key, err := pollKey(f.Filter)
 	if err != nil {
-		return nil, &relay.InputError{Arg: "filter", Msg: err.Error()}
+		return nil, &activityfilter.InputError{Arg: "filter", Msg: err.Error()}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s := newSubscription(h, t, f)
+	if l := connectionLimit(ctx); l != nil {
+		if !l.acquire() {
+			return nil, ErrTooManyOnConnection
+		}
+		s.conn = l
+	}
+	refuse := func(err error) (*Subscription, error) {
+		h.mu.Unlock()
+		if s.conn != nil {
+			s.conn.release()
+		}
+		return nil, err
+	}
 	h.mu.Lock()
 	if h.closed {
-		h.mu.Unlock()
-		return nil, ErrClosed
+		return refuse(ErrClosed)
 	}
 	if h.nsubs >= h.o.MaxSubscriptions {
-		h.mu.Unlock()
-		return nil, ErrTooManySubscriptions
+		return refuse(ErrTooManySubscriptions)
 	}
 	ts := h.tenants[t.ID]
 	if ts == nil {
 		ts = &tenantState{pollers: map[string]*poller{}}
 	}
+	if len(ts.subs) >= h.o.MaxSubscriptionsPerTenant {
+		return refuse(ErrTooManyTenantSubscriptions)
+	}
 	if h.o.PollInterval > 0 && t.Upstream != nil {
 		p := ts.pollers[key]
 		if p == nil {
 			if len(ts.pollers) >= h.o.MaxPollersPerTenant {
-				h.mu.Unlock()
-				return nil, ErrTooManyFilters
+				return refuse(ErrTooManyFilters)
 			}
 			p = newPoller(h, t, f.Filter, key)
 			ts.pollers[key] = p
@@ -222,10 +282,18 @@ func (h *Hub) Stats() Stats {
 		st.Pollers += len(ts.pollers)
 	}
 	h.mu.Unlock()
-	st.Polls, st.PollErrors = h.polls.Load(), h.pollErrors.Load()
+	st.Polls, st.PollErrors, st.PollsContinued = h.polls.Load(), h.pollErrors.Load(), h.continued.Load()
 	st.Delivered, st.Dropped = h.delivered.Load(), h.dropped.Load()
 	st.WebhooksAccepted, st.WebhooksRefused = h.hooksOK.Load(), h.hooksRefused.Load()
+	st.WebhooksReplayed, st.WebhooksRelayFailed = h.hooksReplayed.Load(), h.hooksRelayFailed.Load()
 	return st
+}
+
+// isClosed reports whether Close was called.
+func (h *Hub) isClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
 }
 
 // Close ends every subscription with ErrClosed, refuses new ones, and
@@ -260,6 +328,9 @@ func (h *Hub) remove(s *Subscription) {
 		return // removed already
 	}
 	h.nsubs--
+	if s.conn != nil {
+		s.conn.release()
+	}
 	if p := s.poller; p != nil {
 		p.subs = deleteSub(p.subs, s)
 		if len(p.subs) == 0 {
@@ -291,8 +362,9 @@ type Subscription struct {
 	hub    *Hub
 	tenant string
 	filter Filter
-	poller *poller // nil without polling
-	max    int     // queue bound
+	poller *poller          // nil without polling
+	conn   *ConnectionLimit // nil without one
+	max    int              // queue bound
 
 	wake chan struct{} // capacity 1: something was queued, or the end came
 

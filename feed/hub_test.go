@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lemlist-graphql/server/graph/relay"
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/lemlist"
 )
 
@@ -29,23 +29,23 @@ func TestFilterMatches(t *testing.T) {
 		want bool
 	}{
 		{"empty", Filter{}, a, true},
-		{"type", Filter{Filter: relay.Filter{Type: "emailsOpened"}}, a, true},
-		{"other type", Filter{Filter: relay.Filter{Type: "emailsSent"}}, a, false},
-		{"campaign from metaData", Filter{Filter: relay.Filter{CampaignID: "cam_1"}}, a, true},
-		{"other campaign", Filter{Filter: relay.Filter{CampaignID: "cam_2"}}, a, false},
-		{"lead from snapshot", Filter{Filter: relay.Filter{LeadID: "lea_1"}}, a, true},
-		{"other lead", Filter{Filter: relay.Filter{LeadID: "lea_2"}}, a, false},
-		{"isFirst true", Filter{Filter: relay.Filter{IsFirst: &yes}}, a, true},
-		{"isFirst false", Filter{Filter: relay.Filter{IsFirst: &no}}, a, false},
-		{"isFirst false, no flag", Filter{Filter: relay.Filter{IsFirst: &no}}, noFlag, true},
-		{"isFirst true, no flag", Filter{Filter: relay.Filter{IsFirst: &yes}}, noFlag, false},
-		{"minDate inclusive at ms", Filter{Filter: relay.Filter{MinDate: at}}, a, true},
-		{"minDate after", Filter{Filter: relay.Filter{MinDate: at.Add(time.Millisecond)}}, a, false},
-		{"maxDate inclusive at ms", Filter{Filter: relay.Filter{MaxDate: at}}, a, true},
-		{"maxDate before", Filter{Filter: relay.Filter{MaxDate: at.Add(-time.Millisecond)}}, a, false},
+		{"type", Filter{Filter: activityfilter.Filter{Type: "emailsOpened"}}, a, true},
+		{"other type", Filter{Filter: activityfilter.Filter{Type: "emailsSent"}}, a, false},
+		{"campaign from metaData", Filter{Filter: activityfilter.Filter{CampaignID: "cam_1"}}, a, true},
+		{"other campaign", Filter{Filter: activityfilter.Filter{CampaignID: "cam_2"}}, a, false},
+		{"lead from snapshot", Filter{Filter: activityfilter.Filter{LeadID: "lea_1"}}, a, true},
+		{"other lead", Filter{Filter: activityfilter.Filter{LeadID: "lea_2"}}, a, false},
+		{"isFirst true", Filter{Filter: activityfilter.Filter{IsFirst: &yes}}, a, true},
+		{"isFirst false", Filter{Filter: activityfilter.Filter{IsFirst: &no}}, a, false},
+		{"isFirst false, no flag", Filter{Filter: activityfilter.Filter{IsFirst: &no}}, noFlag, true},
+		{"isFirst true, no flag", Filter{Filter: activityfilter.Filter{IsFirst: &yes}}, noFlag, false},
+		{"minDate inclusive at ms", Filter{Filter: activityfilter.Filter{MinDate: at}}, a, true},
+		{"minDate after", Filter{Filter: activityfilter.Filter{MinDate: at.Add(time.Millisecond)}}, a, false},
+		{"maxDate inclusive at ms", Filter{Filter: activityfilter.Filter{MaxDate: at}}, a, true},
+		{"maxDate before", Filter{Filter: activityfilter.Filter{MaxDate: at.Add(-time.Millisecond)}}, a, false},
 		{"match", Filter{Match: func(a *lemlist.Activity) bool { return a.Type == "emailsOpened" }}, a, true},
 		{"match refuses", Filter{Match: func(*lemlist.Activity) bool { return false }}, a, false},
-		{"match and filter", Filter{Filter: relay.Filter{Type: "paused"}, Match: func(*lemlist.Activity) bool { return true }}, a, false},
+		{"match and filter", Filter{Filter: activityfilter.Filter{Type: "paused"}, Match: func(*lemlist.Activity) bool { return true }}, a, false},
 	} {
 		if got := tc.f.Matches(tc.a); got != tc.want {
 			t.Errorf("%s: Matches = %v, want %v", tc.name, got, tc.want)
@@ -66,8 +66,8 @@ func TestPublishFansOutByTenantAndFilter(t *testing.T) {
 		return s
 	}
 	all := sub("A", Filter{})
-	sent := sub("A", Filter{Filter: relay.Filter{Type: "emailsSent"}})
-	opened := sub("A", Filter{Filter: relay.Filter{Type: "emailsOpened"}})
+	sent := sub("A", Filter{Filter: activityfilter.Filter{Type: "emailsSent"}})
+	opened := sub("A", Filter{Filter: activityfilter.Filter{Type: "emailsOpened"}})
 	other := sub("B", Filter{})
 
 	if n := h.Publish("A", act("act_1", 1)); n != 2 {
@@ -218,7 +218,7 @@ func TestSubscribeLimits(t *testing.T) {
 	h := NewHub(Options{PollInterval: time.Hour, MaxSubscriptions: 3, MaxPollersPerTenant: 2})
 	defer h.Close()
 	ctx := t.Context()
-	typ := func(s string) Filter { return Filter{Filter: relay.Filter{Type: s}} }
+	typ := func(s string) Filter { return Filter{Filter: activityfilter.Filter{Type: s}} }
 	for _, f := range []Filter{typ("a"), typ("b"), typ("a")} {
 		if _, err := h.Subscribe(ctx, Tenant{ID: "T", Upstream: up}, f); err != nil {
 			t.Fatal(err)
@@ -241,11 +241,11 @@ func TestSubscribeLimits(t *testing.T) {
 	if _, err := h2.Subscribe(ctx, Tenant{ID: "U", Upstream: up}, typ("c")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h2.Subscribe(ctx, Tenant{ID: "T", Upstream: up}, Filter{Filter: relay.Filter{Type: "a"}, Match: func(*lemlist.Activity) bool { return true }}); err != nil {
+	if _, err := h2.Subscribe(ctx, Tenant{ID: "T", Upstream: up}, Filter{Filter: activityfilter.Filter{Type: "a"}, Match: func(*lemlist.Activity) bool { return true }}); err != nil {
 		t.Fatal(err)
 	}
-	bad := Filter{Filter: relay.Filter{MinDate: base, MaxDate: base}}
-	var ie *relay.InputError
+	bad := Filter{Filter: activityfilter.Filter{MinDate: base, MaxDate: base}}
+	var ie *activityfilter.InputError
 	if _, err := h2.Subscribe(ctx, Tenant{ID: "T", Upstream: up}, bad); !errors.As(err, &ie) {
 		t.Fatalf("maxDate = minDate: %v", err)
 	}
@@ -269,14 +269,14 @@ func TestRecentIDs(t *testing.T) {
 	}
 }
 
-// matches applies every condition of relay.Filter in-process: a field
+// matches applies every condition of activityfilter.Filter in-process: a field
 // added there must be added to matches (and this list).
 func TestMatchesKnowsEveryRelayFilterField(t *testing.T) {
 	known := map[string]bool{"Type": true, "CampaignID": true, "LeadID": true, "IsFirst": true, "MinDate": true, "MaxDate": true}
-	rt := reflect.TypeFor[relay.Filter]()
+	rt := reflect.TypeFor[activityfilter.Filter]()
 	for i := range rt.NumField() {
 		if name := rt.Field(i).Name; !known[name] {
-			t.Errorf("relay.Filter.%s is not applied by feed's in-process matching", name)
+			t.Errorf("activityfilter.Filter.%s is not applied by feed's in-process matching", name)
 		}
 	}
 }

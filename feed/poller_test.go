@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lemlist-graphql/server/graph/relay"
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/upstream"
 )
@@ -168,19 +168,23 @@ func TestPollerRowsArrivingWhilePaging(t *testing.T) {
 // One poller serves every subscription of a tenant and upstream filter; it
 // stops with the last one.
 func TestPollerRefCounted(t *testing.T) {
-	up := &fakeUp{}
+	up, upB := &fakeUp{}, &fakeUp{} // tenant A's and B's
 	h := NewHub(Options{PollInterval: tick})
 	defer h.Close()
 	ctx := t.Context()
 	sub := func(tenant string, f Filter) *Subscription {
 		t.Helper()
-		s, err := h.Subscribe(ctx, Tenant{ID: tenant, Upstream: up}, f)
+		u := up
+		if tenant == "B" {
+			u = upB
+		}
+		s, err := h.Subscribe(ctx, Tenant{ID: tenant, Upstream: u}, f)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
-	replied := Filter{Filter: relay.Filter{Type: "emailsReplied"}}
+	replied := Filter{Filter: activityfilter.Filter{Type: "emailsReplied"}}
 	a1 := sub("A", Filter{})
 	a2 := sub("A", Filter{Match: func(a *lemlist.Activity) bool { return a.ID != "act_x" }})
 	a3 := sub("A", replied)
@@ -188,8 +192,12 @@ func TestPollerRefCounted(t *testing.T) {
 	if st := h.Stats(); st.Pollers != 3 || st.Subscriptions != 4 {
 		t.Fatalf("stats %+v, want 3 pollers for 4 subscriptions", st)
 	}
-	waitPolls(t, h, 6)
+	// Each poller has its baseline once it made a second call.
+	eventually(t, "every poller's baseline", func() bool {
+		return up.numCallsOfType("") >= 2 && up.numCallsOfType("emailsReplied") >= 2 && upB.numCalls() >= 2
+	})
 	up.add(act("act_x", 50), act("act_y", 51))
+	upB.add(act("act_x", 50), act("act_y", 51))
 	if got := ids(recv(t, a1, 2)); got != "act_x,act_y" {
 		t.Errorf("a1 got %s", got)
 	}
@@ -230,7 +238,7 @@ func TestPollerUsesTheFilter(t *testing.T) {
 	h := NewHub(Options{PollInterval: tick})
 	defer h.Close()
 	yes := true
-	f := relay.Filter{Type: "emailsReplied", CampaignID: "cam_1", IsFirst: &yes, MinDate: base.Add(time.Hour)}
+	f := activityfilter.Filter{Type: "emailsReplied", CampaignID: "cam_1", IsFirst: &yes, MinDate: base.Add(time.Hour)}
 	if _, err := h.Subscribe(t.Context(), Tenant{Upstream: up}, Filter{Filter: f}); err != nil {
 		t.Fatal(err)
 	}

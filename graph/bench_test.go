@@ -34,7 +34,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/activityfilter"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/graph/model"
 	"github.com/lemlist-graphql/server/graph/relay"
 	"github.com/lemlist-graphql/server/lemlist"
@@ -177,7 +178,7 @@ func benchHandler(b *testing.B, mode string) http.Handler {
 		up = &memoUpstream{Upstream: up, pages: map[string][]*lemlist.Activity{},
 			leads: map[string]*lemlist.Lead{}, camps: map[string]*lemlist.Campaign{}}
 	}
-	return graphServer(b, stackOptions{up: up, rows: graph.NewFastRows(), deadline: 15 * time.Second})
+	return graphServer(b, stackOptions{up: up, rows: fastrows.New(), deadline: 15 * time.Second})
 }
 
 // benchBody marshals a GraphQL request.
@@ -390,7 +391,7 @@ func BenchmarkRelayPaginate(b *testing.B) {
 	}{
 		{"first20", *first},
 		{"first20-after", relay.Request{Args: relay.Args{First: &twenty, After: &after}, NeedHasNextPage: true, DefaultSize: 20, MaxSize: 500, Concurrency: 4}},
-		{"first20-filtered", relay.Request{Args: relay.Args{First: &twenty}, Filter: relay.Filter{Type: "emailsReplied", CampaignID: "cam_x", MinDate: time.Unix(1, 0)}, NeedHasNextPage: true, DefaultSize: 20, MaxSize: 500, Concurrency: 4}},
+		{"first20-filtered", relay.Request{Args: relay.Args{First: &twenty}, Filter: activityfilter.Filter{Type: "emailsReplied", CampaignID: "cam_x", MinDate: time.Unix(1, 0)}, NeedHasNextPage: true, DefaultSize: 20, MaxSize: 500, Concurrency: 4}},
 		{"last20", relay.Request{Args: relay.Args{Last: &twenty}, DefaultSize: 20, MaxSize: 500, Concurrency: 4}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/upstream"
@@ -36,7 +37,7 @@ func newEnv(t *testing.T, activities int, clientOpts ...lemlist.Option) *env {
 	up := upstream.Client(tenant.Client(opts...))
 	// The production wait (1 ms): connections prefetch nested lookups, so
 	// batch counts do not depend on how resolvers are scheduled.
-	h := graphServer(t, stackOptions{up: up, rows: graph.NewFastRows(), deadline: 5 * time.Second})
+	h := graphServer(t, stackOptions{up: up, rows: fastrows.New(), deadline: 5 * time.Second})
 	return &env{c: client.New(h, client.Path("/graphql")), fake: fake, t: tenant}
 }
 

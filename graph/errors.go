@@ -15,8 +15,8 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/graph/model"
-	"github.com/lemlist-graphql/server/graph/relay"
 	"github.com/lemlist-graphql/server/lemlist"
 )
 
@@ -65,15 +65,20 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 }
 
 // errIntrospectionDisabled is the text of the error gqlgen's executor
-// gives for __schema and __type when introspection is off; gqlgen has no
-// sentinel for it (graphql/execution_context_state.go, v0.17.98).
-const errIntrospectionDisabled = "introspection disabled"
+// gives for __schema and __type when introspection is off, and
+// errFederatedIntrospectionDisabled the one of its federation plugin for
+// _service (federation.go) without ServiceSDL; gqlgen has no sentinels for
+// them (graphql/execution_context_state.go, v0.17.98).
+const (
+	errIntrospectionDisabled          = "introspection disabled"
+	errFederatedIntrospectionDisabled = "federated introspection disabled"
+)
 
 // introspectionDisabled tells whether err, or an error it wraps, is gqlgen's
 // introspection-disabled error.
 func introspectionDisabled(err error) bool {
 	for ; err != nil; err = errors.Unwrap(err) {
-		if err.Error() == errIntrospectionDisabled {
+		if s := err.Error(); s == errIntrospectionDisabled || s == errFederatedIntrospectionDisabled {
 			return true
 		}
 	}
@@ -84,7 +89,7 @@ func introspectionDisabled(err error) bool {
 // (or "" to keep it), and extra extensions.
 func classify(err error) (code, msg string, ext map[string]any) {
 	var (
-		inputErr *relay.InputError
+		inputErr *activityfilter.InputError
 		rateErr  *lemlist.RateLimitError
 		respErr  *lemlist.ErrorResponse
 		decErr   *lemlist.DecodeError

@@ -27,6 +27,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/internal/gateway"
 	"github.com/lemlist-graphql/server/lemlist"
@@ -101,7 +102,7 @@ func newFaultEnv(t *testing.T, o faultOpts) *faultEnv {
 	fe.normal = upstream.Client(tenant.Client(fe.opts...))
 	fe.up.Store(&fe.normal)
 
-	h := graphServer(t, stackOptions{up: swappable{&fe.up}, rows: graph.NewFastRows(), deadline: o.deadline,
+	h := graphServer(t, stackOptions{up: swappable{&fe.up}, rows: fastrows.New(), deadline: o.deadline,
 		loaders: loaders.Options{Wait: 20 * time.Millisecond}})
 	fe.env = &env{c: client.New(h, client.Path("/graphql")), fake: fake, t: tenant}
 	return fe
@@ -525,13 +526,7 @@ func TestFaultNestedGivesPartialData(t *testing.T) {
 				t.Fatal("no error for the failed lookups")
 			}
 			for _, er := range errs {
-				// A lookup that failed in Preload is made again by its
-				// field, past the deadline: it never reaches HTTP, and the
-				// gateway's tracked (internal/gateway/tracking.go) takes
-				// such a call for a wait on the rate limiter: RATE_LIMITED.
-				// That guess goes once the limiter reports its own waits
-				// (issue 11); this test then wants tc.code again.
-				if code := er.Extensions["code"]; code != tc.code && (!tc.slow || code != graph.CodeRateLimited) {
+				if code := er.Extensions["code"]; code != tc.code {
 					t.Errorf("code %v (%s), want %s", er.Extensions["code"], er.Message, tc.code)
 				}
 				if len(er.Path) != 4 || er.Path[0] != "activities" || er.Path[1] != "nodes" || er.Path[3] != tc.field {

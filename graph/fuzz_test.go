@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/graph/model"
-	"github.com/lemlist-graphql/server/graph/relay"
 )
 
 // isID is idPattern written out by hand: 1..64 ASCII letters, digits, _
@@ -138,9 +138,9 @@ func FuzzToFilter(f *testing.F) {
 		}
 		got, err := toFilter(in, sc)
 		if err != nil {
-			var ie *relay.InputError
+			var ie *activityfilter.InputError
 			if !errors.As(err, &ie) {
-				t.Fatalf("error %v (%T) is no *relay.InputError", err, err)
+				t.Fatalf("error %v (%T) is no *activityfilter.InputError", err, err)
 			}
 			switch ie.Arg {
 			case "filter.type":
@@ -174,7 +174,7 @@ func FuzzToFilter(f *testing.F) {
 			t.Fatalf("filter %+v escapes scope %+v", got, sc)
 		}
 		if in == nil {
-			if got != (relay.Filter{CampaignID: sc.campaignID, LeadID: sc.leadID}) {
+			if got != (activityfilter.Filter{CampaignID: sc.campaignID, LeadID: sc.leadID}) {
 				t.Fatalf("nil filter in scope %+v gives %+v", sc, got)
 			}
 			return
@@ -227,7 +227,7 @@ func FuzzCheckID(f *testing.F) {
 		if (err == nil) != isID(s) {
 			t.Fatalf("checkID(%q) = %v, want ok=%v", s, err, isID(s))
 		}
-		var ie *relay.InputError
+		var ie *activityfilter.InputError
 		if err != nil && (!errors.As(err, &ie) || ie.Arg != "id") {
 			t.Fatalf("checkID(%q) = %v, want an InputError on id", s, err)
 		}

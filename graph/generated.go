@@ -15,6 +15,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
+	"github.com/99designs/gqlgen/plugin/federation/fedruntime"
 	"github.com/lemlist-graphql/server/graph/model"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -33,6 +34,7 @@ type ResolverRoot interface {
 	Campaign() CampaignResolver
 	Contact() ContactResolver
 	ContactCampaign() ContactCampaignResolver
+	Entity() EntityResolver
 	Lead() LeadResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
@@ -184,6 +186,12 @@ type ComplexityRoot struct {
 		User              func(childComplexity int) int
 	}
 
+	Entity struct {
+		FindCampaignByID func(childComplexity int, id string) int
+		FindContactByID  func(childComplexity int, id string) int
+		FindLeadByID     func(childComplexity int, id string) int
+	}
+
 	GenericActivity struct {
 		Campaign  func(childComplexity int) int
 		Channel   func(childComplexity int) int
@@ -282,11 +290,15 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Activities    func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.ActivityFilter) int
-		ActivityStats func(childComplexity int, filter *model.ActivityFilter, groupBy []model.StatsGroup, timezone *string, maxUpstreamCalls *int) int
-		Campaign      func(childComplexity int, id string) int
-		Contact       func(childComplexity int, id string) int
-		Lead          func(childComplexity int, id string) int
+		Activities         func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.ActivityFilter) int
+		ActivityStats      func(childComplexity int, filter *model.ActivityFilter, groupBy []model.StatsGroup, timezone *string, maxUpstreamCalls *int) int
+		Campaign           func(childComplexity int, id string) int
+		Contact            func(childComplexity int, id string) int
+		Lead               func(childComplexity int, id string) int
+		Node               func(childComplexity int, id string) int
+		Nodes              func(childComplexity int, ids []string) int
+		__resolve__service func(childComplexity int) int
+		__resolve_entities func(childComplexity int, representations []map[string]any) int
 	}
 
 	Subscription struct {
@@ -298,6 +310,10 @@ type ComplexityRoot struct {
 		ID    func(childComplexity int) int
 		Name  func(childComplexity int) int
 		Role  func(childComplexity int) int
+	}
+
+	_Service struct {
+		SDL func(childComplexity int) int
 	}
 }
 
@@ -314,6 +330,11 @@ type ContactResolver interface {
 type ContactCampaignResolver interface {
 	Campaign(ctx context.Context, obj *model.ContactCampaign) (*model.Campaign, error)
 }
+type EntityResolver interface {
+	FindCampaignByID(ctx context.Context, id string) (*model.Campaign, error)
+	FindContactByID(ctx context.Context, id string) (*model.Contact, error)
+	FindLeadByID(ctx context.Context, id string) (*model.Lead, error)
+}
 type LeadResolver interface {
 	Campaign(ctx context.Context, obj *model.Lead) (*model.Campaign, error)
 	Contact(ctx context.Context, obj *model.Lead) (*model.Contact, error)
@@ -324,6 +345,8 @@ type QueryResolver interface {
 	Lead(ctx context.Context, id string) (*model.Lead, error)
 	Campaign(ctx context.Context, id string) (*model.Campaign, error)
 	Contact(ctx context.Context, id string) (*model.Contact, error)
+	Node(ctx context.Context, id string) (model.Node, error)
+	Nodes(ctx context.Context, ids []string) ([]model.Node, error)
 	ActivityStats(ctx context.Context, filter *model.ActivityFilter, groupBy []model.StatsGroup, timezone *string, maxUpstreamCalls *int) (*model.ActivityStats, error)
 }
 type SubscriptionResolver interface {
@@ -989,6 +1012,40 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EmailActivity.User(childComplexity), true
 
+	case "Entity.findCampaignByID":
+		if e.ComplexityRoot.Entity.FindCampaignByID == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findCampaignByID_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindCampaignByID(childComplexity, args["id"].(string)), true
+	case "Entity.findContactByID":
+		if e.ComplexityRoot.Entity.FindContactByID == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findContactByID_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindContactByID(childComplexity, args["id"].(string)), true
+	case "Entity.findLeadByID":
+		if e.ComplexityRoot.Entity.FindLeadByID == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findLeadByID_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindLeadByID(childComplexity, args["id"].(string)), true
+
 	case "GenericActivity.campaign":
 		if e.ComplexityRoot.GenericActivity.Campaign == nil {
 			break
@@ -1513,6 +1570,45 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Lead(childComplexity, args["id"].(string)), true
+	case "Query.node":
+		if e.ComplexityRoot.Query.Node == nil {
+			break
+		}
+
+		args, err := ec.field_Query_node_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(string)), true
+	case "Query.nodes":
+		if e.ComplexityRoot.Query.Nodes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_nodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
+	case "Query._service":
+		if e.ComplexityRoot.Query.__resolve__service == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.__resolve__service(childComplexity), true
+	case "Query._entities":
+		if e.ComplexityRoot.Query.__resolve_entities == nil {
+			break
+		}
+
+		args, err := ec.field_Query__entities_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.__resolve_entities(childComplexity, args["representations"].([]map[string]any)), true
 
 	case "Subscription.activityAdded":
 		if e.ComplexityRoot.Subscription.ActivityAdded == nil {
@@ -1550,6 +1646,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Role(childComplexity), true
+
+	case "_Service.sdl":
+		if e.ComplexityRoot._Service.SDL == nil {
+			break
+		}
+
+		return e.ComplexityRoot._Service.SDL(childComplexity), true
 
 	}
 	return 0, false
@@ -1639,7 +1742,13 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
-	{Name: "../schema.graphqls", Input: `"""
+	{Name: "../schema.graphqls", Input: `# Apollo Federation v2: this server is a subgraph. Lead, Campaign and
+# Contact are entities (@key), resolved by id through the request's loaders;
+# PageInfo is @shareable, as every Relay subgraph has one.
+extend schema
+  @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable"])
+
+"""
 A point in time, written as an RFC 3339 string with milliseconds in UTC,
 e.g. "2026-05-11T08:07:38.375Z".
 """
@@ -1680,6 +1789,17 @@ enum ActivityChannel {
 }
 
 """
+An object with a global id (Relay's Global Object Identification): refetch
+any of them with ` + "`" + `node(id:)` + "`" + ` or ` + "`" + `nodes(ids:)` + "`" + `. Ids are lemlist's own, and its
+prefixes make them unique across types: ` + "`" + `lea_…` + "`" + ` (Lead), ` + "`" + `cam_…` + "`" + ` (Campaign),
+` + "`" + `ctc_…` + "`" + ` (Contact), ` + "`" + `usr_…` + "`" + ` (User), ` + "`" + `act_…` + "`" + ` (activities).
+"""
+interface Node {
+  "The object's lemlist id, unique across types."
+  id: ID!
+}
+
+"""
 Something that happened in lemlist: an email sent or opened, a LinkedIn step,
 a call, a manual task, a note, a campaign pause…
 
@@ -1687,8 +1807,12 @@ Query the fields below on any activity; use inline fragments
 (` + "`" + `... on EmailActivity { sequenceStep }` + "`" + `) for the fields of one kind.
 Types lemlist adds later are served as ` + "`" + `GenericActivity` + "`" + `, so a query never
 fails on an unknown type.
+
+Activities are Nodes, but lemlist cannot fetch one by id (it has no
+` + "`" + `GET /activities/{id}` + "`" + `): ` + "`" + `node(id: "act_…")` + "`" + ` answers from the server's
+activity mirror when it runs, and is null otherwise.
 """
-interface Activity {
+interface Activity implements Node {
   "lemlist's activity id (act_…)."
   id: ID!
   "lemlist's activity type, e.g. emailsReplied. An open set: new values appear without notice."
@@ -1712,7 +1836,7 @@ interface Activity {
 }
 
 "An email step: sent, opened, clicked, replied, bounced, failed, unsubscribed…"
-type EmailActivity implements Activity {
+type EmailActivity implements Activity & Node {
   "lemlist's activity id (act_…)."
   id: ID!
   "lemlist's activity type, e.g. emailsReplied."
@@ -1756,7 +1880,7 @@ type EmailActivity implements Activity {
 }
 
 "A manual task step: done, interested, not interested…"
-type ManualActivity implements Activity {
+type ManualActivity implements Activity & Node {
   "lemlist's activity id (act_…)."
   id: ID!
   "lemlist's activity type, e.g. manualDone."
@@ -1784,7 +1908,7 @@ type ManualActivity implements Activity {
 }
 
 "A note written on a company or contact. It belongs to no campaign."
-type Annotation implements Activity {
+type Annotation implements Activity & Node {
   "lemlist's activity id (act_…)."
   id: ID!
   "Always annotated."
@@ -1812,7 +1936,7 @@ type Annotation implements Activity {
 }
 
 "A LinkedIn step: invite, visit, message, voice note, like, follow…"
-type LinkedinActivity implements Activity {
+type LinkedinActivity implements Activity & Node {
   "lemlist's activity id (act_…)."
   id: ID!
   "lemlist's activity type, e.g. linkedinInviteAccepted."
@@ -1844,7 +1968,7 @@ type LinkedinActivity implements Activity {
 }
 
 "A WhatsApp or SMS message."
-type MessagingActivity implements Activity {
+type MessagingActivity implements Activity & Node {
   "lemlist's activity id (act_…)."
   id: ID!
   "lemlist's activity type, e.g. whatsappMessageSent or smsReplied."
@@ -1876,7 +2000,7 @@ type MessagingActivity implements Activity {
 }
 
 "A phone call (Aircall): created, ended, done, interested…"
-type CallActivity implements Activity {
+type CallActivity implements Activity & Node {
   "lemlist's activity id (act_…)."
   id: ID!
   "lemlist's activity type, e.g. aircallDone."
@@ -1904,7 +2028,7 @@ type CallActivity implements Activity {
 }
 
 "An API step of a sequence: done, failed, interested…"
-type ApiActivity implements Activity {
+type ApiActivity implements Activity & Node {
   "lemlist's activity id (act_…)."
   id: ID!
   "lemlist's activity type, e.g. apiDone."
@@ -1930,7 +2054,7 @@ type ApiActivity implements Activity {
 }
 
 "A change in a lead's campaign flow: paused, resumed, skipped, stopped, condition chosen, meeting booked…"
-type LifecycleActivity implements Activity {
+type LifecycleActivity implements Activity & Node {
   "lemlist's activity id (act_…)."
   id: ID!
   "lemlist's activity type, e.g. paused."
@@ -1957,7 +2081,7 @@ type LifecycleActivity implements Activity {
 An activity of a type this server does not know yet. Its fields are the
 common ones; everything else is in ` + "`" + `raw` + "`" + `.
 """
-type GenericActivity implements Activity {
+type GenericActivity implements Activity & Node {
   "lemlist's activity id (act_…)."
   id: ID!
   "lemlist's activity type."
@@ -1987,7 +2111,7 @@ per campaign and one contact id overall.
 Fields come from the snapshot embedded in the activity when it holds them
 (values as of the activity); otherwise they are fetched from lemlist.
 """
-type Lead {
+type Lead implements Node @key(fields: "id") {
   "The lead id (lea_…)."
   id: ID!
   "The lead's email address."
@@ -2029,7 +2153,7 @@ type Lead {
 }
 
 "A team-wide person (ctc_…), enrolled in any number of campaigns."
-type Contact {
+type Contact implements Node @key(fields: "id") {
   "The contact id (ctc_…)."
   id: ID!
   "Full name."
@@ -2083,7 +2207,7 @@ type ContactCampaign {
 }
 
 "An outreach campaign."
-type Campaign {
+type Campaign implements Node @key(fields: "id") {
   "The campaign id (cam_…)."
   id: ID!
   "The campaign's name."
@@ -2111,7 +2235,7 @@ type Campaign {
 }
 
 "A member of the lemlist team."
-type User {
+type User implements Node {
   "The user id (usr_…)."
   id: ID!
   "Display name."
@@ -2192,7 +2316,7 @@ type ActivityEdge {
 }
 
 "Relay page information."
-type PageInfo {
+type PageInfo @shareable {
   "Whether more activities follow this page (exact with ` + "`" + `first` + "`" + `)."
   hasNextPage: Boolean!
   "Whether activities precede this page (exact with ` + "`" + `last` + "`" + `, and whenever ` + "`" + `after` + "`" + ` is given)."
@@ -2342,6 +2466,23 @@ type Query {
   "A contact by id (ctc_…), or null if lemlist has no such contact."
   contact("The contact id (ctc_…)." id: ID!): Contact
   """
+  The object with this id, whatever its type (Relay's refetch field): a
+  Lead, Campaign, Contact or User, chosen by the id's prefix. Null when
+  the id is malformed, has no known prefix, or lemlist has no such object
+  for this API key (it belongs to another team, or was deleted).
+  Activities (` + "`" + `act_…` + "`" + `) are answered only by the server's activity mirror,
+  when it runs (lemlist has no ` + "`" + `GET /activities/{id}` + "`" + `); otherwise null.
+  """
+  node("A lemlist id: lea_…, cam_…, ctc_…, usr_… or act_…." id: ID!): Node
+  """
+  The objects with these ids, as ` + "`" + `node` + "`" + ` answers each: a list of the same
+  length and order as ` + "`" + `ids` + "`" + `, with null where ` + "`" + `node` + "`" + ` would be null. An
+  upstream failure nulls only its own entries, each with an error at its
+  index. Lookups are batched with the rest of the request (contacts 100
+  per upstream call, users from one team call). At most 100 ids.
+  """
+  nodes("Up to 100 lemlist ids; duplicates are looked up once." ids: [ID!]!): [Node]!
+  """
   Counts of the activities a filter selects, grouped, with email rates per
   campaign: numbers for a dashboard.
 
@@ -2386,6 +2527,78 @@ type Subscription {
   activityAdded("Only activities matching this filter." filter: ActivityFilter): Activity!
 }
 `, BuiltIn: false},
+	{Name: "../federation/directives.graphql", Input: `
+	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+	directive @composeDirective(name: String!) repeatable on SCHEMA
+	directive @extends on OBJECT | INTERFACE
+	directive @external on OBJECT | FIELD_DEFINITION
+	directive @key(fields: FieldSet!, resolvable: Boolean = true) repeatable on OBJECT | INTERFACE
+	directive @inaccessible on
+	  | ARGUMENT_DEFINITION
+	  | ENUM
+	  | ENUM_VALUE
+	  | FIELD_DEFINITION
+	  | INPUT_FIELD_DEFINITION
+	  | INPUT_OBJECT
+	  | INTERFACE
+	  | OBJECT
+	  | SCALAR
+	  | UNION
+	directive @interfaceObject on OBJECT
+	directive @link(import: [String!], url: String!) repeatable on SCHEMA
+	directive @override(from: String!, label: String) on FIELD_DEFINITION
+	directive @policy(policies: [[federation__Policy!]!]!) on
+	  | FIELD_DEFINITION
+	  | OBJECT
+	  | INTERFACE
+	  | SCALAR
+	  | ENUM
+	directive @provides(fields: FieldSet!) on FIELD_DEFINITION
+	directive @requires(fields: FieldSet!) on FIELD_DEFINITION
+	directive @requiresScopes(scopes: [[federation__Scope!]!]!) on
+	  | FIELD_DEFINITION
+	  | OBJECT
+	  | INTERFACE
+	  | SCALAR
+	  | ENUM
+	directive @shareable repeatable on FIELD_DEFINITION | OBJECT
+	directive @computedRequires on FIELD_DEFINITION
+	directive @tag(name: String!) repeatable on
+	  | ARGUMENT_DEFINITION
+	  | ENUM
+	  | ENUM_VALUE
+	  | FIELD_DEFINITION
+	  | INPUT_FIELD_DEFINITION
+	  | INPUT_OBJECT
+	  | INTERFACE
+	  | OBJECT
+	  | SCALAR
+	  | UNION
+	scalar _Any
+	scalar FieldSet
+	scalar federation__Policy
+	scalar federation__Scope
+`, BuiltIn: true},
+	{Name: "../federation/entity.graphql", Input: `
+# a union of all types that use the @key directive
+union _Entity = Campaign | Contact | Lead
+
+# fake type to build resolver interfaces for users to implement
+type Entity {
+	findCampaignByID(id: ID!,): Campaign!
+	findContactByID(id: ID!,): Contact!
+	findLeadByID(id: ID!,): Lead!
+}
+
+type _Service {
+  sdl: String
+}
+
+extend type Query {
+  _entities(representations: [_Any!]!): [_Entity]!
+  _service: _Service!
+}
+`, BuiltIn: true},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -2601,6 +2814,14 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
 
+func (ec *executionContext) childFields__Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sdl":
+		return ec.fieldContext__Service_sdl(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type _Service", field.Name)
+}
+
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -2809,6 +3030,48 @@ func (ec *executionContext) field_Contact_activities_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Entity_findCampaignByID_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Entity_findContactByID_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Entity_findLeadByID_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Lead_activities_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2866,6 +3129,20 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query__entities_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "representations",
+		func(ctx context.Context, v any) ([]map[string]any, error) {
+			return ec.unmarshalN_Any2ᚕmapᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["representations"] = arg0
 	return args, nil
 }
 
@@ -2992,6 +3269,34 @@ func (ec *executionContext) field_Query_lead_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
 	return args, nil
 }
 
@@ -5719,6 +6024,138 @@ func (ec *executionContext) fieldContext_EmailActivity_errorMessage(_ context.Co
 	return graphql.NewScalarFieldContext("EmailActivity", field, true, false, "String")
 }
 
+func (ec *executionContext) _Entity_findCampaignByID(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Entity_findCampaignByID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Entity().FindCampaignByID(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Campaign) graphql.Marshaler {
+			return ec.marshalNCampaign2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐCampaign(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Entity_findCampaignByID(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Entity",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Campaign(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Entity_findCampaignByID_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Entity_findContactByID(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Entity_findContactByID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Entity().FindContactByID(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
+			return ec.marshalNContact2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐContact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Entity_findContactByID(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Entity",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Entity_findContactByID_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Entity_findLeadByID(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Entity_findLeadByID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Entity().FindLeadByID(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Lead) graphql.Marshaler {
+			return ec.marshalNLead2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐLead(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Entity_findLeadByID(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Entity",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Lead(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Entity_findLeadByID_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _GenericActivity_id(ctx context.Context, field graphql.CollectedField, obj *model.GenericActivity) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7862,6 +8299,94 @@ func (ec *executionContext) fieldContext_Query_contact(ctx context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Node) graphql.Marshaler {
+			return ec.marshalONode2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐNode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Nodes(ctx, fc.Args["ids"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Node) graphql.Marshaler {
+			return ec.marshalNNode2ᚕgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐNode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_activityStats(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7902,6 +8427,82 @@ func (ec *executionContext) fieldContext_Query_activityStats(ctx context.Context
 	if fc.Args, err = ec.field_Query_activityStats_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query__entities(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query__entities(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.__resolve_entities(ctx, fc.Args["representations"].([]map[string]any)), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []fedruntime.Entity) graphql.Marshaler {
+			return ec.marshalN_Entity2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query__entities(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type _Entity does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query__entities_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query__service(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query__service(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.__resolve__service(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v fedruntime.Service) graphql.Marshaler {
+			return ec.marshalN_Service2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐService(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query__service(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields__Service(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -8116,6 +8717,29 @@ func (ec *executionContext) _User_role(ctx context.Context, field graphql.Collec
 }
 func (ec *executionContext) fieldContext_User_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, "String")
+}
+
+func (ec *executionContext) __Service_sdl(ctx context.Context, field graphql.CollectedField, obj *fedruntime.Service) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext__Service_sdl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SDL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext__Service_sdl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("_Service", field, false, false, "String")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -9358,6 +9982,117 @@ func (ec *executionContext) _Activity(ctx context.Context, sel ast.SelectionSet,
 	}
 }
 
+func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj model.Node) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case *model.MessagingActivity:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._MessagingActivity(ctx, sel, obj)
+	case *model.ManualActivity:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ManualActivity(ctx, sel, obj)
+	case *model.LinkedinActivity:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._LinkedinActivity(ctx, sel, obj)
+	case *model.LifecycleActivity:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._LifecycleActivity(ctx, sel, obj)
+	case *model.GenericActivity:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._GenericActivity(ctx, sel, obj)
+	case *model.EmailActivity:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._EmailActivity(ctx, sel, obj)
+	case *model.CallActivity:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._CallActivity(ctx, sel, obj)
+	case *model.ApiActivity:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ApiActivity(ctx, sel, obj)
+	case *model.Annotation:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Annotation(ctx, sel, obj)
+	case *model.User:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._User(ctx, sel, obj)
+	case *model.Lead:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Lead(ctx, sel, obj)
+	case *model.Contact:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Contact(ctx, sel, obj)
+	case *model.Campaign:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Campaign(ctx, sel, obj)
+	case model.Activity:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Activity(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of Node must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
+func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, obj fedruntime.Entity) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case *model.Lead:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Lead(ctx, sel, obj)
+	case *model.Contact:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Contact(ctx, sel, obj)
+	case *model.Campaign:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Campaign(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of _Entity must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
@@ -9617,7 +10352,7 @@ func (ec *executionContext) _ActivityStatsKey(ctx context.Context, sel ast.Selec
 	return out
 }
 
-var annotationImplementors = []string{"Annotation", "Activity"}
+var annotationImplementors = []string{"Annotation", "Activity", "Node"}
 
 func (ec *executionContext) _Annotation(ctx context.Context, sel ast.SelectionSet, obj *model.Annotation) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, annotationImplementors)
@@ -9705,7 +10440,7 @@ func (ec *executionContext) _Annotation(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
-var apiActivityImplementors = []string{"ApiActivity", "Activity"}
+var apiActivityImplementors = []string{"ApiActivity", "Activity", "Node"}
 
 func (ec *executionContext) _ApiActivity(ctx context.Context, sel ast.SelectionSet, obj *model.ApiActivity) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, apiActivityImplementors)
@@ -9788,7 +10523,7 @@ func (ec *executionContext) _ApiActivity(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
-var callActivityImplementors = []string{"CallActivity", "Activity"}
+var callActivityImplementors = []string{"CallActivity", "Activity", "Node"}
 
 func (ec *executionContext) _CallActivity(ctx context.Context, sel ast.SelectionSet, obj *model.CallActivity) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, callActivityImplementors)
@@ -9876,7 +10611,7 @@ func (ec *executionContext) _CallActivity(ctx context.Context, sel ast.Selection
 	return out
 }
 
-var campaignImplementors = []string{"Campaign"}
+var campaignImplementors = []string{"Campaign", "Node", "_Entity"}
 
 func (ec *executionContext) _Campaign(ctx context.Context, sel ast.SelectionSet, obj *model.Campaign) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, campaignImplementors)
@@ -9993,7 +10728,7 @@ func (ec *executionContext) _CampaignEmailRates(ctx context.Context, sel ast.Sel
 	return out
 }
 
-var contactImplementors = []string{"Contact"}
+var contactImplementors = []string{"Contact", "Node", "_Entity"}
 
 func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, obj *model.Contact) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, contactImplementors)
@@ -10116,7 +10851,7 @@ func (ec *executionContext) _ContactCampaign(ctx context.Context, sel ast.Select
 	return out
 }
 
-var emailActivityImplementors = []string{"EmailActivity", "Activity"}
+var emailActivityImplementors = []string{"EmailActivity", "Activity", "Node"}
 
 func (ec *executionContext) _EmailActivity(ctx context.Context, sel ast.SelectionSet, obj *model.EmailActivity) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, emailActivityImplementors)
@@ -10244,7 +10979,61 @@ func (ec *executionContext) _EmailActivity(ctx context.Context, sel ast.Selectio
 	return out
 }
 
-var genericActivityImplementors = []string{"GenericActivity", "Activity"}
+var entityImplementors = []string{"Entity"}
+
+func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, entityImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Entity",
+	})
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
+			Object: field.Name,
+			Field:  field,
+		})
+
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Entity")
+		case "findCampaignByID":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Entity_findCampaignByID(ctx, field)
+				})
+		case "findContactByID":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Entity_findContactByID(ctx, field)
+				})
+		case "findLeadByID":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Entity_findLeadByID(ctx, field)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var genericActivityImplementors = []string{"GenericActivity", "Activity", "Node"}
 
 func (ec *executionContext) _GenericActivity(ctx context.Context, sel ast.SelectionSet, obj *model.GenericActivity) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, genericActivityImplementors)
@@ -10322,7 +11111,7 @@ func (ec *executionContext) _GenericActivity(ctx context.Context, sel ast.Select
 	return out
 }
 
-var leadImplementors = []string{"Lead"}
+var leadImplementors = []string{"Lead", "Node", "_Entity"}
 
 func (ec *executionContext) _Lead(ctx context.Context, sel ast.SelectionSet, obj *model.Lead) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, leadImplementors)
@@ -10413,7 +11202,7 @@ func (ec *executionContext) _Lead(ctx context.Context, sel ast.SelectionSet, obj
 	return out
 }
 
-var lifecycleActivityImplementors = []string{"LifecycleActivity", "Activity"}
+var lifecycleActivityImplementors = []string{"LifecycleActivity", "Activity", "Node"}
 
 func (ec *executionContext) _LifecycleActivity(ctx context.Context, sel ast.SelectionSet, obj *model.LifecycleActivity) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, lifecycleActivityImplementors)
@@ -10491,7 +11280,7 @@ func (ec *executionContext) _LifecycleActivity(ctx context.Context, sel ast.Sele
 	return out
 }
 
-var linkedinActivityImplementors = []string{"LinkedinActivity", "Activity"}
+var linkedinActivityImplementors = []string{"LinkedinActivity", "Activity", "Node"}
 
 func (ec *executionContext) _LinkedinActivity(ctx context.Context, sel ast.SelectionSet, obj *model.LinkedinActivity) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, linkedinActivityImplementors)
@@ -10589,7 +11378,7 @@ func (ec *executionContext) _LinkedinActivity(ctx context.Context, sel ast.Selec
 	return out
 }
 
-var manualActivityImplementors = []string{"ManualActivity", "Activity"}
+var manualActivityImplementors = []string{"ManualActivity", "Activity", "Node"}
 
 func (ec *executionContext) _ManualActivity(ctx context.Context, sel ast.SelectionSet, obj *model.ManualActivity) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, manualActivityImplementors)
@@ -10677,7 +11466,7 @@ func (ec *executionContext) _ManualActivity(ctx context.Context, sel ast.Selecti
 	return out
 }
 
-var messagingActivityImplementors = []string{"MessagingActivity", "Activity"}
+var messagingActivityImplementors = []string{"MessagingActivity", "Activity", "Node"}
 
 func (ec *executionContext) _MessagingActivity(ctx context.Context, sel ast.SelectionSet, obj *model.MessagingActivity) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, messagingActivityImplementors)
@@ -10866,11 +11655,35 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_contact(ctx, field)
 				})
+		case "node":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_node(ctx, field)
+				})
+		case "nodes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_nodes(ctx, field)
+				})
 		case "activityStats":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_activityStats(ctx, field)
+				})
+		case "_entities":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query__entities(ctx, field)
+				})
+		case "_service":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query__service(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -10923,7 +11736,7 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	}
 }
 
-var userImplementors = []string{"User"}
+var userImplementors = []string{"User", "Node"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *model.User) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, userImplementors)
@@ -10951,6 +11764,39 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 			}
 		case "role":
 			out.Values[i] = ec._User_role(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var _ServiceImplementors = []string{"_Service"}
+
+func (ec *executionContext) __Service(ctx context.Context, sel ast.SelectionSet, obj *fedruntime.Service) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, _ServiceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("_Service")
+		case "sdl":
+			out.Values[i] = ec.__Service_sdl(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -11485,6 +12331,14 @@ func (ec *executionContext) marshalNCampaignEmailRates2ᚖgithubᚗcomᚋlemlist
 	return ec._CampaignEmailRates(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNContact2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐContact(ctx context.Context, sel ast.SelectionSet, v *model.Contact) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Contact!")
+		return graphql.Null
+	}
+	return ec._Contact(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNContactCampaign2ᚕᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐContactCampaignᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ContactCampaign) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -11523,6 +12377,20 @@ func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, se
 	return res
 }
 
+func (ec *executionContext) unmarshalNFieldSet2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFieldSet2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "FieldSet!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11535,6 +12403,35 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
@@ -11567,6 +12464,24 @@ func (ec *executionContext) marshalNJSON2encodingᚋjsonᚐRawMessage(ctx contex
 		graphql.AddInvalidNullFromMarshaler(ctx, "JSON!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNLead2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐLead(ctx context.Context, sel ast.SelectionSet, v *model.Lead) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Lead!")
+		return graphql.Null
+	}
+	return ec._Lead(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v []model.Node) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalONode2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐNode(ctx, sel, v[i])
+	})
+
+	return ret
 }
 
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
@@ -11629,6 +12544,67 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalN_Any2map(ctx context.Context, v any) (map[string]any, error) {
+	res, err := graphql.UnmarshalMap(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalN_Any2map(ctx context.Context, sel ast.SelectionSet, v map[string]any) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "_Any!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalMap(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "_Any!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalN_Any2ᚕmapᚄ(ctx context.Context, v any) ([]map[string]any, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]map[string]any, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalN_Any2map(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalN_Any2ᚕmapᚄ(ctx context.Context, sel ast.SelectionSet, v []map[string]any) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalN_Any2map(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalN_Entity2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity(ctx context.Context, sel ast.SelectionSet, v []fedruntime.Entity) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalO_Entity2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalN_Service2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐService(ctx context.Context, sel ast.SelectionSet, v fedruntime.Service) graphql.Marshaler {
+	return ec.__Service(ctx, sel, &v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -11771,6 +12747,150 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 		graphql.AddInvalidNullFromMarshaler(ctx, "__TypeKind!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNfederation__Policy2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNfederation__Policy2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "federation__Policy!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNfederation__Policy2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNfederation__Policy2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNfederation__Policy2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNfederation__Policy2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNfederation__Policy2ᚕᚕstringᚄ(ctx context.Context, v any) ([][]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([][]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNfederation__Policy2ᚕstringᚄ(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNfederation__Policy2ᚕᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v [][]string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNfederation__Policy2ᚕstringᚄ(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNfederation__Scope2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNfederation__Scope2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "federation__Scope!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNfederation__Scope2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNfederation__Scope2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNfederation__Scope2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNfederation__Scope2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNfederation__Scope2ᚕᚕstringᚄ(ctx context.Context, v any) ([][]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([][]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNfederation__Scope2ᚕstringᚄ(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNfederation__Scope2ᚕᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v [][]string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNfederation__Scope2ᚕstringᚄ(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOActivityChannel2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityChannel(ctx context.Context, v any) (*model.ActivityChannel, error) {
@@ -11935,6 +13055,25 @@ func (ec *executionContext) marshalOLead2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋs
 	return ec._Lead(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalONode2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v model.Node) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(v)
+	return res
+}
+
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
 	if v == nil {
 		return nil, nil
@@ -11993,6 +13132,13 @@ func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋs
 		return graphql.Null
 	}
 	return ec._User(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalO_Entity2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity(ctx context.Context, sel ast.SelectionSet, v fedruntime.Entity) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec.__Entity(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/graph/model"
 	"github.com/lemlist-graphql/server/graph/relay"
@@ -343,21 +344,21 @@ var (
 // checkID validates an id argument before it goes upstream.
 func checkID(arg, id string) error {
 	if !idPattern.MatchString(id) {
-		return &relay.InputError{Arg: arg, Msg: "must be a lemlist id such as cam_bSn8EORHQxbWPjHvu"}
+		return &activityfilter.InputError{Arg: arg, Msg: "must be a lemlist id such as cam_bSn8EORHQxbWPjHvu"}
 	}
 	return nil
 }
 
 // toFilter validates a GraphQL filter and resolves its aliases: minDate
 // wins over startDate and maxDate over endDate, as upstream.
-func toFilter(in *model.ActivityFilter, sc scope) (relay.Filter, error) {
-	f := relay.Filter{CampaignID: sc.campaignID, LeadID: sc.leadID}
+func toFilter(in *model.ActivityFilter, sc scope) (activityfilter.Filter, error) {
+	f := activityfilter.Filter{CampaignID: sc.campaignID, LeadID: sc.leadID}
 	if in == nil {
 		return f, nil
 	}
 	if in.Type != nil {
 		if !typePattern.MatchString(*in.Type) {
-			return f, &relay.InputError{Arg: "filter.type", Msg: "must be a lemlist activity type such as emailsReplied"}
+			return f, &activityfilter.InputError{Arg: "filter.type", Msg: "must be a lemlist activity type such as emailsReplied"}
 		}
 		f.Type = *in.Type
 	}
@@ -377,7 +378,7 @@ func toFilter(in *model.ActivityFilter, sc scope) (relay.Filter, error) {
 			return f, err
 		}
 		if x.scoped != "" && x.scoped != *x.v {
-			return f, &relay.InputError{Arg: x.arg, Msg: "conflicts with the parent object's id"}
+			return f, &activityfilter.InputError{Arg: x.arg, Msg: "conflicts with the parent object's id"}
 		}
 		*x.dst = *x.v
 	}
@@ -398,40 +399,18 @@ func firstDate(primary, alias *model.DateInput) *model.DateInput {
 	return alias
 }
 
-// lookupLead answers Query.lead.
-func lookupLead(ctx context.Context, id string) (*model.Lead, error) {
+// lookup answers a root field by id (Query.lead, campaign, contact): the
+// id is checked, then loaded through the request's loaders with load and
+// converted with convert; an unknown id is null, without error.
+func lookup[U, M any](ctx context.Context, id string, load func(*loaders.Loaders, context.Context, string) (*U, error), convert func(*U) *M) (*M, error) {
 	if err := checkID("id", id); err != nil {
 		return nil, err
 	}
-	l, err := loaders.For(ctx).Lead(ctx, id)
+	u, err := load(loaders.For(ctx), ctx, id)
 	if err != nil {
 		return nil, notFoundIsNull(err)
 	}
-	return model.LeadFromLemlist(l), nil
-}
-
-// lookupCampaign answers Query.campaign.
-func lookupCampaign(ctx context.Context, id string) (*model.Campaign, error) {
-	if err := checkID("id", id); err != nil {
-		return nil, err
-	}
-	c, err := loaders.For(ctx).Campaign(ctx, id)
-	if err != nil {
-		return nil, notFoundIsNull(err)
-	}
-	return model.CampaignFromLemlist(c), nil
-}
-
-// lookupContact answers Query.contact.
-func lookupContact(ctx context.Context, id string) (*model.Contact, error) {
-	if err := checkID("id", id); err != nil {
-		return nil, err
-	}
-	c, err := loaders.For(ctx).Contact(ctx, id)
-	if err != nil {
-		return nil, notFoundIsNull(err)
-	}
-	return model.ContactFromLemlist(c), nil
+	return convert(u), nil
 }
 
 // notFoundIsNull turns "no such id" into a null answer without error.

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -10,11 +11,16 @@ import (
 	"github.com/lemlist-graphql/server/lemlist"
 )
 
-// activityTypes are every GraphQL type an Activity node can be, so that
-// fields selected in any inline fragment are seen.
-var activityTypes = []string{"Activity", "EmailActivity", "ManualActivity", "Annotation",
-	"LinkedinActivity", "MessagingActivity", "CallActivity", "ApiActivity",
-	"LifecycleActivity", "GenericActivity"}
+// activityTypes are every GraphQL type an Activity node can be, from the
+// schema, so that fields selected in any inline fragment are seen.
+var activityTypes = sync.OnceValue(func() []string {
+	s := NewExecutableSchema(Config{}).Schema()
+	out := []string{"Activity"}
+	for _, t := range s.GetPossibleTypes(s.Types["Activity"]) {
+		out = append(out, t.Name)
+	}
+	return out
+})
 
 // prefetchNested looks at what a connection's nodes select and loads, in
 // one go, what their nested fields will need: the contacts, leads and
@@ -30,11 +36,11 @@ func prefetchNested(ctx context.Context, rows []*lemlist.Activity) {
 	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
 		switch f.Name {
 		case "nodes":
-			nodeFields = append(nodeFields, graphql.CollectFields(opCtx, f.Selections, activityTypes)...)
+			nodeFields = append(nodeFields, graphql.CollectFields(opCtx, f.Selections, activityTypes())...)
 		case "edges":
 			for _, e := range graphql.CollectFields(opCtx, f.Selections, nil) {
 				if e.Name == "node" {
-					nodeFields = append(nodeFields, graphql.CollectFields(opCtx, e.Selections, activityTypes)...)
+					nodeFields = append(nodeFields, graphql.CollectFields(opCtx, e.Selections, activityTypes())...)
 				}
 			}
 		}

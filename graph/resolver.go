@@ -4,7 +4,6 @@
 package graph
 
 //go:generate go tool gqlgen generate
-//go:generate go run ./internal/rowsgen
 
 // Default connection sizes.
 const (
@@ -30,6 +29,12 @@ type Resolver struct {
 	// Feed serves Subscription.activityAdded (subscription.go); nil turns
 	// it off (FEED_UNAVAILABLE).
 	Feed Feed
+	// Mirror is the incremental mirror of each tenant's activities (MIRROR);
+	// nil when it is off.
+	Mirror MirrorSource
+	// ActivityByID answers node(id: "act_…") (node.go), from the activity
+	// mirror; nil, until the mirror runs, makes such nodes null.
+	ActivityByID ActivityByID
 }
 
 func (r *Resolver) concurrency() int {

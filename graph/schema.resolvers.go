@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 
+	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/graph/model"
 	"github.com/lemlist-graphql/server/graph/relay"
 )
@@ -49,17 +50,27 @@ func (r *queryResolver) Activities(ctx context.Context, first *int, after *strin
 
 // Lead is the resolver for the lead field.
 func (r *queryResolver) Lead(ctx context.Context, id string) (*model.Lead, error) {
-	return lookupLead(ctx, id)
+	return lookup(ctx, id, (*loaders.Loaders).Lead, model.LeadFromLemlist)
 }
 
 // Campaign is the resolver for the campaign field.
 func (r *queryResolver) Campaign(ctx context.Context, id string) (*model.Campaign, error) {
-	return lookupCampaign(ctx, id)
+	return lookup(ctx, id, (*loaders.Loaders).Campaign, model.CampaignFromLemlist)
 }
 
 // Contact is the resolver for the contact field.
 func (r *queryResolver) Contact(ctx context.Context, id string) (*model.Contact, error) {
-	return lookupContact(ctx, id)
+	return lookup(ctx, id, (*loaders.Loaders).Contact, model.ContactFromLemlist)
+}
+
+// Node is the resolver for the node field.
+func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
+	return r.node(ctx, id)
+}
+
+// Nodes is the resolver for the nodes field.
+func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, error) {
+	return r.nodes(ctx, ids)
 }
 
 // ActivityStats is the resolver for the activityStats field.

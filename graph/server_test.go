@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/internal/gateway"
 	"github.com/lemlist-graphql/server/lemlist"
@@ -17,9 +18,9 @@ import (
 type stackOptions struct {
 	up     upstream.Upstream // the one tenant's upstream
 	tenant string            // its id, which names it to the loaders and the stats cache
-	// rows is graph.FastRows, which the server runs by default; nil
+	// rows is fastrows.Extension, which the server runs by default; nil
 	// leaves every field to gqlgen.
-	rows     *graph.FastRows
+	rows     *fastrows.Extension
 	stats    *graph.StatsCache
 	deadline time.Duration // the request deadline
 	loaders  loaders.Options

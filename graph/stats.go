@@ -22,16 +22,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	_ "time/tzdata" // IANA zones for DAY keys, even without a system zoneinfo
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/graph/model"
 	"github.com/lemlist-graphql/server/graph/relay"
+	"github.com/lemlist-graphql/server/internal/lru"
 	"github.com/lemlist-graphql/server/lemlist"
 )
 
@@ -47,7 +47,7 @@ const maxCachedGroups = 10_000
 
 // statsQuery is a validated activityStats call.
 type statsQuery struct {
-	streams []relay.Filter
+	streams []activityfilter.Filter
 	dims    []model.StatsGroup // canonical: AllStatsGroup order, no duplicates
 	loc     *time.Location
 	budget  int
@@ -71,11 +71,11 @@ func newStatsQuery(in *model.ActivityFilter, groupBy []model.StatsGroup, tz *str
 		// reads files: only IANA names are let through.
 		name := *tz
 		if name == "" || name == "Local" || len(name) > 64 || strings.Contains(name, "..") {
-			return nil, &relay.InputError{Arg: "timezone", Msg: "must be an IANA time zone name such as Europe/Paris"}
+			return nil, &activityfilter.InputError{Arg: "timezone", Msg: "must be an IANA time zone name such as Europe/Paris"}
 		}
 		loc, err := time.LoadLocation(name)
 		if err != nil {
-			return nil, &relay.InputError{Arg: "timezone", Msg: fmt.Sprintf("unknown IANA time zone %q", name)}
+			return nil, &activityfilter.InputError{Arg: "timezone", Msg: fmt.Sprintf("unknown IANA time zone %q", name)}
 		}
 		q.loc = loc
 	}
@@ -83,12 +83,12 @@ func newStatsQuery(in *model.ActivityFilter, groupBy []model.StatsGroup, tz *str
 		q.budget = *maxCalls
 	}
 	if q.budget < 1 || q.budget > MaxStatsCalls {
-		return nil, &relay.InputError{Arg: "maxUpstreamCalls", Msg: fmt.Sprintf("must be 1 to %d, got %d", MaxStatsCalls, q.budget)}
+		return nil, &activityfilter.InputError{Arg: "maxUpstreamCalls", Msg: fmt.Sprintf("must be 1 to %d, got %d", MaxStatsCalls, q.budget)}
 	}
 	// A merge needs a probe and a first page of every list before it can
 	// count anything.
 	if need := len(streams) + 1; len(streams) > 1 && q.budget < need {
-		return nil, &relay.InputError{Arg: "maxUpstreamCalls", Msg: fmt.Sprintf("must be at least %d: the filter merges %d upstream lists, each needing a call, plus one", need, len(streams))}
+		return nil, &activityfilter.InputError{Arg: "maxUpstreamCalls", Msg: fmt.Sprintf("must be at least %d: the filter merges %d upstream lists, each needing a call, plus one", need, len(streams))}
 	}
 	return q, nil
 }
@@ -341,16 +341,7 @@ func optional(s string) *string {
 // StatsCache keeps activityStats answers per tenant and arguments for a
 // TTL, in a bounded LRU. It is safe for concurrent use.
 type StatsCache struct {
-	ttl time.Duration
-	now func() time.Time
-
-	mu  sync.Mutex
-	lru *simplelru.LRU[string, statsEntry]
-}
-
-type statsEntry struct {
-	res     *model.ActivityStats
-	expires time.Time
+	lru *lru.Cache[string, *model.ActivityStats]
 }
 
 // NewStatsCache returns a cache keeping up to maxEntries answers for ttl
@@ -360,23 +351,16 @@ func NewStatsCache(ttl time.Duration, maxEntries int) *StatsCache {
 	if ttl <= 0 || maxEntries <= 0 {
 		return nil
 	}
-	lru, _ := simplelru.NewLRU[string, statsEntry](maxEntries, nil)
-	return &StatsCache{ttl: ttl, now: time.Now, lru: lru}
+	return &StatsCache{lru: lru.New(lru.Options[string, *model.ActivityStats]{MaxEntries: maxEntries, TTL: ttl})}
 }
 
 // get returns a copy of the answer under key, marked cached.
 func (c *StatsCache) get(key string) (*model.ActivityStats, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.lru.Get(key)
+	kept, ok := c.lru.Get(key)
 	if !ok {
 		return nil, false
 	}
-	if !c.now().Before(e.expires) {
-		c.lru.Remove(key)
-		return nil, false
-	}
-	res := *e.res // groups and rates are shared and never written
+	res := *kept // groups and rates are shared and never written
 	res.Cached = true
 	return &res, true
 }
@@ -385,7 +369,5 @@ func (c *StatsCache) put(key string, res *model.ActivityStats) {
 	if len(res.Groups) > maxCachedGroups {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lru.Add(key, statsEntry{res: res, expires: c.now().Add(c.ttl)})
+	c.lru.Add(key, res)
 }

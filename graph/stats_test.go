@@ -13,6 +13,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/graph/model"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
@@ -435,7 +436,7 @@ func newStatsEnv(t *testing.T, activities int, o statsEnvOptions) *env {
 	if o.pageCache {
 		up = upstream.Cached(up, upstream.NewCache(upstream.CacheOptions{TTL: time.Hour}), upstream.TenantID(tn.APIKey()))
 	}
-	so := stackOptions{up: up, tenant: o.tenant, rows: graph.NewFastRows(), deadline: 30 * time.Second}
+	so := stackOptions{up: up, tenant: o.tenant, rows: fastrows.New(), deadline: 30 * time.Second}
 	if o.tenant != "" {
 		so.stats = graph.NewStatsCache(time.Minute, 8)
 	}

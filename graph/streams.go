@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/graph/model"
 	"github.com/lemlist-graphql/server/graph/relay"
 )
@@ -22,17 +23,17 @@ func filterTypes(in *model.ActivityFilter) (types []string, none bool, err error
 	}
 	switch {
 	case in.Type != nil && in.Types != nil:
-		return nil, false, &relay.InputError{Arg: "filter.types", Msg: "give type or types, not both"}
+		return nil, false, &activityfilter.InputError{Arg: "filter.types", Msg: "give type or types, not both"}
 	case in.Types != nil:
 		if len(in.Types) == 0 {
-			return nil, false, &relay.InputError{Arg: "filter.types", Msg: "must not be empty"}
+			return nil, false, &activityfilter.InputError{Arg: "filter.types", Msg: "must not be empty"}
 		}
 		if len(in.Types) > MaxFilterTypes {
-			return nil, false, &relay.InputError{Arg: "filter.types", Msg: fmt.Sprintf("at most %d types, got %d", MaxFilterTypes, len(in.Types))}
+			return nil, false, &activityfilter.InputError{Arg: "filter.types", Msg: fmt.Sprintf("at most %d types, got %d", MaxFilterTypes, len(in.Types))}
 		}
 		for _, t := range in.Types {
 			if !typePattern.MatchString(t) {
-				return nil, false, &relay.InputError{Arg: "filter.types", Msg: "each must be a lemlist activity type such as emailsReplied"}
+				return nil, false, &activityfilter.InputError{Arg: "filter.types", Msg: "each must be a lemlist activity type such as emailsReplied"}
 			}
 		}
 		types = slices.Compact(slices.Sorted(slices.Values(in.Types)))
@@ -45,7 +46,7 @@ func filterTypes(in *model.ActivityFilter) (types []string, none bool, err error
 	ch := *in.Channel
 	known := model.TypesOf(ch)
 	if len(known) == 0 {
-		return nil, false, &relay.InputError{Arg: "filter.channel", Msg: string(ch) + " has no known types: filter by type instead"}
+		return nil, false, &activityfilter.InputError{Arg: "filter.channel", Msg: string(ch) + " has no known types: filter by type instead"}
 	}
 	if types == nil {
 		return known, false, nil
@@ -56,14 +57,17 @@ func filterTypes(in *model.ActivityFilter) (types []string, none bool, err error
 
 // toStreams validates a filter within a parent's scope and returns the
 // upstream lists it selects: one list, several to merge (types, a
-// channel, a contact's leads), or none when nothing can match.
-func toStreams(in *model.ActivityFilter, sc scope) ([]relay.Filter, error) {
+// channel, a contact's leads), or none when nothing can match. Its date
+// and stream-count checks are Filter.Validate and relay.CheckStreams,
+// which relay's plans call too: a connection with no list and
+// activityStats' Scanner reach no plan.
+func toStreams(in *model.ActivityFilter, sc scope) ([]activityfilter.Filter, error) {
 	f, err := toFilter(in, sc)
 	if err != nil {
 		return nil, err
 	}
-	if !f.MinDate.IsZero() && !f.MaxDate.IsZero() && !f.MaxDate.After(f.MinDate) {
-		return nil, &relay.InputError{Arg: "filter.maxDate", Msg: "must be after minDate"}
+	if err := f.Validate(); err != nil {
+		return nil, err
 	}
 	types, none, err := filterTypes(in)
 	if err != nil || none {
@@ -74,7 +78,7 @@ func toStreams(in *model.ActivityFilter, sc scope) ([]relay.Filter, error) {
 		leads = c.LeadIDsIn(f.CampaignID)
 		if f.LeadID != "" {
 			if !slices.Contains(c.LeadIDs, f.LeadID) {
-				return nil, &relay.InputError{Arg: "filter.leadId", Msg: "is not one of the contact's leads"}
+				return nil, &activityfilter.InputError{Arg: "filter.leadId", Msg: "is not one of the contact's leads"}
 			}
 			if !slices.Contains(leads, f.LeadID) {
 				return nil, nil // a lead of another campaign than filter.campaignId
@@ -89,8 +93,8 @@ func toStreams(in *model.ActivityFilter, sc scope) ([]relay.Filter, error) {
 		f.Type = ""
 	}
 	streams := relay.Streams(f, types, leads)
-	if len(streams) > relay.MaxStreams {
-		return nil, &relay.InputError{Arg: "filter", Msg: fmt.Sprintf("merges %d upstream lists (types × leads), at most %d: narrow types, channel or campaignId", len(streams), relay.MaxStreams)}
+	if err := relay.CheckStreams(streams); err != nil {
+		return nil, err
 	}
 	return streams, nil
 }

@@ -56,7 +56,8 @@ func (r *Resolver) activityAdded(ctx context.Context, in *model.ActivityFilter) 
 	}
 	sub, err := r.Feed.Subscribe(ctx, f)
 	switch {
-	case errors.Is(err, feed.ErrTooManySubscriptions), errors.Is(err, feed.ErrTooManyFilters):
+	case errors.Is(err, feed.ErrTooManySubscriptions), errors.Is(err, feed.ErrTooManyTenantSubscriptions),
+		errors.Is(err, feed.ErrTooManyOnConnection), errors.Is(err, feed.ErrTooManyFilters):
 		return nil, codeError(err.Error(), CodeTooManySubscriptions)
 	case errors.Is(err, feed.ErrClosed):
 		return nil, codeError(err.Error(), CodeFeedUnavailable)

@@ -9,10 +9,14 @@
 // Every attempt of every call goes through a Limiter, so the client stays
 // inside lemlist's budget of 20 requests per 2 seconds per API key; a server
 // holding one Client per tenant key shares one limiter per key through
-// Limiters. Reads are retried on 429, 5xx and transport errors, writes (the
-// hooks' POST and DELETE) on 429 only (see RetryPolicy), always within the
-// ctx deadline. Failures are typed:
-// *ErrorResponse, *RateLimitError and *DecodeError, for errors.As.
+// Limiters. Calls marked Background (a mirror's sync) wait behind the
+// others and leave each window's last slots to them. Reads are retried on
+// 429, 5xx and transport errors, writes (the hooks' POST and DELETE) on 429
+// only (see RetryPolicy), always within the ctx deadline. Failures are
+// typed: *ErrorResponse, *RateLimitError and *DecodeError, for errors.As. A
+// call whose deadline comes while it waits for a request slot (in the
+// Limiter, or for a 429's Retry-After) fails with a *RateLimitError, not
+// with the deadline; a cancelled call fails with ctx.Err().
 //
 // The API key is sent only as the Basic auth password. It never appears in a
 // URL, and it is redacted from any upstream text quoted in an error.
@@ -259,6 +263,9 @@ func (c *Client) send(ctx context.Context, method, route, path string, q url.Val
 			return resp, nil
 		}
 		if ctx.Err() != nil {
+			if _, ok := errors.AsType[*RateLimitError](err); ok && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return resp, err // rate limited until the deadline: by the Limiter, or a 429
+			}
 			return resp, fmt.Errorf("lemlist: %s %s: %w", method, route, ctx.Err())
 		}
 		reason, wait := c.retry.classify(err, attempt)
@@ -275,8 +282,19 @@ func (c *Client) send(ctx context.Context, method, route, path string, q url.Val
 			return resp, err
 		}
 		c.obs.Retry(route, reason)
-		if err := sleep(ctx, wait); err != nil {
-			return resp, fmt.Errorf("lemlist: %s %s: %w", method, route, err)
+		var sw *SlotWait
+		if reason == reasonRateLimited {
+			sw = slotWaitOf(ctx) // a Retry-After is a wait for a slot, as the Limiter's
+		}
+		sw.begin()
+		serr := sleep(ctx, wait)
+		sw.end()
+		switch {
+		case serr == nil:
+		case reason == reasonRateLimited && errors.Is(serr, context.DeadlineExceeded):
+			return resp, err // lemlist's 429: its Retry-After ran out the deadline
+		default:
+			return resp, fmt.Errorf("lemlist: %s %s: %w", method, route, serr)
 		}
 	}
 }
@@ -289,6 +307,8 @@ func (c *Client) attempt(ctx context.Context, method, route string, u *url.URL, 
 		answered func(time.Time) // of a SlotLimiter other than a WindowLimiter
 		err      error
 	)
+	sw := slotWaitOf(ctx)
+	sw.begin()
 	wl, _ := c.limiter.(*WindowLimiter)
 	if wl != nil {
 		grant, err = wl.wait(ctx) // WaitSlot without its closure
@@ -297,6 +317,7 @@ func (c *Client) attempt(ctx context.Context, method, route string, u *url.URL, 
 	} else {
 		err = c.limiter.Wait(ctx)
 	}
+	sw.end()
 	c.obs.RateLimitWait(time.Since(start))
 	if err != nil {
 		if e, ok := errors.AsType[*RateLimitError](err); ok && e.Endpoint == "" {

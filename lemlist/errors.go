@@ -49,8 +49,9 @@ func methodOr(m string) string {
 }
 
 // ErrRateLimitWait is matched (with errors.Is) by the *RateLimitError a
-// Limiter returns when the caller's deadline comes before the earliest moment
-// it could be granted a request slot. No request was sent.
+// Limiter returns when the caller's deadline comes before it could be
+// granted a request slot: known at once, or found when the deadline passed
+// while the call waited. No request was sent for that attempt.
 var ErrRateLimitWait = errors.New("lemlist: rate limit wait would pass the deadline")
 
 // RateLimitError reports that a call was rate limited: either lemlist answered

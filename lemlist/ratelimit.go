@@ -3,11 +3,14 @@ package lemlist
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/lemlist-graphql/server/internal/fairqueue"
 	"github.com/lemlist-graphql/server/internal/weakmap"
 )
 
@@ -15,9 +18,10 @@ import (
 // and Pause when lemlist reports the budget spent (a 429, or
 // X-RateLimit-Remaining: 0). Implementations must be safe for concurrent use.
 type Limiter interface {
-	// Wait blocks until a request may be sent. It returns ctx.Err() when ctx
-	// is done first, and may return a *RateLimitError matching
-	// ErrRateLimitWait at once when ctx's deadline comes too early.
+	// Wait blocks until a request may be sent. When ctx's deadline comes
+	// first, it returns a *RateLimitError matching ErrRateLimitWait: at
+	// once if it knows the deadline comes too early, else when the deadline
+	// passes. When ctx is cancelled first, it returns ctx.Err().
 	Wait(ctx context.Context) error
 	// Pause grants nothing before until.
 	Pause(until time.Time)
@@ -56,6 +60,72 @@ func callerOf(ctx context.Context) string {
 	return k
 }
 
+// SlotWait tells whether the calls of a context (see WithSlotWait) are
+// waiting for a request slot. A caller that shares a call made on another
+// context, such as a cache coalescing identical calls, uses it to tell why
+// its own deadline came first: the shared call was waiting for its turn
+// (the caller is rate limited), or for lemlist's answer. The zero value is
+// ready to use; it is safe for concurrent use.
+type SlotWait struct{ n atomic.Int32 }
+
+// Waiting reports whether a call of w's context is waiting for a slot now.
+func (w *SlotWait) Waiting() bool { return w.n.Load() > 0 }
+
+func (w *SlotWait) begin() {
+	if w != nil {
+		w.n.Add(1)
+	}
+}
+
+func (w *SlotWait) end() {
+	if w != nil {
+		w.n.Add(-1)
+	}
+}
+
+type slotWaitKey struct{}
+
+// WithSlotWait returns a copy of ctx whose calls count themselves in w
+// while they wait for a request slot: in the Client's Limiter, or for a
+// 429's Retry-After before a retry.
+func WithSlotWait(ctx context.Context, w *SlotWait) context.Context {
+	return context.WithValue(ctx, slotWaitKey{}, w)
+}
+
+func slotWaitOf(ctx context.Context) *SlotWait {
+	w, _ := ctx.Value(slotWaitKey{}).(*SlotWait)
+	return w
+}
+
+type backgroundKey struct{}
+
+// Background returns a copy of ctx whose calls are background work, such as
+// a mirror's sync, which must leave the budget to interactive (foreground)
+// calls. A WindowLimiter, and redisx's Limiter, grant a background call a
+// slot only while no foreground call waits, and never one of the last
+// ForegroundReserve(n) slots of a window: a foreground call arriving while
+// background work runs finds a slot free, unless foreground calls used the
+// reserve in the last window. Other Limiters treat background calls like
+// any other.
+func Background(ctx context.Context) context.Context {
+	return context.WithValue(ctx, backgroundKey{}, true)
+}
+
+// IsBackground reports whether ctx's calls are background work (see
+// Background).
+func IsBackground(ctx context.Context) bool {
+	bg, _ := ctx.Value(backgroundKey{}).(bool)
+	return bg
+}
+
+// ForegroundReserve returns how many of a window's n slots background calls
+// leave to foreground calls: n/5, rounded down (none below 5). Background
+// work alone thus gets n - n/5 slots per window, at least three quarters of
+// the budget: 16 of lemlist's 20 per 2 s, leaving 4 at once for an
+// interactive query (a page of activities and the contacts, campaigns and
+// team it shows).
+func ForegroundReserve(n int) int { return n / 5 }
+
 // WindowLimiter is a sliding-window-log Limiter: it never grants more than n
 // slots in any window-long interval, bursts included. (A token bucket does not
 // give that guarantee: with burst 20 refilling at 10/s it lets 30 requests
@@ -63,27 +133,32 @@ func callerOf(ctx context.Context) string {
 //
 // Waiters are served round-robin across callers (see WithCaller) and FIFO
 // within one caller. A waiter whose ctx ends leaves the queue, handing back
-// its slot if it had just been granted one. A waiter whose deadline comes
-// before the earliest moment it could be served fails at once with a
-// *RateLimitError matching ErrRateLimitWait. A WindowLimiter starts no
-// goroutine: one time.AfterFunc timer, armed only while calls wait, hands
-// out the slots.
+// its slot if it had just been granted one. A call whose deadline comes
+// before the earliest moment it could be served fails with a
+// *RateLimitError matching ErrRateLimitWait: at once when that is known as
+// it arrives (a deadline already past included), else when the deadline
+// passes while it waits. A cancelled call returns ctx.Err(). A
+// WindowLimiter starts no goroutine: one time.AfterFunc timer, armed only
+// while calls wait, hands out the slots.
+//
+// Background calls (see Background) wait in a line of their own, also
+// round-robin across callers. One is granted a slot only while no
+// foreground call waits, and only if fewer than n - ForegroundReserve(n)
+// grants fall in the last window: with n = 20, background work alone gets
+// 16 slots per window, and a foreground call always finds the other 4
+// unless foreground calls used them. Foreground calls are served as if
+// there were no background calls, except for the slots those hold.
 type WindowLimiter struct {
 	n      int
 	window time.Duration
+	bgMax  int // the most background grants may be of a window's grants
 
 	mu          sync.Mutex
 	log         []time.Time // the last n grants, oldest first
 	pausedUntil time.Time
-	callers     map[string]*callerQueue // callers with waiting calls
-	ring        []*callerQueue          // the same, in round-robin order
-	next        int                     // index in ring of the caller served next
-	timer       *time.Timer             // runs dispatch when the next slot frees up
-}
-
-type callerQueue struct {
-	key     string
-	waiters []*waiter
+	queue       fairqueue.Queue[string, *waiter] // foreground calls, by caller key
+	background  fairqueue.Queue[string, *waiter] // background calls, by caller key
+	timer       *time.Timer                      // runs dispatch when the next slot frees up
 }
 
 type waiter struct {
@@ -97,7 +172,7 @@ func NewWindowLimiter(n int, window time.Duration) *WindowLimiter {
 	if err := checkRate(n, window); err != nil {
 		panic(err)
 	}
-	return &WindowLimiter{n: n, window: window, callers: map[string]*callerQueue{}}
+	return &WindowLimiter{n: n, window: window, bgMax: n - ForegroundReserve(n)}
 }
 
 func checkRate(n int, window time.Duration) error {
@@ -126,34 +201,37 @@ func (l *WindowLimiter) WaitSlot(ctx context.Context) (func(at time.Time), error
 // wait is Wait; it also returns the grant's time in the log (zero when
 // limiting is off), for answered.
 func (l *WindowLimiter) wait(ctx context.Context) (time.Time, error) {
-	if err := ctx.Err(); err != nil || l.n == 0 {
+	if l.n == 0 {
+		return time.Time{}, ctx.Err()
+	}
+	expired := false // the deadline has passed: no grant can come before it
+	if err := ctx.Err(); errors.Is(err, context.DeadlineExceeded) {
+		expired = true
+	} else if err != nil {
 		return time.Time{}, err
 	}
 	key := callerOf(ctx)
+	q, limit := &l.queue, l.n
+	if IsBackground(ctx) {
+		q, limit = &l.background, l.bgMax
+	}
 	l.mu.Lock()
 	now := time.Now()
-	q := l.callers[key]
-	ahead := 0
-	if q != nil {
-		ahead = len(q.waiters)
-	}
-	at := l.earliestLocked(now, ahead)
-	if len(l.ring) == 0 && !at.After(now) {
+	at := l.earliestWithinLocked(now, q.LenOf(key), limit)
+	// Nobody ahead: no foreground call, nor a background one for a
+	// background call.
+	first := l.queue.Len() == 0 && q.Len() == 0
+	if !expired && first && !at.After(now) {
 		l.grantLocked(now)
 		l.mu.Unlock()
 		return now, nil
 	}
-	if dl, ok := ctx.Deadline(); ok && dl.Before(at) {
+	if dl, ok := ctx.Deadline(); ok && (expired || dl.Before(at)) {
 		l.mu.Unlock()
 		return time.Time{}, &RateLimitError{RetryAfter: at.Sub(now)}
 	}
-	if q == nil {
-		q = &callerQueue{key: key}
-		l.callers[key] = q
-		l.ring = append(l.ring, q)
-	}
 	w := &waiter{ready: make(chan struct{})}
-	q.waiters = append(q.waiters, w)
+	q.Push(key, w)
 	l.dispatchLocked(now)
 	l.mu.Unlock()
 
@@ -165,12 +243,17 @@ func (l *WindowLimiter) wait(ctx context.Context) (time.Time, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if w.at.IsZero() {
-		l.removeLocked(q, w)
+		q.Remove(key, w)
 	} else if i := slices.IndexFunc(l.log, w.at.Equal); i >= 0 {
 		// Granted while ctx ended: the slot goes unused, so refund it.
 		l.log = slices.Delete(l.log, i, i+1)
 	}
-	l.dispatchLocked(time.Now())
+	now = time.Now()
+	l.dispatchLocked(now)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		at := l.earliestWithinLocked(now, q.LenOf(key), limit)
+		return time.Time{}, &RateLimitError{RetryAfter: max(at.Sub(now), 0)}
+	}
 	return time.Time{}, ctx.Err()
 }
 
@@ -235,17 +318,25 @@ func (l *WindowLimiter) Pause(until time.Time) {
 // the next one) if no waiter left: after any pause, and at least window after
 // the grant n before it.
 func (l *WindowLimiter) earliestLocked(now time.Time, k int) time.Time {
+	return l.earliestWithinLocked(now, k, l.n)
+}
+
+// earliestWithinLocked is earliestLocked for grants that may be at most
+// limit (1 to n) of a window's grants: each at least window after the grant
+// limit before it. For background calls (limit n - ForegroundReserve(n))
+// it is a lower bound: foreground calls may come first.
+func (l *WindowLimiter) earliestWithinLocked(now time.Time, k, limit int) time.Time {
 	start := now
 	if l.pausedUntil.After(now) {
 		start = l.pausedUntil
 	}
-	var future []time.Time // grant j of the k before the one asked for is at j%n
+	var future []time.Time // grant j of the k before the one asked for is at j%limit
 	for j := 0; ; j++ {
 		t := start
-		var prev time.Time // the grant n before grant j
-		switch i := len(l.log) + j - l.n; {
+		var prev time.Time // the grant limit before grant j
+		switch i := len(l.log) + j - limit; {
 		case i >= len(l.log):
-			prev = future[j%l.n]
+			prev = future[j%limit]
 		case i >= 0:
 			prev = l.log[i]
 		}
@@ -255,19 +346,27 @@ func (l *WindowLimiter) earliestLocked(now time.Time, k int) time.Time {
 		switch {
 		case j == k:
 			return t
-		case len(future) < l.n:
+		case len(future) < limit:
 			future = append(future, t)
 		default:
-			future[j%l.n] = t
+			future[j%limit] = t
 		}
 	}
 }
 
-// dispatchLocked grants every slot available now, round-robin, and arms the
-// timer for the next one while calls are waiting.
+// dispatchLocked grants every slot available now, round-robin, foreground
+// calls first, and arms the timer for the next one while calls are waiting.
+// While a foreground call waits, background calls get nothing.
 func (l *WindowLimiter) dispatchLocked(now time.Time) {
-	for len(l.ring) > 0 {
-		if at := l.earliestLocked(now, 0); at.After(now) {
+	for {
+		q, limit := &l.queue, l.n
+		if q.Len() == 0 {
+			q, limit = &l.background, l.bgMax
+		}
+		if q.Len() == 0 {
+			break
+		}
+		if at := l.earliestWithinLocked(now, 0, limit); at.After(now) {
 			if l.timer == nil {
 				l.timer = time.AfterFunc(at.Sub(now), l.fire)
 			} else {
@@ -275,15 +374,7 @@ func (l *WindowLimiter) dispatchLocked(now time.Time) {
 			}
 			return
 		}
-		q := l.ring[l.next]
-		w := q.waiters[0]
-		q.waiters[0] = nil
-		q.waiters = q.waiters[1:]
-		if len(q.waiters) == 0 {
-			l.dropLocked(q)
-		} else {
-			l.next = (l.next + 1) % len(l.ring)
-		}
+		w, _ := q.Pop()
 		w.at = now
 		l.grantLocked(now)
 		close(w.ready)
@@ -307,28 +398,6 @@ func (l *WindowLimiter) grantLocked(now time.Time) {
 	}
 	copy(l.log, l.log[1:])
 	l.log[l.n-1] = now
-}
-
-// removeLocked takes queued waiter w out of q.
-func (l *WindowLimiter) removeLocked(q *callerQueue, w *waiter) {
-	i := slices.Index(q.waiters, w)
-	q.waiters = slices.Delete(q.waiters, i, i+1)
-	if len(q.waiters) == 0 {
-		l.dropLocked(q)
-	}
-}
-
-// dropLocked forgets caller q, whose queue is empty, keeping the turn order.
-func (l *WindowLimiter) dropLocked(q *callerQueue) {
-	i := slices.Index(l.ring, q)
-	l.ring = slices.Delete(l.ring, i, i+1)
-	delete(l.callers, q.key)
-	if i < l.next {
-		l.next--
-	}
-	if l.next >= len(l.ring) {
-		l.next = 0
-	}
 }
 
 // Limiters hands out one WindowLimiter per API key, for servers that hold one

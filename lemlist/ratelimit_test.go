@@ -16,17 +16,14 @@ import (
 func (l *WindowLimiter) queued(key string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if q := l.callers[key]; q != nil {
-		return len(q.waiters)
-	}
-	return 0
+	return l.queue.LenOf(key)
 }
 
 // idle reports whether no call waits in l.
 func (l *WindowLimiter) idle() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.ring) == 0 && len(l.callers) == 0
+	return l.queue.Len() == 0 && l.background.Len() == 0
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

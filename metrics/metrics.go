@@ -6,8 +6,9 @@
 // upstream.CacheObserver of the cache, so those packages stay free of
 // Prometheus. Every label value is bounded: endpoints, kinds, loaders and
 // retry reasons come from the code; statuses are numbers; operation names,
-// which clients choose, go through an allow-list pattern and a cap on
-// distinct names (see Operation); outcomes through a code pattern.
+// which clients choose, go through an allow-list pattern, a cap on
+// distinct names and a share of it per tenant (see OperationFor); outcomes
+// through a code pattern.
 package metrics
 
 import (
@@ -37,6 +38,11 @@ const (
 // names are counted as Other.
 const MaxOperations = 100
 
+// DefaultMaxOperationsPerTenant bounds the names one tenant can add to the
+// MaxOperations labelled ones, so that junk names from one tenant cannot
+// push the real operations of the others into Other.
+const DefaultMaxOperationsPerTenant = 20
+
 var (
 	opNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 	codeRE   = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,47}$`)
@@ -59,16 +65,18 @@ type Metrics struct {
 	cacheCoalesced   *prometheus.CounterVec
 	loaderBatch      *prometheus.HistogramVec
 
-	mu  sync.Mutex
-	ops map[string]struct{}
+	mu        sync.Mutex
+	ops       map[string]struct{} // the labelled names
+	perTenant map[string]int      // how many of them each tenant added
 }
 
 // New returns the server's metrics, registered with a fresh registry along
 // with the Go and process collectors.
 func New() *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		ops: map[string]struct{}{},
+		reg:       prometheus.NewRegistry(),
+		ops:       map[string]struct{}{},
+		perTenant: map[string]int{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "graphql_requests_total",
 			Help: "GraphQL HTTP requests by operation name and outcome (ok, or the first error's code).",
@@ -148,10 +156,28 @@ func (m *Metrics) CounterFunc(name, help string, f func() float64) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
 }
 
-// Operation returns the label for a client-chosen operation name: the name
-// if it matches ^[A-Za-z_][A-Za-z0-9_]{0,63}$ and is among the first
-// MaxOperations distinct names seen, Anonymous for "", Other otherwise.
-func (m *Metrics) Operation(name string) string {
+// Operation returns the label for a client-chosen operation name when the
+// server trusts all its clients alike (one tenant, no per-client share):
+// Anonymous for "", Other for a name that does not match
+// ^[A-Za-z_][A-Za-z0-9_]{0,63}$ or comes after MaxOperations distinct
+// names, else the name. Where clients are not trusted alike, use
+// OperationFor.
+func (m *Metrics) Operation(name string) string { return m.operation("", name, MaxOperations) }
+
+// OperationFor returns the label for an operation name that a client of
+// tenant chose: Anonymous for "", Other for a name that does not match
+// ^[A-Za-z_][A-Za-z0-9_]{0,63}$, and otherwise the name if it is labelled
+// already (whichever tenant added it) or can be added: the labelled names
+// stay within MaxOperations, and each tenant adds at most
+// DefaultMaxOperationsPerTenant of them. tenant is who the names count
+// against: the tenant id in pass-through mode, or the client (its token's
+// name) in server mode; it is never a label.
+func (m *Metrics) OperationFor(tenant, name string) string {
+	return m.operation(tenant, name, DefaultMaxOperationsPerTenant)
+}
+
+// operation labels name, which tenant may add if it added fewer than share.
+func (m *Metrics) operation(tenant, name string, share int) string {
 	if name == "" {
 		return Anonymous
 	}
@@ -163,10 +189,11 @@ func (m *Metrics) Operation(name string) string {
 	if _, ok := m.ops[name]; ok {
 		return name
 	}
-	if len(m.ops) >= MaxOperations {
+	if len(m.ops) >= MaxOperations || m.perTenant[tenant] >= share {
 		return Other
 	}
 	m.ops[name] = struct{}{}
+	m.perTenant[tenant]++
 	return name
 }
 

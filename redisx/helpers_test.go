@@ -160,11 +160,7 @@ func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
 func (l *Limiter) queued() int {
 	l.gate.mu.Lock()
 	defer l.gate.mu.Unlock()
-	n := 0
-	for _, q := range l.gate.ring {
-		n += len(q.waiters)
-	}
-	return n
+	return l.gate.foreground.Len() + l.gate.background.Len()
 }
 
 func withTimeout(t *testing.T, d time.Duration) context.Context {

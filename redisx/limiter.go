@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/lemlist-graphql/server/internal/fairqueue"
 	"github.com/lemlist-graphql/server/internal/weakmap"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/upstream"
@@ -22,13 +23,14 @@ import (
 // replica, atomically, on Redis's clock.
 //
 // KEYS[1] is the log: a ZSET of grants scored by their time in µs. KEYS[2]
-// holds the time, in µs, before which nothing is granted (Pause). ARGV: n,
-// the window in µs, the new grant's member (unique), the log's TTL in ms,
-// then the ages in µs of grants made elsewhere to count first (a replica's
-// local grants while Redis was down).
+// holds the time, in µs, before which nothing is granted (Pause). ARGV: the
+// most grants a window may hold for this call (n, or fewer for a
+// background call), the window in µs, the new grant's member (unique), the
+// log's TTL in ms, then the ages in µs of grants made elsewhere to count
+// first (a replica's local grants while Redis was down).
 //
-// It returns {1, 0, now} on a grant, else {0, wait, now}: wait µs until the
-// oldest grant leaves the window (or the pause ends).
+// It returns {1, 0, now} on a grant, else {0, wait, now}: wait µs until
+// enough grants leave the window (or the pause ends).
 var grantScript = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
@@ -46,13 +48,14 @@ local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
 if paused > now then
   return {0, paused - now, now}
 end
-if redis.call('ZCARD', KEYS[1]) < n then
+local card = redis.call('ZCARD', KEYS[1])
+if card < n then
   redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
   return {1, 0, now}
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, tonumber(oldest[2]) + window - now, now}
+local last = redis.call('ZRANGE', KEYS[1], card - n, card - n, 'WITHSCORES')
+return {0, tonumber(last[2]) + window - now, now}
 `)
 
 // answerScript moves grant ARGV[1] of log KEYS[1] to now, when its request
@@ -137,7 +140,6 @@ func (s *limiterSource) forTenant(tenant string) *Limiter {
 			window:   s.window,
 			fallback: lemlist.NewWindowLimiter(s.share, s.window),
 		}
-		l.gate.callers = map[string]*gateQueue{}
 		return l
 	})
 }
@@ -156,7 +158,17 @@ func (s *limiterSource) forTenant(tenant string) *Limiter {
 // A call fails at once with a *lemlist.RateLimitError matching
 // lemlist.ErrRateLimitWait when its deadline comes before the next slot:
 // the one Redis reported last, for a call that joins the queue, or the one
-// Redis reports to the call at the head.
+// Redis reports to the call at the head. A call whose deadline passes while
+// it waits (in the queue, or at the head for the next slot) fails with the
+// same error; a cancelled call fails with ctx.Err().
+//
+// Background calls (lemlist.Background) wait behind every foreground call
+// of this replica, in a fair line of their own, and Redis grants them a
+// slot only while fewer than n - lemlist.ForegroundReserve(n) grants fall in
+// the shared window (16 of 20): the reserve is kept across replicas. A
+// background call waiting at Redis for its next slot steps aside when a
+// foreground call arrives, and goes on ahead of the other background calls
+// once the foreground calls are served.
 //
 // While Redis is down, calls go to a local lemlist.WindowLimiter holding
 // ⌊n/replicas⌋ slots per window, which is told of this replica's Redis
@@ -188,18 +200,14 @@ func (l *Limiter) Wait(ctx context.Context) error {
 // WaitSlot is Wait, also returning the function that moves the slot to the
 // time its request got its answer. It implements lemlist.SlotLimiter.
 func (l *Limiter) WaitSlot(ctx context.Context) (func(time.Time), error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	if ctx.Err() != nil {
+		return nil, l.waitError(ctx)
 	}
 	if l.r.Healthy() {
 		if err := l.failFast(ctx); err != nil {
 			return nil, err
 		}
-		if err := l.gate.acquire(ctx); err != nil {
-			return nil, err
-		}
-		answered, err := l.acquire(ctx)
-		l.gate.release()
+		answered, err := l.acquire(ctx, lemlist.IsBackground(ctx))
 		if err != errFallback {
 			return answered, err
 		}
@@ -252,19 +260,46 @@ func (l *Limiter) failFast(ctx context.Context) error {
 	return nil
 }
 
+// waitError is the error of a call whose ctx ended while it waited for a
+// slot: a *lemlist.RateLimitError matching lemlist.ErrRateLimitWait if its
+// deadline passed, ctx.Err() if it was cancelled.
+func (l *Limiter) waitError(ctx context.Context) error {
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return ctx.Err()
+	}
+	l.mu.Lock()
+	at := l.notBefore
+	l.mu.Unlock()
+	return &lemlist.RateLimitError{RetryAfter: max(time.Until(at), 0)}
+}
+
 // errFallback tells WaitSlot that Redis could not answer, and the fallback
 // must decide.
 var errFallback = errors.New("redisx: fall back")
 
-// acquire asks Redis for a slot until it grants one, sleeping as told in
-// between; the caller holds the gate. It returns errFallback if Redis does
-// not answer.
-func (l *Limiter) acquire(ctx context.Context) (answered func(time.Time), err error) {
+// acquire waits for the call's turn in the gate, then asks Redis for a
+// slot until it grants one, sleeping as told in between. A background call
+// (bg) sleeping there steps aside when a foreground call queues, and
+// resumes after it. It returns errFallback if Redis does not answer.
+func (l *Limiter) acquire(ctx context.Context, bg bool) (answered func(time.Time), err error) {
+	if l.gate.acquire(ctx, bg) != nil {
+		return nil, l.waitError(ctx)
+	}
+	held := true
+	defer func() {
+		if held {
+			l.gate.release()
+		}
+	}()
+	limit := l.n
+	if bg {
+		limit -= lemlist.ForegroundReserve(l.n)
+	}
 	for {
 		if !l.r.Healthy() {
 			return nil, errFallback
 		}
-		g, err := l.try(ctx)
+		g, err := l.try(ctx, limit)
 		if err != nil {
 			return nil, errFallback
 		}
@@ -283,20 +318,33 @@ func (l *Limiter) acquire(ctx context.Context) (answered func(time.Time), err er
 			return func(time.Time) { l.answered(member) }, nil
 		}
 		at := now.Add(g.wait)
-		l.mu.Lock()
-		if at.After(l.notBefore) {
-			l.notBefore = at
+		if !bg { // a background call's slot says nothing of a foreground call's
+			l.mu.Lock()
+			if at.After(l.notBefore) {
+				l.notBefore = at
+			}
+			l.mu.Unlock()
 		}
-		l.mu.Unlock()
 		if dl, ok := ctx.Deadline(); ok && dl.Before(at) {
 			return nil, &lemlist.RateLimitError{RetryAfter: g.wait}
+		}
+		var preempted <-chan struct{} // nil, never ready, for a foreground call
+		if bg {
+			preempted = l.gate.preempted()
 		}
 		t := time.NewTimer(g.wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return nil, l.waitError(ctx)
 		case <-t.C:
+		case <-preempted:
+			t.Stop()
+			held = false
+			if l.gate.yield(ctx) != nil {
+				return nil, l.waitError(ctx)
+			}
+			held = true
 		}
 	}
 }
@@ -309,10 +357,11 @@ type grant struct {
 	member  string
 }
 
-// try runs grantScript once, telling Redis of the fallback's recent grants.
-func (l *Limiter) try(ctx context.Context) (grant, error) {
+// try runs grantScript once for a call that may hold at most limit of a
+// window's grants, telling Redis of the fallback's recent grants.
+func (l *Limiter) try(ctx context.Context, limit int) (grant, error) {
 	g := grant{member: l.r.procID + ":" + strconv.FormatUint(l.seq.Add(1), 36)}
-	args := []any{l.n, l.window.Microseconds(), g.member, l.ttl()}
+	args := []any{limit, l.window.Microseconds(), g.member, l.ttl()}
 	l.mu.Lock()
 	seeded := len(l.unseeded)
 	now := time.Now()
@@ -376,41 +425,52 @@ func (l *Limiter) Pause(until time.Time) {
 	_ = l.r.check(pauseScript.Run(ctx, l.r.rdb, []string{l.pauseKey}, d.Microseconds()).Err())
 }
 
-// fairGate lets one call at a time through, round-robin between callers
-// with waiting calls (lemlist.CallerOf) and FIFO within one.
+// fairGate lets one call at a time through: foreground calls first, then
+// background calls (lemlist.IsBackground), each round-robin between
+// callers with waiting calls (lemlist.CallerOf) and FIFO within one. A
+// background holder learns from preempted when a foreground call queues,
+// and may yield its turn to it.
 type fairGate struct {
-	mu      sync.Mutex
-	busy    bool
-	callers map[string]*gateQueue
-	ring    []*gateQueue
-	next    int
-}
-
-type gateQueue struct {
-	key     string
-	waiters []chan struct{}
+	mu         sync.Mutex
+	busy       bool
+	preempt    chan struct{} // a background holder's: closed once a foreground call queues; nil for a foreground holder
+	resumed    chan struct{} // the turn of a background holder that yielded, served before other background calls
+	foreground fairqueue.Queue[string, chan struct{}]
+	background fairqueue.Queue[string, chan struct{}]
 }
 
 // acquire waits for the call's turn; it returns ctx.Err() if ctx ends
 // first.
-func (g *fairGate) acquire(ctx context.Context) error {
+func (g *fairGate) acquire(ctx context.Context, bg bool) error {
 	g.mu.Lock()
 	if !g.busy {
 		g.busy = true
+		g.holderLocked(bg)
 		g.mu.Unlock()
 		return nil
 	}
 	key := lemlist.CallerOf(ctx)
-	q := g.callers[key]
-	if q == nil {
-		q = &gateQueue{key: key}
-		g.callers[key] = q
-		g.ring = append(g.ring, q)
+	q := &g.foreground
+	if bg {
+		q = &g.background
 	}
 	turn := make(chan struct{})
-	q.waiters = append(q.waiters, turn)
+	q.Push(key, turn)
+	if !bg && g.preempt != nil { // a background call holds the turn
+		select {
+		case <-g.preempt: // already told
+		default:
+			close(g.preempt)
+		}
+	}
 	g.mu.Unlock()
+	return g.await(ctx, turn, func() bool { return q.Remove(key, turn) })
+}
 
+// await waits for turn. If ctx ends first, it takes the call out of line
+// with leave, which reports false if the turn was handed to it meanwhile:
+// the turn then passes on. It returns ctx.Err() without the turn.
+func (g *fairGate) await(ctx context.Context, turn chan struct{}, leave func() bool) error {
 	select {
 	case <-turn:
 		return nil
@@ -418,21 +478,37 @@ func (g *fairGate) acquire(ctx context.Context) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	select {
-	case <-turn: // handed the turn as ctx ended: pass it on
+	if !leave() {
 		g.releaseLocked()
-	default:
-		for i, w := range q.waiters {
-			if w == turn {
-				q.waiters = append(q.waiters[:i], q.waiters[i+1:]...)
-				break
-			}
-		}
-		if len(q.waiters) == 0 {
-			g.dropLocked(q)
-		}
 	}
 	return ctx.Err()
+}
+
+// preempted returns a channel closed once a foreground call queues behind
+// the holder, a background call.
+func (g *fairGate) preempted() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.preempt
+}
+
+// yield hands the holder's turn, a background call's, to the calls ahead of
+// it (the foreground calls waiting), and waits to get it back before any
+// other background call. It returns ctx.Err() if ctx ends first, without
+// the turn.
+func (g *fairGate) yield(ctx context.Context) error {
+	turn := make(chan struct{})
+	g.mu.Lock()
+	g.resumed = turn
+	g.releaseLocked()
+	g.mu.Unlock()
+	return g.await(ctx, turn, func() bool {
+		if g.resumed != turn {
+			return false
+		}
+		g.resumed = nil
+		return true
+	})
 }
 
 // release ends the holder's turn, handing it to the next call.
@@ -443,36 +519,29 @@ func (g *fairGate) release() {
 }
 
 func (g *fairGate) releaseLocked() {
-	if len(g.ring) == 0 {
+	var turn chan struct{}
+	bg := false
+	if t, ok := g.foreground.Pop(); ok {
+		turn = t
+	} else if g.resumed != nil {
+		turn, g.resumed, bg = g.resumed, nil, true
+	} else if t, ok := g.background.Pop(); ok {
+		turn, bg = t, true
+	} else {
 		g.busy = false
+		g.preempt = nil
 		return
 	}
-	q := g.ring[g.next]
-	turn := q.waiters[0]
-	q.waiters[0] = nil
-	q.waiters = q.waiters[1:]
-	if len(q.waiters) == 0 {
-		g.dropLocked(q)
-	} else {
-		g.next = (g.next + 1) % len(g.ring)
-	}
+	g.holderLocked(bg)
 	close(turn) // busy stays set: the turn is the waiter's
 }
 
-// dropLocked forgets caller q, whose queue is empty, keeping the turn order.
-func (g *fairGate) dropLocked(q *gateQueue) {
-	for i, r := range g.ring {
-		if r == q {
-			g.ring = append(g.ring[:i], g.ring[i+1:]...)
-			if i < g.next {
-				g.next--
-			}
-			break
-		}
-	}
-	delete(g.callers, q.key)
-	if g.next >= len(g.ring) {
-		g.next = 0
+// holderLocked records who holds the turn: a background call gets a
+// preempt channel.
+func (g *fairGate) holderLocked(bg bool) {
+	g.preempt = nil
+	if bg {
+		g.preempt = make(chan struct{})
 	}
 }
 

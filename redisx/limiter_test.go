@@ -166,6 +166,50 @@ func TestFailFastPastDeadline(t *testing.T) {
 	}
 }
 
+// A call whose deadline passes while it waits in the gate (behind a call
+// that another replica's pause holds back) fails with a RateLimitError,
+// not with the deadline; a cancelled call fails with context.Canceled.
+func TestDeadlineWhileQueued(t *testing.T) {
+	t.Parallel()
+	const window = time.Second
+	srv := redistest.Start(t)
+	a := limiterOf(newReplica(t, srv).Limiters(1, window, 3), testKey)
+	b := limiterOf(newReplica(t, srv).Limiters(1, window, 3), testKey)
+	if err := a.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	headCtx, cancelHead := context.WithCancel(lemlist.WithCaller(t.Context(), "head"))
+	defer cancelHead()
+	headErr := make(chan error, 1)
+	go func() { headErr <- a.Wait(headCtx) }()
+	waitUntil(t, "a call to wait at Redis", 5*time.Second, func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return !a.notBefore.IsZero()
+	})
+	// Its deadline comes after the next slot: the call queues.
+	queuedErr := make(chan error, 1)
+	go func() { queuedErr <- a.Wait(withTimeout(t, 3*window/2)) }()
+	waitUntil(t, "a call to queue", 5*time.Second, func() bool { return a.queued() == 1 })
+	b.Pause(time.Now().Add(time.Minute)) // the head's slot does not come
+
+	err := <-queuedErr
+	rle, ok := errors.AsType[*lemlist.RateLimitError](err)
+	if !ok || !errors.Is(err, lemlist.ErrRateLimitWait) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("deadline while queued: err = %v, want a *RateLimitError matching ErrRateLimitWait", err)
+	}
+	if rle.RetryAfter < 30*time.Second {
+		t.Errorf("RetryAfter = %v, want the minute's pause", rle.RetryAfter)
+	}
+	cancelHead()
+	if err := <-headErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled head: err = %v, want context.Canceled", err)
+	}
+	if n := a.queued(); n != 0 {
+		t.Errorf("%d calls left in the gate", n)
+	}
+}
+
 // Pause on one replica holds every replica's grants.
 func TestPauseIsShared(t *testing.T) {
 	t.Parallel()
@@ -259,9 +303,7 @@ func TestRedisDownFallsBackAndRecovers(t *testing.T) {
 	if shared, local := g.sharedCount(); shared != 1+n-2 || local != 2 {
 		t.Errorf("%d shared and %d fallback grants, want %d and 2", shared, local, 1+n-2)
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	defer rdb.Close()
-	if got := rdb.ZCard(context.Background(), "lgql:rl:"+upstream.TenantID(testKey)).Val(); got != n {
+	if got := sharedGrants(t, srv); got != n {
 		t.Errorf("shared log holds %d grants, want %d (the fallback's included)", got, n)
 	}
 }
@@ -391,4 +433,148 @@ func TestLimitersSource(t *testing.T) {
 		}
 	}()
 	r.Limiters(-1, time.Second, 3)
+}
+
+// Background calls never take the last lemlist.ForegroundReserve(n) slots
+// of the shared window, on any replica: foreground calls find them free.
+func TestBackgroundLeavesTheReserve(t *testing.T) {
+	t.Parallel()
+	const (
+		n      = 10 // reserve 2
+		window = 5 * time.Second
+	)
+	srv := redistest.Start(t)
+	a := limiterOf(newReplica(t, srv).Limiters(n, window, 3), testKey)
+	b := limiterOf(newReplica(t, srv).Limiters(n, window, 3), testKey)
+	bg := lemlist.Background(t.Context())
+	for i := range n - lemlist.ForegroundReserve(n) {
+		if err := a.Wait(bg); err != nil {
+			t.Fatalf("background call %d: %v", i, err)
+		}
+	}
+	if err := a.Wait(lemlist.Background(withTimeout(t, 300*time.Millisecond))); !errors.Is(err, lemlist.ErrRateLimitWait) {
+		t.Errorf("background call past its share: err = %v, want ErrRateLimitWait", err)
+	}
+	for _, l := range []*Limiter{a, b} { // the reserve, from either replica
+		if err := l.Wait(withTimeout(t, 300*time.Millisecond)); err != nil {
+			t.Errorf("foreground call: %v, want a reserved slot", err)
+		}
+	}
+	if err := b.Wait(withTimeout(t, 300*time.Millisecond)); !errors.Is(err, lemlist.ErrRateLimitWait) {
+		t.Errorf("foreground call past the budget: err = %v, want ErrRateLimitWait", err)
+	}
+	if got := sharedGrants(t, srv); got != n {
+		t.Errorf("shared log holds %d grants, want %d", got, n)
+	}
+}
+
+// A background call waiting at Redis for its next slot steps aside for a
+// foreground call, which gets the slot background calls may not take at
+// once rather than after the background call's wait.
+func TestForegroundPreemptsBackground(t *testing.T) {
+	t.Parallel()
+	const (
+		n      = 5 // reserve 1
+		window = 2 * time.Second
+	)
+	srv := redistest.Start(t)
+	l := limiterOf(newReplica(t, srv).Limiters(n, window, 1), testKey)
+	bg := lemlist.Background(t.Context())
+	for range n - 1 {
+		if err := l.Wait(bg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bgErr := make(chan error, 2)
+	go func() { bgErr <- l.Wait(bg) }()
+	waitUntil(t, "a background call to wait at Redis", 5*time.Second, func() bool {
+		l.gate.mu.Lock()
+		defer l.gate.mu.Unlock()
+		return l.gate.busy && l.gate.preempt != nil
+	})
+	go func() { bgErr <- l.Wait(bg) }()
+	waitUntil(t, "a second background call to queue", 5*time.Second, func() bool { return l.queued() == 1 })
+
+	start := time.Now()
+	if err := l.Wait(withTimeout(t, window/2)); err != nil {
+		t.Fatalf("foreground call behind a waiting background call: %v, want the reserved slot", err)
+	}
+	if el := time.Since(start); el >= window/2 {
+		t.Errorf("foreground call took %v", el)
+	}
+	for range 2 {
+		if err := <-bgErr; err != nil {
+			t.Errorf("background call: %v", err)
+		}
+	}
+}
+
+// The gate serves foreground calls first; a background holder that yields
+// to them gets its turn back before the other background calls.
+func TestGateForegroundFirst(t *testing.T) {
+	t.Parallel()
+	var g fairGate
+	ctx := t.Context()
+	if err := g.acquire(ctx, true); err != nil { // bg1 holds the turn
+		t.Fatal(err)
+	}
+	preempted := g.preempted()
+	var order []string
+	turns := make(chan string)
+	queue := func(name string, bg bool, want int) {
+		go func() {
+			if err := g.acquire(lemlist.WithCaller(ctx, name), bg); err != nil {
+				t.Error(err)
+			}
+			turns <- name
+		}()
+		waitUntil(t, name+" to queue", 5*time.Second, func() bool {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			return g.foreground.Len()+g.background.Len() == want
+		})
+	}
+	queue("bg2", true, 1)
+	select {
+	case <-preempted:
+		t.Fatal("preempted by a background call")
+	default:
+	}
+	queue("fg1", false, 2)
+	queue("fg2", false, 3)
+	<-preempted // a foreground call queued behind the background holder
+	yielded := make(chan error, 1)
+	go func() { yielded <- g.yield(ctx) }()
+	for range 2 {
+		name := <-turns
+		order = append(order, name)
+		g.release()
+	}
+	if err := <-yielded; err != nil {
+		t.Fatal(err)
+	}
+	order = append(order, "bg1")
+	g.release()
+	order = append(order, <-turns)
+	g.release()
+	if want := []string{"fg1", "fg2", "bg1", "bg2"}; !slices.Equal(order, want) {
+		t.Errorf("turns %v, want %v", order, want)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.busy || g.resumed != nil {
+		t.Errorf("gate busy %v, resumed %v after every release", g.busy, g.resumed != nil)
+	}
+}
+
+// sharedGrants returns the number of grants in testKey's shared log.
+func sharedGrants(t *testing.T, srv *redistest.Server) int64 {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+	n, err := rdb.ZCard(context.Background(), "lgql:rl:"+upstream.TenantID(testKey)).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

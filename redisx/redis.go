@@ -25,8 +25,10 @@
 // (or Sentinel) rather than a Cluster.
 //
 // Publish and Subscribe carry the live feed's webhook activities between
-// replicas over Redis pub/sub, on channels "lgql:feed:<tenant>", over the
-// same client and health tracking.
+// replicas over Redis pub/sub, on channels "lgql:feed:<tenant>" (or
+// "lgql:<namespace>:feed:<tenant>", Options.Namespace), authenticated with
+// an HMAC under Options.FeedSecret, over the same client and health
+// tracking.
 package redisx
 
 import (
@@ -35,6 +37,7 @@ import (
 	"fmt"
 	"log/slog"
 	neturl "net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,7 +73,24 @@ type Options struct {
 	// it doubles after each failed PING up to ProbeMaxInterval. Zero means
 	// DefaultProbeInterval and DefaultProbeMaxInterval.
 	ProbeInterval, ProbeMaxInterval time.Duration
+	// Namespace separates deployments that share a Redis: the live feed's
+	// channels are "lgql:<Namespace>:feed:<topic>" ("lgql:feed:<topic>"
+	// without one), so that one deployment never receives another's
+	// activities. 1 to 64 letters, digits, '.', '-' or '_'.
+	Namespace string
+	// FeedSecret authenticates the live feed's messages between replicas:
+	// each carries an HMAC-SHA256 of its channel, origin and payload under
+	// a key derived from FeedSecret, and a message without a valid one is
+	// dropped, logged and counted (FeedRejected). Every replica of a
+	// deployment must have the same one (e.g. its WEBHOOK_SECRET). Empty,
+	// messages are neither signed nor checked: anyone who can publish on
+	// the Redis can inject activities into the feed.
+	FeedSecret string
 }
+
+// namespaceRE is what Options.Namespace may hold: no glob character, since
+// it goes into a PSUBSCRIBE pattern, and no colon.
+var namespaceRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // Redis is a client of the server's Redis, tracking its health. It is safe
 // for concurrent use.
@@ -81,16 +101,21 @@ type Redis struct {
 	probe   [2]time.Duration // first and max interval
 	procID  string           // this process, in the limiter's ZSET members
 
-	healthy  atomic.Bool
-	failures atomic.Uint64
+	feedPrefix string // the live feed's channel prefix (FeedChannelPrefix, namespaced)
+	feedKey    []byte // HMAC key of the feed's messages; nil: not authenticated
 
-	mu       sync.Mutex
-	err      error     // the last failure while down
-	downAt   time.Time // when it went down
-	closed   bool
-	closing  chan struct{}
-	probing  sync.WaitGroup
-	lastWarn time.Time // of a logged server error, to bound their rate
+	healthy      atomic.Bool
+	failures     atomic.Uint64
+	feedRejected atomic.Uint64
+
+	mu           sync.Mutex
+	err          error     // the last failure while down
+	downAt       time.Time // when it went down
+	closed       bool
+	closing      chan struct{}
+	probing      sync.WaitGroup
+	lastWarn     time.Time // of a logged server error, to bound their rate
+	lastFeedWarn time.Time // of a logged rejected feed message, likewise
 }
 
 // New connects to the Redis at url, logging to logger (nil means
@@ -106,6 +131,9 @@ func New(ctx context.Context, url string, logger *slog.Logger) (*Redis, error) {
 func NewWithOptions(ctx context.Context, o Options) (*Redis, error) {
 	if o.URL == "" {
 		return nil, errors.New("redisx: no URL")
+	}
+	if o.Namespace != "" && !namespaceRE.MatchString(o.Namespace) {
+		return nil, errors.New("redisx: invalid namespace: 1 to 64 letters, digits, '.', '-' or '_'")
 	}
 	opt, err := redis.ParseURL(o.URL)
 	if err != nil {
@@ -144,6 +172,9 @@ func NewWithOptions(ctx context.Context, o Options) (*Redis, error) {
 		probe:   [2]time.Duration{o.ProbeInterval, o.ProbeMaxInterval},
 		procID:  newProcID(),
 		closing: make(chan struct{}),
+
+		feedPrefix: feedChannelPrefix(o.Namespace),
+		feedKey:    feedKey(o.FeedSecret),
 	}
 	r.healthy.Store(true)
 	pctx, cancel := r.opContext(ctx)

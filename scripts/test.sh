@@ -11,7 +11,7 @@ step() { printf '\n==> %s\n' "$*"; }
 step "go modules"
 go mod download
 
-step "generated code (gqlgen, then graph/internal/rowsgen) is up to date"
+step "generated code (gqlgen, then graph/fastrows/internal/rowsgen) is up to date"
 go generate ./...
 if ! git diff --exit-code --stat -- graph/ gqlgen.yml schema.graphqls; then
   echo "generated code differs from what is committed: run 'go generate ./...' and commit" >&2
@@ -34,7 +34,7 @@ bash scripts/install-redis.sh
 step "go test -race"
 go test -race -count=1 ./...
 
-step "end-to-end: graphql-http audit, paging with graphql-request, GraphiQL in Chromium"
+step "end-to-end: graphql-http audit, paging with graphql-request, the schema route, relay-compiler, Apollo Client, urql, Apollo Gateway, GraphiQL in Chromium"
 bash test/e2e/run.sh
 
 step "load: dashboard mix against the server binary, zero errors and no 5xx"

@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"math"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/lemlist-graphql/server/internal/lru"
 )
 
 // Kinds of call, as a CacheObserver is told them.
@@ -107,6 +107,9 @@ type Cache struct {
 	obs         CacheObserver
 	store       store
 	flights     singleflight.Group
+	// waits holds the lemlist.SlotWait of each flight in progress, by
+	// flight name: whether its call waits for a rate limit slot.
+	waits sync.Map
 
 	// joined, when set by a test, is called by every caller that waits for
 	// a flight, once it is registered with it.
@@ -144,7 +147,7 @@ func NewCache(o CacheOptions) *Cache {
 		callTimeout: o.CallTimeout,
 		now:         o.Now,
 		obs:         o.Observer,
-		store:       newMemStore(o.MaxBytes),
+		store:       newMemStore(o.MaxBytes, o.Now),
 	}
 	if o.Shared != nil {
 		c.store = newTieredStore(c.store.(*memStore), o.Shared, o.SharedTimeout, o.Now)
@@ -176,6 +179,10 @@ const (
 )
 
 var kindNames = [numKinds]string{KindActivities, KindLead, KindContacts, KindCampaign, KindTeam}
+
+// kindRoutes are the lemlist routes of each kind's call, as errors name
+// them (lemlist.RateLimitError.Endpoint).
+var kindRoutes = [numKinds]string{"activities", "leads", "contacts", "campaigns/{id}", "team"}
 
 func (k kind) String() string { return kindNames[k] }
 
@@ -223,13 +230,14 @@ const entryOverhead = 256
 // store holds the cache's entries: memStore, an in-process LRU bounded by
 // bytes, or tieredStore, a memStore over a SharedStore (see shared.go),
 // consulted on a first-level miss only: hits stay on decoded Go values and
-// never pay for encoding. ctx is for a shared store's I/O.
+// never pay for encoding. ctx is for a shared store's I/O. Entries expire
+// on the cache's clock.
 type store interface {
-	// get returns k's entry if it has not expired at now.
-	get(ctx context.Context, k key, now time.Time) (*entry, bool)
+	// get returns k's entry if it has not expired.
+	get(ctx context.Context, k key) (*entry, bool)
 	// getMany is get for each of ks: the entry of ks[i], or nil.
-	getMany(ctx context.Context, ks []key, now time.Time) []*entry
-	// put stores e under k, replacing any entry there.
+	getMany(ctx context.Context, ks []key) []*entry
+	// put stores e under k until e.expires, replacing any entry there.
 	put(ctx context.Context, k key, e *entry)
 	// putMany is put for each of ks and es.
 	putMany(ctx context.Context, ks []key, es []*entry)
@@ -238,43 +246,31 @@ type store interface {
 }
 
 // memStore is a store in memory, bounded by the estimated size of its
-// entries, evicting the least recently used first.
+// entries, evicting the least recently used first. An entry larger than
+// the bound is not kept, and drops the entry it would replace.
 type memStore struct {
-	max int64
-
-	mu    sync.Mutex
-	lru   *simplelru.LRU[key, *entry]
-	bytes int64
+	lru *lru.Cache[key, *entry]
 }
 
-func newMemStore(maxBytes int64) *memStore {
-	s := &memStore{max: maxBytes}
-	// The LRU bounds the count; the bytes are bounded in put.
-	s.lru, _ = simplelru.NewLRU(math.MaxInt, func(_ key, e *entry) { s.bytes -= e.size })
-	return s
+func newMemStore(maxBytes int64, now func() time.Time) *memStore {
+	return &memStore{lru: lru.New(lru.Options[key, *entry]{
+		MaxBytes: maxBytes,
+		Cost:     func(_ key, e *entry) int64 { return e.size },
+		Now:      now,
+	})}
 }
 
-func (s *memStore) get(_ context.Context, k key, now time.Time) (*entry, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.lru.Get(k)
-	if !ok {
-		return nil, false
-	}
-	if !now.Before(e.expires) {
-		s.lru.Remove(k)
-		return nil, false
-	}
-	return e, true
-}
+func (s *memStore) get(_ context.Context, k key) (*entry, bool) { return s.lru.Get(k) }
 
-func (s *memStore) getMany(ctx context.Context, ks []key, now time.Time) []*entry {
+func (s *memStore) getMany(ctx context.Context, ks []key) []*entry {
 	es := make([]*entry, len(ks))
 	for i, k := range ks {
-		es[i], _ = s.get(ctx, k, now)
+		es[i], _ = s.get(ctx, k)
 	}
 	return es
 }
+
+func (s *memStore) put(_ context.Context, k key, e *entry) { s.lru.AddUntil(k, e, e.expires) }
 
 func (s *memStore) putMany(ctx context.Context, ks []key, es []*entry) {
 	for i, k := range ks {
@@ -282,28 +278,7 @@ func (s *memStore) putMany(ctx context.Context, ks []key, es []*entry) {
 	}
 }
 
-func (s *memStore) put(_ context.Context, k key, e *entry) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e.size > s.max {
-		s.lru.Remove(k) // whatever was there is older still
-		return
-	}
-	if old, ok := s.lru.Peek(k); ok {
-		s.bytes -= old.size // Add replaces without calling the evict callback
-	}
-	s.lru.Add(k, e)
-	s.bytes += e.size
-	for s.bytes > s.max {
-		s.lru.RemoveOldest()
-	}
-}
-
-func (s *memStore) size() (int, int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lru.Len(), s.bytes
-}
+func (s *memStore) size() (int, int64) { return s.lru.Size() }
 
 // tenantIDDomain separates TenantID's hashes from any other SHA-256 of an
 // API key (lemlist.Limiters keys its limiters by the plain hash).

@@ -36,6 +36,9 @@ import (
 // (the first caller may give up while others wait for the same answer),
 // bounded by CacheOptions.CallTimeout; every caller stops waiting when its
 // own ctx is done, and the call, if it succeeds, still fills the cache.
+// A caller whose deadline passes while the call waits for a rate limit
+// slot gets a *lemlist.RateLimitError matching lemlist.ErrRateLimitWait
+// (see lemlist.SlotWait), as if it had waited in the limiter itself.
 // Calls keep ctx's values (such as lemlist.WithCaller's).
 //
 // ListActivities is keyed by the query its options encode to
@@ -112,44 +115,35 @@ func (w *cached) ListActivities(ctx context.Context, o *lemlist.ActivityListOpti
 }
 
 func (w *cached) GetLead(ctx context.Context, id string) (*lemlist.Lead, error) {
-	if uncached(ctx) {
-		return w.up.GetLead(ctx, id)
-	}
-	k := key{w.tenant, kindLead, id}
-	if e, ok := w.c.lookup(ctx, k); ok {
-		return asLead(e.val), e.err
-	}
-	return flight(ctx, w.c, k, func(ctx context.Context) (*lemlist.Lead, error) {
-		l, err := w.up.GetLead(ctx, id)
-		if err != nil {
-			w.c.keepNotFound(ctx, k, err)
-			return nil, err
-		}
-		if l != nil {
-			w.c.keep(ctx, k, l)
-		}
-		return l, nil
-	})
+	return getByID(ctx, w, kindLead, id, Upstream.GetLead)
 }
 
 func (w *cached) GetCampaign(ctx context.Context, id string) (*lemlist.Campaign, error) {
+	return getByID(ctx, w, kindCampaign, id, Upstream.GetCampaign)
+}
+
+// getByID is a cached lookup of one object by id (GetLead, GetCampaign),
+// made with get on the wrapped upstream: lemlist's 404 is remembered, and
+// a nil answer is not kept.
+func getByID[T any](ctx context.Context, w *cached, k kind, id string, get func(Upstream, context.Context, string) (*T, error)) (*T, error) {
 	if uncached(ctx) {
-		return w.up.GetCampaign(ctx, id)
+		return get(w.up, ctx, id)
 	}
-	k := key{w.tenant, kindCampaign, id}
-	if e, ok := w.c.lookup(ctx, k); ok {
-		return asCampaign(e.val), e.err
+	ck := key{w.tenant, k, id}
+	if e, ok := w.c.lookup(ctx, ck); ok {
+		v, _ := e.val.(*T) // nil for a remembered 404
+		return v, e.err
 	}
-	return flight(ctx, w.c, k, func(ctx context.Context) (*lemlist.Campaign, error) {
-		c, err := w.up.GetCampaign(ctx, id)
+	return flight(ctx, w.c, ck, func(ctx context.Context) (*T, error) {
+		v, err := get(w.up, ctx, id)
 		if err != nil {
-			w.c.keepNotFound(ctx, k, err)
+			w.c.keepNotFound(ctx, ck, err)
 			return nil, err
 		}
-		if c != nil {
-			w.c.keep(ctx, k, c)
+		if v != nil {
+			w.c.keep(ctx, ck, v)
 		}
-		return c, nil
+		return v, nil
 	})
 }
 
@@ -193,7 +187,7 @@ func (w *cached) GetContacts(ctx context.Context, ids []string) ([]*lemlist.Cont
 			ks[i] = key{w.tenant, kindContacts, id}
 		}
 		n := 0
-		for i, e := range w.c.store.getMany(ctx, ks, w.c.now()) {
+		for i, e := range w.c.store.getMany(ctx, ks) {
 			switch {
 			case e == nil:
 				missing[n] = missing[i]
@@ -228,21 +222,11 @@ func (w *cached) GetContacts(ctx context.Context, ids []string) ([]*lemlist.Cont
 	return append(out, fetched...), nil
 }
 
-func asLead(v any) *lemlist.Lead {
-	l, _ := v.(*lemlist.Lead)
-	return l
-}
-
-func asCampaign(v any) *lemlist.Campaign {
-	c, _ := v.(*lemlist.Campaign)
-	return c
-}
-
 // lookup returns k's live entry, reporting a hit or a miss. Contacts, which
 // are looked up per id but reported per call, do not come here.
 func (c *Cache) lookup(ctx context.Context, k key) (*entry, bool) {
 	if c.ttl[k.kind] > 0 {
-		if e, ok := c.store.get(ctx, k, c.now()); ok {
+		if e, ok := c.store.get(ctx, k); ok {
 			c.obs.CacheHit(kindNames[k.kind])
 			return e, true
 		}
@@ -338,19 +322,40 @@ func entrySize(k key, e *entry) int64 {
 }
 
 // flight runs call once for all concurrent callers of k and returns its
-// result, or ctx's error as soon as ctx is done. call runs on a context
-// that keeps ctx's values but not its cancellation, bounded by the cache's
+// result, or an error as soon as ctx is done. call runs on a context that
+// keeps ctx's values but not its cancellation, bounded by the cache's
 // CallTimeout; it caches what it got before any caller sees it, so that no
 // caller misses both the flight and the cache.
+//
+// A caller whose deadline passes while the call waits for a rate limit slot
+// (lemlist.SlotWait: the client's Limiter, or a 429's Retry-After) gets a
+// *lemlist.RateLimitError matching lemlist.ErrRateLimitWait, as it would
+// from its own Limiter had it made the call; otherwise it gets ctx.Err().
+// The call's Limiter does not see that deadline: the call runs for every
+// caller, under CallTimeout.
+//
+// Background calls (lemlist.Background) share flights only with each
+// other, so that a foreground caller never waits behind a background
+// call's low priority.
 func flight[T any](ctx context.Context, c *Cache, k key, call func(context.Context) (T, error)) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
+	name := k.String()
+	if lemlist.IsBackground(ctx) {
+		// A foreground caller joining a background call would wait at its
+		// priority: background calls have flights of their own. (A key's
+		// String starts with a digit: no foreground name starts so.)
+		name = "bg:" + name
+	}
 	leader := false // set by the call, which runs only for the first caller
-	ch := c.flights.DoChan(k.String(), func() (v any, err error) {
+	ch := c.flights.DoChan(name, func() (v any, err error) {
 		leader = true
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.callTimeout)
+		sw := new(lemlist.SlotWait)
+		c.waits.Store(name, sw)
+		defer c.waits.CompareAndDelete(name, sw)
+		fctx, cancel := context.WithTimeout(lemlist.WithSlotWait(context.WithoutCancel(ctx), sw), c.callTimeout)
 		defer cancel()
 		// A panic in DoChan's goroutine would kill the process; without the
 		// cache it would have reached the caller's recovery (gqlgen's).
@@ -375,8 +380,13 @@ func flight[T any](ctx context.Context, c *Cache, k key, call func(context.Conte
 		}
 		return r.Val.(T), nil
 	case <-ctx.Done():
-		return zero, ctx.Err()
 	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if sw, ok := c.waits.Load(name); ok && sw.(*lemlist.SlotWait).Waiting() {
+			return zero, &lemlist.RateLimitError{Endpoint: kindRoutes[k.kind]}
+		}
+	}
+	return zero, ctx.Err()
 }
 
 // canonicalQuery encodes q unambiguously and in a canonical order, with

@@ -71,8 +71,8 @@ func newTieredStore(l1 *memStore, l2 SharedStore, timeout time.Duration, now fun
 	return s
 }
 
-func (s *tieredStore) get(ctx context.Context, k key, now time.Time) (*entry, bool) {
-	if e, ok := s.l1.get(ctx, k, now); ok {
+func (s *tieredStore) get(ctx context.Context, k key) (*entry, bool) {
+	if e, ok := s.l1.get(ctx, k); ok {
 		return e, true
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -81,21 +81,21 @@ func (s *tieredStore) get(ctx context.Context, k key, now time.Time) (*entry, bo
 	if err != nil || !ok {
 		return nil, false
 	}
-	return s.fill(ctx, k, b, now)
+	return s.fill(ctx, k, b)
 }
 
-// fill decodes b, k's value in L2, and keeps it in L1 if it is live at now.
-func (s *tieredStore) fill(ctx context.Context, k key, b []byte, now time.Time) (*entry, bool) {
+// fill decodes b, k's value in L2, and keeps it in L1 if it is live.
+func (s *tieredStore) fill(ctx context.Context, k key, b []byte) (*entry, bool) {
 	e, err := decodeEntry(k, b)
-	if err != nil || !now.Before(e.expires) {
+	if err != nil || !s.now().Before(e.expires) {
 		return nil, false // a foreign or corrupt value is a miss
 	}
 	s.l1.put(ctx, k, e)
 	return e, true
 }
 
-func (s *tieredStore) getMany(ctx context.Context, ks []key, now time.Time) []*entry {
-	es := s.l1.getMany(ctx, ks, now)
+func (s *tieredStore) getMany(ctx context.Context, ks []key) []*entry {
+	es := s.l1.getMany(ctx, ks)
 	var miss []int // indexes in ks of L1 misses
 	for i, e := range es {
 		if e == nil {
@@ -110,7 +110,7 @@ func (s *tieredStore) getMany(ctx context.Context, ks []key, now time.Time) []*e
 	if s.batch == nil || len(miss) == 1 {
 		for _, i := range miss {
 			if b, ok, err := s.l2.Get(ctx, ks[i].String()); err == nil && ok {
-				es[i], _ = s.fill(ctx, ks[i], b, now)
+				es[i], _ = s.fill(ctx, ks[i], b)
 			} else if err != nil {
 				break // down or slow: the rest would fare no better
 			}
@@ -127,7 +127,7 @@ func (s *tieredStore) getMany(ctx context.Context, ks []key, now time.Time) []*e
 	}
 	for j, i := range miss {
 		if vals[j] != nil {
-			es[i], _ = s.fill(ctx, ks[i], vals[j], now)
+			es[i], _ = s.fill(ctx, ks[i], vals[j])
 		}
 	}
 	return es

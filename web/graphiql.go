@@ -23,6 +23,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -100,14 +102,134 @@ const (
 // Handler is gqlgen's GraphiQL page (playground.Handler) for endpoint,
 // loading its assets from AssetsPath instead of the CDN. Extra options are
 // applied after the asset options (e.g. playground.WithStoragePrefix).
+//
+// Two changes harden gqlgen's page:
+//
+//   - It does not persist the headers editor (shouldPersistHeaders:
+//     false), nor the headers GraphiQL's history and favourites record
+//     (see historyWithoutHeaders), so that tokens and lemlist keys typed
+//     there do not stay in localStorage. The user can still have the
+//     editor's headers persisted in GraphiQL's settings.
+//   - It is served with a Content-Security-Policy that allows scripts from
+//     the server only (the embedded assets) plus the page's inline script
+//     by its SHA-256 (no 'unsafe-inline', no 'unsafe-eval'); connections to
+//     the server (or to an absolute endpoint's origin); no framing
+//     (frame-ancestors 'none', and X-Frame-Options: DENY for older
+//     browsers), no plugins, no base or form targets. Styles may be inline:
+//     React and CodeMirror set style attributes, and GraphiQL's dialogs
+//     inject a <style> element whose content depends on the browser's
+//     scrollbar width, which no hash can cover. test/e2e/graphiql.mjs
+//     checks in Chromium that the page runs under the policy, dialogs
+//     included, without a violation.
+//
+// The page is rendered once, here. Handler panics if gqlgen's page no
+// longer has the shouldPersistHeaders setting it rewrites (the package's
+// tests catch that on a gqlgen upgrade).
 func Handler(title, endpoint string, opts ...playground.GraphiqlConfigOption) http.Handler {
 	js, css, react, dom := assets[graphiqlJS], assets[graphiqlCSS], assets[reactJS], assets[reactDOMJS]
 	all := append([]playground.GraphiqlConfigOption{
 		playground.WithGraphiqlVersion(js.URL(graphiqlJS), css.URL(graphiqlCSS), js.sri, css.sri),
 		playground.WithGraphiqlReactVersion(react.URL(reactJS), dom.URL(reactDOMJS), react.sri, dom.sri),
 	}, opts...)
-	return playground.Handler(title, endpoint, all...)
+	var page pageWriter
+	playground.Handler(title, endpoint, all...).ServeHTTP(&page, new(http.Request))
+	body := page.buf.Bytes()
+	const persist, noPersist = "shouldPersistHeaders: true,", "shouldPersistHeaders: false,"
+	if bytes.Count(body, []byte(persist)) != 1 {
+		panic("web: gqlgen's GraphiQL page no longer sets " + persist + " once: review Handler")
+	}
+	body = bytes.Replace(body, []byte(persist), []byte(noPersist), 1)
+	const fetcher = "const fetcher = GraphiQL.createFetcher("
+	if bytes.Count(body, []byte(fetcher)) != 1 {
+		panic("web: gqlgen's GraphiQL page no longer has " + fetcher + " once: review Handler")
+	}
+	body = bytes.Replace(body, []byte(fetcher), []byte(historyWithoutHeaders+fetcher), 1)
+	csp := contentSecurityPolicy(body, endpoint)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-cache")
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	})
 }
+
+// historyWithoutHeaders goes into the page's script, before GraphiQL
+// starts: GraphiQL 4.1.2 stores each run's headers in its history and
+// favourites (graphiql:queries, graphiql:favorites) whatever
+// shouldPersistHeaders says, so the page's storage drops them from those
+// entries before they reach localStorage.
+const historyWithoutHeaders = `// lemlist-graphql: history entries keep no headers (tokens, keys).
+      {
+        const setItem = PrefixedStorage.prototype.setItem;
+        PrefixedStorage.prototype.setItem = function (key, value) {
+          if (/:(queries|favorites)$/.test(key)) {
+            try {
+              const stored = JSON.parse(value);
+              for (const list of Object.values(stored)) {
+                if (Array.isArray(list)) list.forEach((item) => { if (item) delete item.headers; });
+              }
+              value = JSON.stringify(stored);
+            } catch (e) {
+              return; // not the shape expected: store nothing rather than headers
+            }
+          }
+          setItem.call(this, key, value);
+        };
+      }
+      `
+
+// inlineScriptRE matches the page's inline scripts and their text.
+var inlineScriptRE = regexp.MustCompile(`(?s)<script>(.*?)</script>`)
+
+// contentSecurityPolicy returns the policy of page, whose GraphQL endpoint
+// is endpoint: see Handler.
+func contentSecurityPolicy(page []byte, endpoint string) string {
+	var scripts []string
+	for _, m := range inlineScriptRE.FindAllSubmatch(page, -1) {
+		sum := sha256.Sum256(m[1])
+		scripts = append(scripts, "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'")
+	}
+	connect := "'self'"
+	if u, err := url.Parse(endpoint); err == nil && u.Scheme != "" && u.Host != "" {
+		ws := "ws"
+		if u.Scheme == "https" {
+			ws = "wss"
+		}
+		connect += " " + u.Scheme + "://" + u.Host + " " + ws + "://" + u.Host
+	}
+	return strings.Join([]string{
+		"default-src 'none'",
+		"script-src 'self' " + strings.Join(scripts, " "),
+		"style-src 'self' 'unsafe-inline'",
+		"font-src 'self' data:",
+		"img-src 'self' data:",
+		"connect-src " + connect,
+		"frame-ancestors 'none'",
+		"base-uri 'none'",
+		"form-action 'none'",
+		"object-src 'none'",
+	}, "; ")
+}
+
+// pageWriter is the http.ResponseWriter Handler renders gqlgen's page into.
+type pageWriter struct {
+	buf bytes.Buffer
+	hdr http.Header
+}
+
+func (w *pageWriter) Header() http.Header {
+	if w.hdr == nil {
+		w.hdr = http.Header{}
+	}
+	return w.hdr
+}
+
+func (w *pageWriter) Write(b []byte) (int, error) { return w.buf.Write(b) }
+func (w *pageWriter) WriteHeader(int)             {}
 
 // Assets serves the embedded files. Mount it at AssetsPath (it strips the
 // prefix itself); other paths and unknown names are 404, methods other

@@ -4,31 +4,43 @@
 // instead of the server finding it at its next poll.
 //
 //	export LEMLIST_API_KEY=…    # the team's key (never a flag: flags show in ps)
-//	export WEBHOOK_SECRET=…     # the server's WEBHOOK_SECRET
+//	export WEBHOOK_SECRET=…     # the server's WEBHOOK_SECRET (server mode only)
 //	lemlist-hook register -server https://gql.example.com [-type emailsReplied] [-campaign cam_…]
+//	lemlist-hook register -server https://gql.example.com -passthrough [-type …]
 //	lemlist-hook list
 //	lemlist-hook delete hoo_…
 //
 // register points lemlist at <server>/webhooks/lemlist with WEBHOOK_SECRET,
-// which lemlist echoes in every call for the server to check. With
-// -passthrough (a server in AUTH_MODE=passthrough, where each client brings
-// its own key), the URL is <server>/webhooks/lemlist/<tenant> and the
-// secret is derived for that tenant, so that no tenant can publish into
-// another's feed: tenant is the opaque id of LEMLIST_API_KEY
-// (upstream.TenantID) and the secret feed.TenantSecret(WEBHOOK_SECRET,
-// tenant); the key and the secret themselves never leave this machine but
-// to lemlist.
+// which lemlist echoes in every call for the server to check: the
+// operator of a server in server mode holds both the team's key and the
+// secret.
+//
+// With -passthrough (a server in AUTH_MODE=passthrough, where each client
+// brings its own key), the tool does not register the hook itself: it asks
+// the server (POST <server>/webhooks/lemlist/register, feed.Registrar) with
+// LEMLIST_API_KEY as a pass-through client would. The server checks the
+// key with lemlist, makes a random secret for the key's tenant (or reuses
+// the tenant's), keeps it, and registers the hook at
+// <server>/webhooks/lemlist/<tenant> with it. Registering thus needs only
+// the tenant's key, nobody but the server holds the secret, and no secret
+// lets its holder publish into another tenant's feed. The key goes to the
+// server, so -server must be https (or loopback).
 //
 // LEMLIST_BASE_URL overrides lemlist's API root. The exit status is 0 on
-// success, 1 when lemlist refuses or fails, 2 on bad usage.
+// success, 1 when lemlist or the server refuses or fails, 2 on bad usage.
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -40,7 +52,6 @@ import (
 
 	"github.com/lemlist-graphql/server/feed"
 	"github.com/lemlist-graphql/server/lemlist"
-	"github.com/lemlist-graphql/server/upstream"
 )
 
 const usage = `usage:
@@ -48,7 +59,8 @@ const usage = `usage:
   lemlist-hook list
   lemlist-hook delete HOOK_ID
 
-environment: LEMLIST_API_KEY (required), WEBHOOK_SECRET (register), LEMLIST_BASE_URL (optional)
+environment: LEMLIST_API_KEY (required), WEBHOOK_SECRET (register without -passthrough),
+LEMLIST_BASE_URL (optional)
 `
 
 func main() {
@@ -128,7 +140,7 @@ func register(ctx context.Context, c *lemlist.Client, key string, args []string,
 	fs := flag.NewFlagSet("register", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	server := fs.String("server", "", "the GraphQL server's public root URL, e.g. https://gql.example.com")
-	passthrough := fs.Bool("passthrough", false, "the server runs in AUTH_MODE=passthrough: a per-tenant URL and secret")
+	passthrough := fs.Bool("passthrough", false, "the server runs in AUTH_MODE=passthrough: it registers the hook, with a secret of its own for the key's tenant")
 	typ := fs.String("type", "", "only this event type, e.g. emailsReplied (default: every event)")
 	campaign := fs.String("campaign", "", "only this campaign (cam_…)")
 	first := fs.String("first", "", "only first events (true) or only the others (false)")
@@ -145,24 +157,26 @@ func register(ctx context.Context, c *lemlist.Client, key string, args []string,
 	if *server == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
 		return &usageError{"-server must be the server's root URL, such as https://gql.example.com"}
 	}
-	secret := getenv("WEBHOOK_SECRET")
-	if secret == "" {
-		return &usageError{"WEBHOOK_SECRET is not set: use the server's"}
-	}
-	target := strings.TrimSuffix(u.String(), "/") + "/webhooks/lemlist"
-	if *passthrough {
-		tenant := upstream.TenantID(key)
-		target += "/" + tenant
-		secret = feed.TenantSecret(secret, tenant)
-	}
-	o := &lemlist.HookOptions{TargetURL: target, Type: *typ, Secret: secret, CampaignID: *campaign}
+	spec := feed.HookSpec{Type: *typ, CampaignID: *campaign}
 	if *first != "" {
 		b, err := strconv.ParseBool(*first)
 		if err != nil {
 			return &usageError{"-first must be true or false"}
 		}
-		o.IsFirst = &b
+		spec.IsFirst = &b
 	}
+	root := strings.TrimSuffix(u.String(), "/")
+	if *passthrough {
+		if u.Scheme != "https" && !isLoopback(u.Hostname()) {
+			return &usageError{"-server must be https with -passthrough: the key goes to the server"}
+		}
+		return registerViaServer(ctx, root, key, spec, stdout)
+	}
+	secret := getenv("WEBHOOK_SECRET")
+	if secret == "" {
+		return &usageError{"WEBHOOK_SECRET is not set: use the server's"}
+	}
+	o := &lemlist.HookOptions{TargetURL: root + feed.WebhookPath, Type: spec.Type, Secret: secret, CampaignID: spec.CampaignID, IsFirst: spec.IsFirst}
 	h, _, err := c.Hooks.Create(ctx, o)
 	if err != nil {
 		return fmt.Errorf("%w (if unsure whether it was registered, run lemlist-hook list)", err)
@@ -173,6 +187,50 @@ func register(ctx context.Context, c *lemlist.Client, key string, args []string,
 	}
 	fmt.Fprintf(stdout, "registered %s: lemlist posts %s to %s\n", h.ID, events, h.TargetURL)
 	return nil
+}
+
+// registerViaServer asks the server at root to register the hook of
+// spec for key's tenant (feed.Registrar).
+func registerViaServer(ctx context.Context, root, key string, spec feed.HookSpec, stdout io.Writer) error {
+	body, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, root+feed.RegisterPath, bytes.NewReader(body))
+	if err != nil {
+		return &usageError{err.Error()}
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "lemlist-graphql/lemlist-hook")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("POST %s: %w", root+feed.RegisterPath, err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusCreated {
+		msg := strings.TrimSpace(strings.ReplaceAll(string(answer), key, "…"))
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
+			msg = "the server offers no hook registration (not in pass-through mode, or an older version)"
+		}
+		return fmt.Errorf("POST %s: %d %s (if unsure whether it was registered, run lemlist-hook list)", root+feed.RegisterPath, resp.StatusCode, msg)
+	}
+	var h struct{ ID, TargetURL, Type string }
+	if err := json.Unmarshal(answer, &h); err != nil || h.ID == "" {
+		return fmt.Errorf("POST %s: unexpected answer (run lemlist-hook list)", root+feed.RegisterPath)
+	}
+	fmt.Fprintf(stdout, "registered %s: lemlist posts %s to %s\n", h.ID, cmp.Or(h.Type, "every event"), h.TargetURL)
+	return nil
+}
+
+// isLoopback reports whether host names this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 func list(ctx context.Context, c *lemlist.Client, stdout io.Writer) error {

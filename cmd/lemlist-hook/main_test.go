@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/lemlist-graphql/server/feed"
+	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/upstream"
 )
 
@@ -28,6 +29,7 @@ type fakeHooks struct {
 	query   []string
 	hooks   map[string]string // id → target
 	calls   int
+	url     string // the fake's root URL
 }
 
 func (f *fakeHooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -77,6 +79,7 @@ func setup(t *testing.T) (*fakeHooks, func(env map[string]string, args ...string
 	f := &fakeHooks{hooks: map[string]string{}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
+	f.url = srv.URL
 	return f, func(env map[string]string, args ...string) (int, string, string) {
 		full := map[string]string{"LEMLIST_API_KEY": testKey, "LEMLIST_BASE_URL": srv.URL + "/api", "WEBHOOK_SECRET": testSecret}
 		for k, v := range env {
@@ -123,20 +126,55 @@ func TestRegisterListDelete(t *testing.T) {
 	}
 }
 
-// With -passthrough the URL names the key's tenant and the secret is the
-// tenant's: what the server's PerTenant webhook expects.
+// Issue 13, item 7: with -passthrough the tool asks the server to
+// register the hook, with the tenant's key only (no WEBHOOK_SECRET): the
+// hook points at the tenant's URL with the random secret the server keeps
+// for it, which the tool never sees.
 func TestRegisterPassthrough(t *testing.T) {
 	f, run := setup(t)
-	if code, _, errOut := run(nil, "register", "-server", "http://127.0.0.1:8080", "-passthrough"); code != 0 {
+	store := feed.NewMemorySecrets()
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	reg, err := feed.NewRegistrar(feed.RegistrarOptions{Secrets: store, BaseURL: srv.URL, Hooks: func(key string) (feed.HookService, error) {
+		c, err := lemlist.NewClient(key, lemlist.WithBaseURL(f.url+"/api/"))
+		if err != nil {
+			return nil, err
+		}
+		return c.Hooks, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("POST "+feed.RegisterPath, reg.Handler())
+	noSecret := map[string]string{"WEBHOOK_SECRET": ""}
+	code, out, errOut := run(noSecret, "register", "-server", srv.URL, "-passthrough", "-type", "emailsReplied")
+	if code != 0 {
 		t.Fatalf("register: %d %s", code, errOut)
 	}
 	tenant := upstream.TenantID(testKey)
+	secret, err := store.Secret(t.Context(), tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
 	body := f.created[0]
-	if body["targetUrl"] != "http://127.0.0.1:8080/webhooks/lemlist/"+tenant || body["secret"] != feed.TenantSecret(testSecret, tenant) {
+	if body["targetUrl"] != srv.URL+"/webhooks/lemlist/"+tenant || body["secret"] != secret || body["type"] != "emailsReplied" {
 		t.Fatalf("body %v", body)
 	}
-	if _, ok := body["type"]; ok {
-		t.Errorf("type sent without -type: %v", body)
+	if !strings.Contains(out, "registered hoo_1") || strings.Contains(out+errOut, secret) || strings.Contains(out+errOut, testKey) {
+		t.Errorf("output %q %q", out, errOut)
+	}
+	// A key lemlist refuses: the server answers 401, the tool exits 1.
+	code, _, errOut = run(map[string]string{"WEBHOOK_SECRET": "", "LEMLIST_API_KEY": "wrong-key-123456"}, "register", "-server", srv.URL, "-passthrough")
+	if code != 1 || !strings.Contains(errOut, "401") || strings.Contains(errOut, "wrong-key-123456") {
+		t.Fatalf("a refused key: %d %q", code, errOut)
+	}
+	// The key goes to the server: never over plain HTTP beyond loopback.
+	if code, _, errOut := run(noSecret, "register", "-server", "http://gql.example.com", "-passthrough"); code != 2 || !strings.Contains(errOut, "https") {
+		t.Fatalf("plain HTTP: %d %q", code, errOut)
+	}
+	if len(f.created) != 1 {
+		t.Fatalf("%d hooks created, want 1", len(f.created))
 	}
 }
 

@@ -16,6 +16,8 @@ import (
 // over the upstream activity it was built from.
 type Activity interface {
 	IsActivity()
+	// IsNode: activities are Nodes (node.go).
+	IsNode()
 	// Source returns the upstream activity.
 	Source() *lemlist.Activity
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"strconv"
 	"time"
 )
 
@@ -28,6 +27,8 @@ type Cursor struct {
 	// Filter is the hash of the filter the cursor was minted for.
 	Filter uint64
 }
+
+func (c Cursor) pinned() time.Time { return c.Pin }
 
 // errCursor is wrapped by every decoding error.
 var errCursor = errors.New("invalid cursor")
@@ -104,29 +105,4 @@ func checksum(b []byte) uint32 {
 	_, _ = h.Write([]byte("lemlist-graphql/cursor"))
 	_, _ = h.Write(b)
 	return h.Sum32()
-}
-
-// Hash returns a stable hash of the filter, which binds cursors to it.
-func (f Filter) Hash() uint64 {
-	h := fnv.New64a()
-	w := func(k, v string) {
-		// Length-prefixed, so no value can imitate another field.
-		var n [binary.MaxVarintLen64]byte
-		_, _ = h.Write([]byte(k))
-		_, _ = h.Write(n[:binary.PutUvarint(n[:], uint64(len(v)))])
-		_, _ = h.Write([]byte(v))
-	}
-	w("type", f.Type)
-	w("campaign", f.CampaignID)
-	w("lead", f.LeadID)
-	if f.IsFirst != nil {
-		w("first", strconv.FormatBool(*f.IsFirst))
-	}
-	if !f.MinDate.IsZero() {
-		w("min", strconv.FormatInt(f.MinDate.UnixNano(), 10))
-	}
-	if !f.MaxDate.IsZero() {
-		w("max", strconv.FormatInt(f.MaxDate.UnixNano(), 10))
-	}
-	return h.Sum64()
 }

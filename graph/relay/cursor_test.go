@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/lemlist-graphql/server/activityfilter"
 )
 
 const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -26,8 +28,8 @@ var (
 	cursorOffsets = []int{0, 1, 19, 63, 64, 127, 128, 16_383, 16_384, 1_000_000, MaxOffset - 1, MaxOffset}
 	cursorFilters = []uint64{
 		0, 1, math.MaxUint64, 1 << 63,
-		Filter{}.Hash(),
-		Filter{Type: "emailsReplied", CampaignID: "cam_bSn8EORHQxbWPjHvu"}.Hash(),
+		activityfilter.Filter{}.Hash(),
+		activityfilter.Filter{Type: "emailsReplied", CampaignID: "cam_bSn8EORHQxbWPjHvu"}.Hash(),
 	}
 )
 
@@ -111,7 +113,7 @@ func TestCursorLength(t *testing.T) {
 	if len(longest) >= 40 {
 		t.Errorf("longest cursor %q is %d chars", longest, len(longest))
 	}
-	typical := Cursor{Offset: 250, Pin: time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC), Filter: Filter{Type: "emailsSent"}.Hash()}.Encode()
+	typical := Cursor{Offset: 250, Pin: time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC), Filter: activityfilter.Filter{Type: "emailsSent"}.Hash()}.Encode()
 	if len(typical) > 30 {
 		t.Errorf("typical cursor %q is %d chars", typical, len(typical))
 	}
@@ -186,7 +188,7 @@ func TestDecodeCursorErrors(t *testing.T) {
 func TestDecodeCursorMutations(t *testing.T) {
 	t.Parallel()
 	for _, c := range []Cursor{
-		{Offset: 0, Pin: cursorPins[2], Filter: Filter{}.Hash()},
+		{Offset: 0, Pin: cursorPins[2], Filter: activityfilter.Filter{}.Hash()},
 		{Offset: 127, Pin: cursorPins[3], Filter: 42},
 		{Offset: 128, Pin: cursorPins[4], Filter: math.MaxUint64},
 		{Offset: MaxOffset, Pin: cursorPins[5], Filter: 0},
@@ -215,51 +217,8 @@ func TestDecodeCursorMutations(t *testing.T) {
 	}
 }
 
-func TestFilterHash(t *testing.T) {
-	t.Parallel()
-	T := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	distinct := []Filter{
-		{},
-		{Type: "emailsSent"},
-		{Type: "emailsSent", CampaignID: "cam_1"},
-		{CampaignID: "cam_1"},
-		{CampaignID: "emailsSent"},
-		{LeadID: "cam_1"},
-		{LeadID: "lea_1"},
-		{IsFirst: bp(false)},
-		{IsFirst: bp(true)},
-		{MinDate: T},
-		{MaxDate: T},
-		{MinDate: T, MaxDate: T.Add(time.Millisecond)},
-		{MinDate: T.Add(time.Nanosecond)},
-		{MaxDate: T.Add(time.Nanosecond)},
-		{Type: "a", CampaignID: "b", LeadID: "c", IsFirst: bp(true), MinDate: T, MaxDate: T.Add(time.Hour)},
-		{Type: "ab"},
-		{Type: "a", CampaignID: "b"},
-		{Type: "a\x00campaign=b"},
-	}
-	seen := map[uint64]int{}
-	for i, f := range distinct {
-		h := f.Hash()
-		if j, ok := seen[h]; ok {
-			t.Errorf("filters %d %+v and %d %+v share hash %x", i, f, j, distinct[j], h)
-		}
-		seen[h] = i
-	}
-	// Equal filters hash equally, whatever the time zone and pointers.
-	paris := time.FixedZone("CET", 3600)
-	a := Filter{Type: "x", IsFirst: bp(true), MinDate: T, MaxDate: T.Add(time.Hour)}
-	b := Filter{Type: "x", IsFirst: bp(true), MinDate: T.In(paris), MaxDate: T.Add(time.Hour).In(paris)}
-	if a.Hash() != b.Hash() {
-		t.Error("hash depends on the time zone")
-	}
-	if (Filter{}).Hash() != (Filter{}).Hash() {
-		t.Error("hash not stable")
-	}
-}
-
 func BenchmarkCursorEncode(b *testing.B) {
-	c := Cursor{Offset: 12_345, Pin: time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC), Filter: Filter{Type: "emailsSent"}.Hash()}
+	c := Cursor{Offset: 12_345, Pin: time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC), Filter: activityfilter.Filter{Type: "emailsSent"}.Hash()}
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = c.Encode()
@@ -267,7 +226,7 @@ func BenchmarkCursorEncode(b *testing.B) {
 }
 
 func BenchmarkCursorDecode(b *testing.B) {
-	s := Cursor{Offset: 12_345, Pin: time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC), Filter: Filter{Type: "emailsSent"}.Hash()}.Encode()
+	s := Cursor{Offset: 12_345, Pin: time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC), Filter: activityfilter.Filter{Type: "emailsSent"}.Hash()}.Encode()
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := DecodeCursor(s); err != nil {

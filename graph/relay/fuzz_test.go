@@ -10,13 +10,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/lemlist"
 )
 
 func FuzzDecodeCursor(f *testing.F) {
 	for _, off := range cursorOffsets {
 		for _, pin := range cursorPins[1:3] {
-			f.Add(Cursor{Offset: off, Pin: pin, Filter: Filter{}.Hash()}.Encode())
+			f.Add(Cursor{Offset: off, Pin: pin, Filter: activityfilter.Filter{}.Hash()}.Encode())
 		}
 	}
 	for _, s := range []string{
@@ -73,10 +74,10 @@ func FuzzPaginateArgs(f *testing.F) {
 	const maxSize = 120
 	s := newSim(57, 99)
 	s.quiet = true
-	full := s.expect(f, Filter{})
+	full := s.expect(f, activityfilter.Filter{})
 	pin := pinOfList(full)
 	oldPin := full[20].CreatedAt
-	hash := Filter{}.Hash()
+	hash := activityfilter.Filter{}.Hash()
 
 	for _, seed := range []struct {
 		first, last         int
@@ -115,11 +116,11 @@ func FuzzPaginateArgs(f *testing.F) {
 		{10, 0, fzFirst | fzAfter | fzAfterRaw, 0, 0, "garbage", ""},
 		{10, 0, fzFirst | fzAfter | fzAfterRaw, 0, 0, "", ""},
 		{0, 10, fzLast | fzBefore | fzBeforeRaw, 0, 0, "", "AAAAAAAAAAAAAAAAAAAAAAAAAAA"},
-		{10, 0, fzFirst | fzAfter | fzAfterRaw, 0, 0, *cur(Filter{}, pin, 7), ""},
-		{10, 0, fzFirst | fzAfter | fzAfterRaw, 0, 0, *cur(Filter{Type: "x"}, pin, 7), ""},
-		{0, 10, fzLast | fzBefore | fzBeforeRaw, 0, 0, "", *cur(Filter{}, oldPin, 30)},
-		{0, 10, fzLast | fzAfter | fzBefore | fzBeforeRaw, 2, 0, "", *cur(Filter{}, pin, 30)},
-		{0, 10, fzLast | fzAfter | fzAfterRaw, 0, 0, *cur(Filter{}, pin, MaxOffset), ""},
+		{10, 0, fzFirst | fzAfter | fzAfterRaw, 0, 0, *cur(activityfilter.Filter{}, pin, 7), ""},
+		{10, 0, fzFirst | fzAfter | fzAfterRaw, 0, 0, *cur(activityfilter.Filter{Type: "x"}, pin, 7), ""},
+		{0, 10, fzLast | fzBefore | fzBeforeRaw, 0, 0, "", *cur(activityfilter.Filter{}, oldPin, 30)},
+		{0, 10, fzLast | fzAfter | fzBefore | fzBeforeRaw, 2, 0, "", *cur(activityfilter.Filter{}, pin, 30)},
+		{0, 10, fzLast | fzAfter | fzAfterRaw, 0, 0, *cur(activityfilter.Filter{}, pin, MaxOffset), ""},
 		{math.MaxInt, 0, fzFirst, 0, 0, "", ""},
 		{0, math.MinInt, fzLast, 0, 0, "", ""},
 	} {
@@ -172,9 +173,9 @@ func FuzzPaginateArgs(f *testing.F) {
 			(after.set && !after.valid) || (before.set && !before.valid) ||
 			(after.set && before.set && !after.c.Pin.Equal(before.c.Pin))
 		if wantErr {
-			var ie *InputError
+			var ie *activityfilter.InputError
 			if !errors.As(err, &ie) || p != nil {
-				t.Fatalf("Paginate(%s) = %+v, %v; want an *InputError", describe(r), p, err)
+				t.Fatalf("Paginate(%s) = %+v, %v; want an *activityfilter.InputError", describe(r), p, err)
 			}
 			if n := calls.Load(); n != 0 {
 				t.Fatalf("Paginate(%s): %d upstream calls before %v", describe(r), n, err)
@@ -253,7 +254,7 @@ func FuzzPaginateArgs(f *testing.F) {
 			t.Fatalf("Paginate(%s): hasPrev=%v hasNext=%v, want %v %v", describe(r), p.HasPreviousPage, p.HasNextPage, hasPrev, hasNext)
 		}
 		if len(p.Rows) > 0 {
-			checkCursors(t, p, Filter{}, start, effPin)
+			checkCursors(t, p, activityfilter.Filter{}, start, effPin)
 		}
 	})
 }

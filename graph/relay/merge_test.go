@@ -9,12 +9,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/lemlist"
 )
 
 // mergedExpect is the merge of streams as the sim holds it now: its rows
 // (newest first, ties by ID desc) that one of the streams selects.
-func mergedExpect(t testing.TB, s *sim, streams []Filter) []*lemlist.Activity {
+func mergedExpect(t testing.TB, s *sim, streams []activityfilter.Filter) []*lemlist.Activity {
 	t.Helper()
 	var out []*lemlist.Activity
 	seen := map[string]bool{}
@@ -36,7 +37,7 @@ func mergedExpect(t testing.TB, s *sim, streams []Filter) []*lemlist.Activity {
 	return out
 }
 
-func newMergeReq(streams []Filter) *MergeRequest {
+func newMergeReq(streams []activityfilter.Filter) *MergeRequest {
 	return &MergeRequest{Streams: streams, DefaultSize: 20, MaxSize: 1000, Concurrency: 4}
 }
 
@@ -68,7 +69,7 @@ func mergedIndex(t testing.TB, s string) (int, time.Time) {
 }
 
 // mergedForward pages through the merge with first=size.
-func mergedForward(t testing.TB, s *sim, streams []Filter, size int, between func()) []*lemlist.Activity {
+func mergedForward(t testing.TB, s *sim, streams []activityfilter.Filter, size int, between func()) []*lemlist.Activity {
 	t.Helper()
 	var all []*lemlist.Activity
 	var after *string
@@ -108,7 +109,7 @@ func mergedForward(t testing.TB, s *sim, streams []Filter, size int, between fun
 }
 
 // mergedBackward pages from the end with last=size, before=startCursor.
-func mergedBackward(t testing.TB, s *sim, streams []Filter, size int, between func()) []*lemlist.Activity {
+func mergedBackward(t testing.TB, s *sim, streams []activityfilter.Filter, size int, between func()) []*lemlist.Activity {
 	t.Helper()
 	var pages [][]*lemlist.Activity
 	var before *string
@@ -158,14 +159,14 @@ func mergedBackward(t testing.TB, s *sim, streams []Filter, size int, between fu
 
 var mergeCases = []struct {
 	name    string
-	streams []Filter
+	streams []activityfilter.Filter
 }{
-	{"three types", Streams(Filter{}, []string{lemlist.TypeEmailsSent, lemlist.TypeEmailsOpened, lemlist.TypeLinkedinSent}, nil)},
-	{"two types of a campaign", Streams(Filter{CampaignID: "cam_1"}, []string{lemlist.TypeEmailsReplied, lemlist.TypeEmailsOpened}, nil)},
-	{"three leads", Streams(Filter{}, nil, []string{"lea_1", "lea_4", "lea_6"})},
-	{"types x leads", Streams(Filter{IsFirst: bp(false)}, []string{lemlist.TypeEmailsSent, lemlist.TypeLinkedinSent}, []string{"lea_0", "lea_7"})},
-	{"one empty stream", Streams(Filter{}, []string{lemlist.TypeEmailsSent, "neverSeen"}, nil)},
-	{"all four types", Streams(Filter{}, simTypes, nil)},
+	{"three types", Streams(activityfilter.Filter{}, []string{lemlist.TypeEmailsSent, lemlist.TypeEmailsOpened, lemlist.TypeLinkedinSent}, nil)},
+	{"two types of a campaign", Streams(activityfilter.Filter{CampaignID: "cam_1"}, []string{lemlist.TypeEmailsReplied, lemlist.TypeEmailsOpened}, nil)},
+	{"three leads", Streams(activityfilter.Filter{}, nil, []string{"lea_1", "lea_4", "lea_6"})},
+	{"types x leads", Streams(activityfilter.Filter{IsFirst: bp(false)}, []string{lemlist.TypeEmailsSent, lemlist.TypeLinkedinSent}, []string{"lea_0", "lea_7"})},
+	{"one empty stream", Streams(activityfilter.Filter{}, []string{lemlist.TypeEmailsSent, "neverSeen"}, nil)},
+	{"all four types", Streams(activityfilter.Filter{}, simTypes, nil)},
 }
 
 func TestMergeTraversal(t *testing.T) {
@@ -200,7 +201,7 @@ func TestMergeTiesAcrossStreams(t *testing.T) {
 		typ := simTypes[i%3]
 		s.rows = append(s.rows, &lemlist.Activity{ID: "act_" + string(rune('z'-i)), Type: typ, CreatedAt: at, IsFirst: bp(false)})
 	}
-	streams := Streams(Filter{}, simTypes[:3], nil)
+	streams := Streams(activityfilter.Filter{}, simTypes[:3], nil)
 	want := mergedExpect(t, s, streams)
 	for _, size := range []int{1, 5} {
 		if diff := cmp.Diff(ids(want), ids(mergedForward(t, s, streams, size, nil))); diff != "" {
@@ -251,7 +252,7 @@ func TestMergeCallBound(t *testing.T) {
 					if i == 0 && o.Limit == 1 && k > 1 {
 						continue // the probe
 					}
-					f := Filter{Type: o.Type, CampaignID: o.CampaignID, LeadID: o.LeadID, IsFirst: o.IsFirst}
+					f := activityfilter.Filter{Type: o.Type, CampaignID: o.CampaignID, LeadID: o.LeadID, IsFirst: o.IsFirst}
 					per[f.Hash()] += o.Limit
 				}
 				for h, rows := range per {
@@ -361,8 +362,8 @@ func TestMergeInsertsDuringFirstPage(t *testing.T) {
 func TestMergeSingleStreamIsOneList(t *testing.T) {
 	t.Parallel()
 	s := newSim(300, 2)
-	f := Filter{Type: lemlist.TypeEmailsSent}
-	r := newMergeReq(Streams(Filter{}, []string{lemlist.TypeEmailsSent, lemlist.TypeEmailsSent}, nil))
+	f := activityfilter.Filter{Type: lemlist.TypeEmailsSent}
+	r := newMergeReq(Streams(activityfilter.Filter{}, []string{lemlist.TypeEmailsSent, lemlist.TypeEmailsSent}, nil))
 	r.First = ip(5)
 	p := mustMerged(t, s, r)
 	checkCursors(t, p, f, 0, time.Time{})
@@ -379,14 +380,14 @@ func TestMergeBadInput(t *testing.T) {
 	r = newMergeReq(other)
 	r.First = ip(3)
 	otherCur := mustMerged(t, s, r).Cursors[1]
-	single := mustPage(t, s, &Request{Args: Args{First: ip(3)}, Filter: Filter{Type: lemlist.TypeEmailsSent}, DefaultSize: 20, MaxSize: 100}).Cursors[1]
-	tooMany := make([]Filter, MaxStreams+1)
+	single := mustPage(t, s, &Request{Args: Args{First: ip(3)}, Filter: activityfilter.Filter{Type: lemlist.TypeEmailsSent}, DefaultSize: 20, MaxSize: 100}).Cursors[1]
+	tooMany := make([]activityfilter.Filter, MaxStreams+1)
 	for i := range tooMany {
-		tooMany[i] = Filter{LeadID: "lea_" + string(rune('a'+i%26)) + string(rune('a'+i/26))}
+		tooMany[i] = activityfilter.Filter{LeadID: "lea_" + string(rune('a'+i%26)) + string(rune('a'+i/26))}
 	}
 	for _, tc := range []struct {
 		name    string
-		streams []Filter
+		streams []activityfilter.Filter
 		args    Args
 		arg     string
 	}{
@@ -399,15 +400,15 @@ func TestMergeBadInput(t *testing.T) {
 		{"too large", streams, Args{Last: ip(1001)}, "last"},
 		{"too many streams", tooMany, Args{First: ip(1)}, "filter"},
 		{"no stream, a cursor", nil, Args{First: ip(1), After: &good}, "after"},
-		{"dates", Streams(Filter{MinDate: simBase, MaxDate: simBase}, simTypes[:2], nil), Args{}, "filter.maxDate"},
+		{"dates", Streams(activityfilter.Filter{MinDate: simBase, MaxDate: simBase}, simTypes[:2], nil), Args{}, "filter.maxDate"},
 	} {
 		s.reset()
 		r := newMergeReq(tc.streams)
 		r.Args = tc.args
 		_, err := PaginateMerged(context.Background(), s.list, r)
-		var ie *InputError
+		var ie *activityfilter.InputError
 		if !errors.As(err, &ie) || ie.Arg != tc.arg {
-			t.Errorf("%s: error %v, want an InputError on %s", tc.name, err, tc.arg)
+			t.Errorf("%s: error %v, want an activityfilter.InputError on %s", tc.name, err, tc.arg)
 		}
 		if err := r.Validate(); err == nil {
 			t.Errorf("%s: Validate accepts it", tc.name)
@@ -417,8 +418,8 @@ func TestMergeBadInput(t *testing.T) {
 		}
 	}
 	// And the other way: a merged cursor on a single list.
-	_, err := Paginate(context.Background(), s.list, &Request{Args: Args{First: ip(2), After: &good}, Filter: Filter{}, DefaultSize: 20, MaxSize: 100})
-	var ie *InputError
+	_, err := Paginate(context.Background(), s.list, &Request{Args: Args{First: ip(2), After: &good}, Filter: activityfilter.Filter{}, DefaultSize: 20, MaxSize: 100})
+	var ie *activityfilter.InputError
 	if !errors.As(err, &ie) || ie.Arg != "after" {
 		t.Errorf("merged cursor on one list: %v", err)
 	}
@@ -616,8 +617,8 @@ func TestScannerReadsAhead(t *testing.T) {
 	t.Parallel()
 	s := newSim(4000, 23)
 	s.delay = ms(2)
-	want := s.expect(t, Filter{})
-	sc := NewScanner(s.list, []Filter{{}}, 1000, 4)
+	want := s.expect(t, activityfilter.Filter{})
+	sc := NewScanner(s.list, []activityfilter.Filter{{}}, 1000, 4)
 	n := 0
 	if _, err := sc.Scan(context.Background(), func(*lemlist.Activity) { n++ }); err != nil {
 		t.Fatal(err)

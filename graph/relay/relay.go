@@ -15,46 +15,23 @@
 // Several lists (one per type, or per lead of a contact) merge into one
 // connection with PaginateMerged, and Scanner reads such a merge to its
 // end for aggregates: see merge.go.
+//
+// Files, one concern each: relay.go (one list: Request, Paginate, and the
+// argument checks both kinds share), fetcher.go (the rows of one pinned
+// list, by offset), cursor.go (version 1 cursors, one list), streams.go
+// (the lists a merge reads), merge.go (MergeRequest, its plan,
+// PaginateMerged), mergecursor.go (version 2 cursors, a merge), merger.go
+// (the k-way walk) and scanner.go (Scanner).
 package relay
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/lemlist"
 )
-
-// Filter is an activity filter after alias resolution (minDate over
-// startDate, maxDate over endDate).
-type Filter struct {
-	Type       string
-	CampaignID string
-	LeadID     string
-	IsFirst    *bool
-	// MinDate and MaxDate bound createdAt, inclusive; zero means unset.
-	MinDate, MaxDate time.Time
-}
-
-// Options returns the upstream options for rows [offset, offset+limit) of
-// the list pinned at pin (zero: not pinned yet).
-func (f Filter) Options(pin time.Time, offset, limit int) *lemlist.ActivityListOptions {
-	o := &lemlist.ActivityListOptions{
-		Type: f.Type, CampaignID: f.CampaignID, LeadID: f.LeadID, IsFirst: f.IsFirst,
-		MinDate: f.MinDate, MaxDate: f.MaxDate, Offset: offset, Limit: limit,
-	}
-	if !pin.IsZero() && (o.MaxDate.IsZero() || pin.Before(o.MaxDate)) {
-		o.MaxDate = pin
-		if !o.MinDate.IsZero() && !o.MaxDate.After(o.MinDate) {
-			// Every row sits at exactly minDate; lemlist wants max > min.
-			o.MaxDate = o.MinDate.Add(time.Millisecond)
-		}
-	}
-	return o
-}
 
 // Lister lists activities, e.g. upstream.Upstream's ListActivities.
 type Lister func(ctx context.Context, opts *lemlist.ActivityListOptions) ([]*lemlist.Activity, error)
@@ -80,7 +57,7 @@ func (a Args) size(def int) (n int, fromEnd bool) {
 // Request is one connection to resolve.
 type Request struct {
 	Args
-	Filter Filter
+	Filter activityfilter.Filter
 	// NeedHasNextPage is set when the selection asks for
 	// pageInfo.hasNextPage; only then is a lookahead row fetched.
 	NeedHasNextPage bool
@@ -100,16 +77,9 @@ type Page struct {
 	HasPreviousPage bool
 }
 
-// InputError is a bad connection argument. Arg names the argument.
-type InputError struct {
-	Arg string
-	Msg string
-}
-
-func (e *InputError) Error() string { return fmt.Sprintf("%s: %s", e.Arg, e.Msg) }
-
+// inputErr returns an *activityfilter.InputError on arg.
 func inputErr(arg, format string, a ...any) error {
-	return &InputError{Arg: arg, Msg: fmt.Sprintf(format, a...)}
+	return &activityfilter.InputError{Arg: arg, Msg: fmt.Sprintf(format, a...)}
 }
 
 // plan is a validated request: the rows [lo, hi) of the pinned list bound
@@ -152,33 +122,46 @@ func checkSizes(a Args, maxSize int) error {
 	return nil
 }
 
+// decodeCursors decodes a connection's after and before cursors with
+// decode. It refuses, with an InputError on the argument, a cursor that
+// does not decode, one minted for another list (belongs reports false),
+// and an after and a before from two paging sessions (two pins).
+func decodeCursors[C interface{ pinned() time.Time }](a Args, decode func(string) (C, error), belongs func(C) bool) (after, before *C, err error) {
+	one := func(name string, s *string) (*C, error) {
+		if s == nil {
+			return nil, nil
+		}
+		c, err := decode(*s)
+		if err != nil {
+			return nil, inputErr(name, "%v", err)
+		}
+		if !belongs(c) {
+			return nil, inputErr(name, "cursor belongs to another filter")
+		}
+		return &c, nil
+	}
+	if after, err = one("after", a.After); err != nil {
+		return nil, nil, err
+	}
+	if before, err = one("before", a.Before); err != nil {
+		return nil, nil, err
+	}
+	if after != nil && before != nil && !(*before).pinned().Equal((*after).pinned()) {
+		return nil, nil, inputErr("before", "cursor comes from another paging session than after")
+	}
+	return after, before, nil
+}
+
 func (r *Request) plan() (plan, error) {
 	p := plan{hi: -1}
 	if err := checkSizes(r.Args, r.MaxSize); err != nil {
 		return p, err
 	}
-	if f := r.Filter; !f.MinDate.IsZero() && !f.MaxDate.IsZero() && !f.MaxDate.After(f.MinDate) {
-		return p, inputErr("filter.maxDate", "must be after minDate")
-	}
-	hash := r.Filter.Hash()
-	decode := func(name string, s *string) (*Cursor, error) {
-		if s == nil {
-			return nil, nil
-		}
-		c, err := DecodeCursor(*s)
-		if err != nil {
-			return nil, inputErr(name, "%v", err)
-		}
-		if c.Filter != hash {
-			return nil, inputErr(name, "cursor belongs to another filter")
-		}
-		return &c, nil
-	}
-	after, err := decode("after", r.After)
-	if err != nil {
+	if err := r.Filter.Validate(); err != nil {
 		return p, err
 	}
-	before, err := decode("before", r.Before)
+	hash := r.Filter.Hash()
+	after, before, err := decodeCursors(r.Args, DecodeCursor, func(c Cursor) bool { return c.Filter == hash })
 	if err != nil {
 		return p, err
 	}
@@ -186,9 +169,6 @@ func (r *Request) plan() (plan, error) {
 		p.lo, p.pin, p.hasAfter = after.Offset+1, after.Pin, true
 	}
 	if before != nil {
-		if after != nil && !before.Pin.Equal(after.Pin) {
-			return p, inputErr("before", "cursor comes from another paging session than after")
-		}
 		p.hi, p.pin, p.hasBefore = before.Offset, before.Pin, true
 		if p.hi < p.lo {
 			p.hi = p.lo
@@ -249,189 +229,4 @@ func Paginate(ctx context.Context, list Lister, r *Request) (*Page, error) {
 		page.Cursors[i] = Cursor{Offset: start + i, Pin: f.pin, Filter: hash}.Encode()
 	}
 	return page, nil
-}
-
-// fetcher fetches and remembers rows of the pinned list by offset.
-type fetcher struct {
-	list        Lister
-	filter      Filter
-	pin         time.Time
-	concurrency int
-	// segs are the fetched runs of rows, keyed by their first offset.
-	segs map[int][]*lemlist.Activity
-	// end is the list's length once a short page revealed it, else -1.
-	end   int
-	ended bool
-}
-
-// call fetches rows [off, off+limit) of the list, pinned if the pin is
-// known.
-func (f *fetcher) call(ctx context.Context, off, limit int) ([]*lemlist.Activity, error) {
-	return f.list(ctx, f.filter.Options(f.pin, off, limit))
-}
-
-// store records the rows of a call, the list's end when the call came
-// back short, and the pin when the call read the head of an unpinned list.
-func (f *fetcher) store(off, limit int, rows []*lemlist.Activity) {
-	if f.segs == nil {
-		f.segs = map[int][]*lemlist.Activity{}
-	}
-	if len(rows) > limit {
-		rows = rows[:limit]
-	}
-	if len(rows) > 0 {
-		f.segs[off] = rows
-	}
-	if len(rows) < limit && (!f.ended || off+len(rows) < f.end) {
-		f.end, f.ended = off+len(rows), true
-	}
-	if f.pin.IsZero() && off == 0 && len(rows) > 0 {
-		f.pin = pinOf(rows[0].CreatedAt)
-	}
-}
-
-// pinOf rounds t up to the millisecond, the precision lemlist's dates have
-// on the wire, so that maxDate=pin still includes the row at t.
-func pinOf(t time.Time) time.Time {
-	if r := t.Truncate(time.Millisecond); r.Before(t) {
-		return r.Add(time.Millisecond)
-	}
-	return t
-}
-
-// known reports whether the row at off has been fetched.
-func (f *fetcher) known(off int) bool {
-	return f.row(off) != nil
-}
-
-func (f *fetcher) row(off int) *lemlist.Activity {
-	for s, rows := range f.segs {
-		if off >= s && off < s+len(rows) {
-			return rows[off-s]
-		}
-	}
-	return nil
-}
-
-// rows returns the fetched rows in [start, end), stopping at the first gap
-// (the end of the list).
-func (f *fetcher) rows(start, end int) []*lemlist.Activity {
-	out := make([]*lemlist.Activity, 0, max(end-start, 0))
-	for off := start; off < end; off++ {
-		r := f.row(off)
-		if r == nil {
-			break
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-// fetch makes sure rows [start, end) are known, or that the list ends
-// before them. It splits the missing rows into calls of at most 100 and
-// runs them concurrently, except that an unpinned list's first call runs
-// alone, since it sets the pin the others use.
-func (f *fetcher) fetch(ctx context.Context, start, end int) error {
-	type chunk struct{ off, limit int }
-	var chunks []chunk
-	for off := start; off < end; {
-		if f.ended && off >= f.end {
-			break
-		}
-		if f.known(off) {
-			off++
-			continue
-		}
-		n := 1
-		for off+n < end && n < lemlist.MaxPageSize && !f.known(off+n) {
-			n++
-		}
-		chunks = append(chunks, chunk{off, n})
-		off += n
-	}
-	if len(chunks) == 0 {
-		return nil
-	}
-	if f.pin.IsZero() {
-		c := chunks[0]
-		rows, err := f.call(ctx, c.off, c.limit)
-		if err != nil {
-			return err
-		}
-		f.store(c.off, c.limit, rows)
-		chunks = chunks[1:]
-		if f.ended {
-			return nil
-		}
-	}
-	results := make([][]*lemlist.Activity, len(chunks))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(f.concurrency)
-	for i, c := range chunks {
-		g.Go(func() error {
-			rows, err := f.call(gctx, c.off, c.limit)
-			results[i] = rows
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	for i, c := range chunks {
-		f.store(c.off, c.limit, results[i])
-	}
-	return nil
-}
-
-// findEnd returns the length of the pinned list, knowing it is at least
-// lo. It gallops with probes of p = min(n, 100) rows at lo, lo+p, lo+3p,
-// lo+7p… until one comes back short, then binary-searches the last gap:
-// O(log(len/p)) calls. Probe rows are kept, so the last probes usually hold
-// the page itself.
-func (f *fetcher) findEnd(ctx context.Context, lo, n int) (int, error) {
-	p := min(max(n, 1), lemlist.MaxPageSize)
-	probe := func(off int) (int, error) {
-		rows, err := f.call(ctx, off, p)
-		if err != nil {
-			return 0, err
-		}
-		f.store(off, p, rows)
-		return len(rows), nil
-	}
-	// The length is at least a; once a probe comes back empty, at most b.
-	a, b := lo, -1
-	for off := lo; b < 0; off = 2*off - lo + p {
-		if off > MaxOffset {
-			return 0, errors.New("relay: list too long to find its end")
-		}
-		k, err := probe(off)
-		switch {
-		case err != nil:
-			return 0, err
-		case k == 0:
-			b = off
-		case k < p:
-			return off + k, nil
-		default:
-			a = off + p
-		}
-	}
-	for a < b {
-		// The probe at mid settles the length if it lies in (mid, mid+p), so
-		// split the rest evenly on both sides; start no earlier than a-1,
-		// where a probe returns at least one row.
-		mid := max(a-1, a+(b-a-p)/2)
-		k, err := probe(mid)
-		switch {
-		case err != nil:
-			return 0, err
-		case k == 0:
-			b = mid
-		case k < p:
-			return mid + k, nil
-		default:
-			a = mid + p
-		}
-	}
-	return a, nil
 }

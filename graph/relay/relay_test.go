@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/lemlist"
 )
 
@@ -249,7 +250,7 @@ func (s *sim) list(ctx context.Context, o *lemlist.ActivityListOptions) ([]*leml
 
 // expect returns the list f selects right now, as an unpinned client
 // would see it.
-func (s *sim) expect(t testing.TB, f Filter) []*lemlist.Activity {
+func (s *sim) expect(t testing.TB, f activityfilter.Filter) []*lemlist.Activity {
 	t.Helper()
 	q, err := f.Options(time.Time{}, 0, 1).Values()
 	if err != nil {
@@ -308,12 +309,12 @@ func sub(list []*lemlist.Activity, lo, hi int) []*lemlist.Activity {
 	return list[lo:hi]
 }
 
-func newReq(f Filter) *Request {
+func newReq(f activityfilter.Filter) *Request {
 	return &Request{Filter: f, DefaultSize: 20, MaxSize: 1000, Concurrency: 4}
 }
 
 // cur mints the cursor of offset off in f's list pinned at pin.
-func cur(f Filter, pin time.Time, off int) *string {
+func cur(f activityfilter.Filter, pin time.Time, off int) *string {
 	return sp(Cursor{Offset: off, Pin: pin, Filter: f.Hash()}.Encode())
 }
 
@@ -350,7 +351,7 @@ func describe(r *Request) string {
 
 // checkCursors checks that p's cursors name offsets start, start+1, … of
 // f's list pinned at pin (pin zero: any one pin shared by all).
-func checkCursors(t testing.TB, p *Page, f Filter, start int, pin time.Time) {
+func checkCursors(t testing.TB, p *Page, f activityfilter.Filter, start int, pin time.Time) {
 	t.Helper()
 	for i, s := range p.Cursors {
 		c, err := DecodeCursor(s)
@@ -386,8 +387,8 @@ func TestFirstCallCount(t *testing.T) {
 			t.Run(fmt.Sprintf("first=%d/need=%v", n, need), func(t *testing.T) {
 				t.Parallel()
 				s := newSim(1000, 1)
-				list := s.expect(t, Filter{})
-				r := newReq(Filter{})
+				list := s.expect(t, activityfilter.Filter{})
+				r := newReq(activityfilter.Filter{})
 				r.First, r.NeedHasNextPage = ip(n), need
 				p := mustPage(t, s, r)
 
@@ -407,7 +408,7 @@ func TestFirstCallCount(t *testing.T) {
 				if p.HasPreviousPage {
 					t.Error("hasPreviousPage = true without after")
 				}
-				checkCursors(t, p, Filter{}, 0, pinOfList(list))
+				checkCursors(t, p, activityfilter.Filter{}, 0, pinOfList(list))
 
 				// The calls cover [0, n+lookahead) in runs of at most 100,
 				// the first one unpinned, every other one pinned.
@@ -450,9 +451,9 @@ func TestFirstHasNextPageExact(t *testing.T) {
 			t.Run(fmt.Sprintf("first=%d/len=%d", n, l), func(t *testing.T) {
 				t.Parallel()
 				s := newSim(l, uint64(l))
-				list := s.expect(t, Filter{})
+				list := s.expect(t, activityfilter.Filter{})
 
-				r := newReq(Filter{})
+				r := newReq(activityfilter.Filter{})
 				r.First, r.NeedHasNextPage = ip(n), true
 				p := mustPage(t, s, r)
 				if diff := cmp.Diff(ids(sub(list, 0, n)), ids(p.Rows)); diff != "" {
@@ -477,7 +478,7 @@ func TestFirstHasNextPageExact(t *testing.T) {
 				if p2.HasNextPage != (l > start+n) || !p2.HasPreviousPage {
 					t.Errorf("page 2: hasNext=%v hasPrev=%v, want %v true", p2.HasNextPage, p2.HasPreviousPage, l > start+n)
 				}
-				checkCursors(t, p2, Filter{}, start, pinOfList(list))
+				checkCursors(t, p2, activityfilter.Filter{}, start, pinOfList(list))
 			})
 		}
 	}
@@ -486,7 +487,7 @@ func TestFirstHasNextPageExact(t *testing.T) {
 func TestHasPreviousPageIffAfter(t *testing.T) {
 	t.Parallel()
 	s := newSim(50, 2)
-	list := s.expect(t, Filter{})
+	list := s.expect(t, activityfilter.Filter{})
 	pin := pinOfList(list)
 	for _, tc := range []struct {
 		name          string
@@ -494,14 +495,14 @@ func TestHasPreviousPageIffAfter(t *testing.T) {
 		want          bool
 	}{
 		{"none", nil, nil, false},
-		{"after 0", cur(Filter{}, pin, 0), nil, true},
-		{"after 48", cur(Filter{}, pin, 48), nil, true},
-		{"after last", cur(Filter{}, pin, 49), nil, true},
-		{"after beyond", cur(Filter{}, pin, 70), nil, true},
-		{"before 30", nil, cur(Filter{}, pin, 30), false},
-		{"after 3 before 30", cur(Filter{}, pin, 3), cur(Filter{}, pin, 30), true},
+		{"after 0", cur(activityfilter.Filter{}, pin, 0), nil, true},
+		{"after 48", cur(activityfilter.Filter{}, pin, 48), nil, true},
+		{"after last", cur(activityfilter.Filter{}, pin, 49), nil, true},
+		{"after beyond", cur(activityfilter.Filter{}, pin, 70), nil, true},
+		{"before 30", nil, cur(activityfilter.Filter{}, pin, 30), false},
+		{"after 3 before 30", cur(activityfilter.Filter{}, pin, 3), cur(activityfilter.Filter{}, pin, 30), true},
 	} {
-		r := newReq(Filter{})
+		r := newReq(activityfilter.Filter{})
 		r.First, r.After, r.Before, r.NeedHasNextPage = ip(5), tc.after, tc.before, true
 		if p := mustPage(t, s, r); p.HasPreviousPage != tc.want {
 			t.Errorf("%s: hasPreviousPage = %v, want %v", tc.name, p.HasPreviousPage, tc.want)
@@ -512,10 +513,10 @@ func TestHasPreviousPageIffAfter(t *testing.T) {
 func TestDefaultSize(t *testing.T) {
 	t.Parallel()
 	s := newSim(100, 3)
-	list := s.expect(t, Filter{})
+	list := s.expect(t, activityfilter.Filter{})
 	pin := pinOfList(list)
 
-	r := newReq(Filter{})
+	r := newReq(activityfilter.Filter{})
 	r.NeedHasNextPage = true
 	p := mustPage(t, s, r)
 	if diff := cmp.Diff(ids(list[:20]), ids(p.Rows)); diff != "" {
@@ -530,7 +531,7 @@ func TestDefaultSize(t *testing.T) {
 
 	s.reset()
 	r.DefaultSize = 7
-	r.After = cur(Filter{}, pin, 89)
+	r.After = cur(activityfilter.Filter{}, pin, 89)
 	p = mustPage(t, s, r)
 	if diff := cmp.Diff(ids(list[90:97]), ids(p.Rows)); diff != "" {
 		t.Errorf("after 89 rows (-want +got):\n%s", diff)
@@ -544,7 +545,7 @@ func TestDefaultSize(t *testing.T) {
 
 	s.reset()
 	r.DefaultSize = 20
-	r.After = cur(Filter{}, pin, 94)
+	r.After = cur(activityfilter.Filter{}, pin, 94)
 	p = mustPage(t, s, r)
 	if diff := cmp.Diff(ids(list[95:]), ids(p.Rows)); diff != "" {
 		t.Errorf("after 94 rows (-want +got):\n%s", diff)
@@ -560,7 +561,7 @@ func TestDefaultSize(t *testing.T) {
 
 // forward pages through f with first=size until hasNextPage is false,
 // calling between() before every page but the first.
-func forward(t testing.TB, s *sim, f Filter, size int, between func()) []*lemlist.Activity {
+func forward(t testing.TB, s *sim, f activityfilter.Filter, size int, between func()) []*lemlist.Activity {
 	t.Helper()
 	var all []*lemlist.Activity
 	var after *string
@@ -601,7 +602,7 @@ func forward(t testing.TB, s *sim, f Filter, size int, between func()) []*lemlis
 // backward pages through f from the end with last=size, before=startCursor
 // until hasPreviousPage is false, calling between() before every page but
 // the first, and returns the rows in list order.
-func backward(t testing.TB, s *sim, f Filter, size int, between func()) []*lemlist.Activity {
+func backward(t testing.TB, s *sim, f activityfilter.Filter, size int, between func()) []*lemlist.Activity {
 	t.Helper()
 	var pages [][]*lemlist.Activity
 	var before *string
@@ -663,18 +664,18 @@ func TestTraversal(t *testing.T) {
 	mid, old := s0.rows[100].CreatedAt, s0.rows[400].CreatedAt
 	filters := []struct {
 		name string
-		f    Filter
+		f    activityfilter.Filter
 	}{
-		{"all", Filter{}},
-		{"type", Filter{Type: lemlist.TypeEmailsReplied}},
-		{"campaign", Filter{CampaignID: "cam_1"}},
-		{"lead+isFirst", Filter{LeadID: "lea_3", IsFirst: bp(true)}},
-		{"isFirst=false", Filter{IsFirst: bp(false)}},
-		{"dates", Filter{MinDate: old, MaxDate: mid}},
-		{"minDate", Filter{MinDate: mid}},
-		{"maxDate", Filter{MaxDate: old}},
-		{"type+dates", Filter{Type: lemlist.TypeEmailsSent, MinDate: old, MaxDate: mid}},
-		{"none", Filter{Type: "nope"}},
+		{"all", activityfilter.Filter{}},
+		{"type", activityfilter.Filter{Type: lemlist.TypeEmailsReplied}},
+		{"campaign", activityfilter.Filter{CampaignID: "cam_1"}},
+		{"lead+isFirst", activityfilter.Filter{LeadID: "lea_3", IsFirst: bp(true)}},
+		{"isFirst=false", activityfilter.Filter{IsFirst: bp(false)}},
+		{"dates", activityfilter.Filter{MinDate: old, MaxDate: mid}},
+		{"minDate", activityfilter.Filter{MinDate: mid}},
+		{"maxDate", activityfilter.Filter{MaxDate: old}},
+		{"type+dates", activityfilter.Filter{Type: lemlist.TypeEmailsSent, MinDate: old, MaxDate: mid}},
+		{"none", activityfilter.Filter{Type: "nope"}},
 	}
 	for _, fc := range filters {
 		for _, size := range []int{1, 7, 20, 100, 101, 250} {
@@ -708,7 +709,7 @@ func TestLastGallops(t *testing.T) {
 		t.Run(fmt.Sprintf("len=%d/last=%d", tc.len, tc.last), func(t *testing.T) {
 			t.Parallel()
 			s := newSim(tc.len, uint64(tc.len))
-			r := newReq(Filter{})
+			r := newReq(activityfilter.Filter{})
 			r.Last = ip(tc.last)
 			p := mustPage(t, s, r)
 			want := s.rows[tc.len-tc.last:]
@@ -718,7 +719,7 @@ func TestLastGallops(t *testing.T) {
 			if !p.HasPreviousPage || p.HasNextPage {
 				t.Errorf("hasPrev=%v hasNext=%v, want true false", p.HasPreviousPage, p.HasNextPage)
 			}
-			checkCursors(t, p, Filter{}, tc.len-tc.last, pinOfList(s.rows))
+			checkCursors(t, p, activityfilter.Filter{}, tc.len-tc.last, pinOfList(s.rows))
 			bound := 2*int(math.Ceil(math.Log2(float64(tc.len)/float64(tc.last)))) + 3
 			if got := int(s.calls.Load()); got > bound {
 				t.Errorf("calls = %d, want <= %d", got, bound)
@@ -780,7 +781,7 @@ func TestLastShortLists(t *testing.T) {
 			t.Run(fmt.Sprintf("last=%d/len=%d", n, l), func(t *testing.T) {
 				t.Parallel()
 				s := newSim(l, uint64(l+7))
-				r := newReq(Filter{})
+				r := newReq(activityfilter.Filter{})
 				r.Last = ip(n)
 				p := mustPage(t, s, r)
 				if diff := cmp.Diff(ids(sub(s.rows, l-n, l)), ids(p.Rows)); diff != "" {
@@ -790,7 +791,7 @@ func TestLastShortLists(t *testing.T) {
 					t.Errorf("hasPrev=%v hasNext=%v, want %v false", p.HasPreviousPage, p.HasNextPage, l > n)
 				}
 				if l > 0 {
-					checkCursors(t, p, Filter{}, max(l-n, 0), pinOfList(s.rows))
+					checkCursors(t, p, activityfilter.Filter{}, max(l-n, 0), pinOfList(s.rows))
 				}
 				// Galloping and bisecting cost about 2·log2(len/probe) calls,
 				// then the page's rows the probes missed.
@@ -810,15 +811,15 @@ func TestLastShortLists(t *testing.T) {
 func TestLastBefore(t *testing.T) {
 	t.Parallel()
 	s := newSim(500, 5)
-	list := s.expect(t, Filter{})
+	list := s.expect(t, activityfilter.Filter{})
 	pin := pinOfList(list)
 	for _, n := range []int{0, 1, 20, 100, 150} {
 		for _, k := range []int{0, 1, 19, 20, 21, 100, 101, 250, 499} {
 			t.Run(fmt.Sprintf("last=%d/before=%d", n, k), func(t *testing.T) {
 				t.Parallel()
 				s := newSim(500, 5)
-				r := newReq(Filter{})
-				r.Last, r.Before = ip(n), cur(Filter{}, pin, k)
+				r := newReq(activityfilter.Filter{})
+				r.Last, r.Before = ip(n), cur(activityfilter.Filter{}, pin, k)
 				p := mustPage(t, s, r)
 				if diff := cmp.Diff(ids(sub(list, k-n, k)), ids(p.Rows)); diff != "" {
 					t.Errorf("rows (-want +got):\n%s", diff)
@@ -826,7 +827,7 @@ func TestLastBefore(t *testing.T) {
 				if !p.HasNextPage || p.HasPreviousPage != (k > n) {
 					t.Errorf("hasNext=%v hasPrev=%v, want true %v", p.HasNextPage, p.HasPreviousPage, k > n)
 				}
-				checkCursors(t, p, Filter{}, max(k-n, 0), pin)
+				checkCursors(t, p, activityfilter.Filter{}, max(k-n, 0), pin)
 				if got, want := int(s.calls.Load()), ceilDiv(min(n, k), 100); got != want {
 					t.Errorf("calls = %d, want %d", got, want)
 				}
@@ -848,9 +849,9 @@ func TestCursorCombinations(t *testing.T) {
 	t.Parallel()
 	const l = 300
 	s0 := newSim(l, 6)
-	list := s0.expect(t, Filter{})
+	list := s0.expect(t, activityfilter.Filter{})
 	pin := pinOfList(list)
-	c := func(off int) *string { return cur(Filter{}, pin, off) }
+	c := func(off int) *string { return cur(activityfilter.Filter{}, pin, off) }
 	for _, tc := range []struct {
 		name             string
 		first, last      *int
@@ -893,7 +894,7 @@ func TestCursorCombinations(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := newSim(l, 6)
-			r := newReq(Filter{})
+			r := newReq(activityfilter.Filter{})
 			r.First, r.Last, r.After, r.Before, r.NeedHasNextPage = tc.first, tc.last, tc.after, tc.before, true
 			p := mustPage(t, s, r)
 			if diff := cmp.Diff(ids(list[tc.lo:tc.hi]), ids(p.Rows)); diff != "" {
@@ -902,7 +903,7 @@ func TestCursorCombinations(t *testing.T) {
 			if p.HasPreviousPage != tc.hasPrev || p.HasNextPage != tc.hasNext {
 				t.Errorf("hasPrev=%v hasNext=%v, want %v %v", p.HasPreviousPage, p.HasNextPage, tc.hasPrev, tc.hasNext)
 			}
-			checkCursors(t, p, Filter{}, tc.lo, pin)
+			checkCursors(t, p, activityfilter.Filter{}, tc.lo, pin)
 			got := int(s.calls.Load())
 			if tc.calls < 0 {
 				if got > -tc.calls {
@@ -943,7 +944,7 @@ func checkExactlyOnce(t *testing.T, want, got []*lemlist.Activity) {
 
 func TestStableForward(t *testing.T) {
 	t.Parallel()
-	for _, f := range []Filter{{}, {Type: lemlist.TypeEmailsOpened}, {CampaignID: "cam_2", IsFirst: bp(false)}} {
+	for _, f := range []activityfilter.Filter{{}, {Type: lemlist.TypeEmailsOpened}, {CampaignID: "cam_2", IsFirst: bp(false)}} {
 		for _, size := range []int{20, 150} {
 			for _, perCall := range []int{0, 3} {
 				t.Run(fmt.Sprintf("%+v/%d/perCall=%d", f, size, perCall), func(t *testing.T) {
@@ -964,7 +965,7 @@ func TestStableForward(t *testing.T) {
 
 func TestStableBackward(t *testing.T) {
 	t.Parallel()
-	for _, f := range []Filter{{}, {Type: lemlist.TypeEmailsOpened}, {LeadID: "lea_5"}} {
+	for _, f := range []activityfilter.Filter{{}, {Type: lemlist.TypeEmailsOpened}, {LeadID: "lea_5"}} {
 		for _, size := range []int{20, 150} {
 			for _, perCall := range []int{0, 3} {
 				t.Run(fmt.Sprintf("%+v/%d/perCall=%d", f, size, perCall), func(t *testing.T) {
@@ -985,8 +986,8 @@ func TestStableBackward(t *testing.T) {
 func TestStableMixed(t *testing.T) {
 	t.Parallel()
 	s := newSim(400, 10)
-	want := s.expect(t, Filter{})
-	r := newReq(Filter{})
+	want := s.expect(t, activityfilter.Filter{})
+	r := newReq(activityfilter.Filter{})
 	r.First, r.NeedHasNextPage = ip(30), true
 	p1 := mustPage(t, s, r)
 	s.insert(37)
@@ -1019,7 +1020,7 @@ func TestPinRoundedUp(t *testing.T) {
 	s.rows[0].CreatedAt = top.Add(300 * time.Microsecond) // finer than the wire
 	pin := top.Add(time.Millisecond)
 
-	r := newReq(Filter{})
+	r := newReq(activityfilter.Filter{})
 	r.First, r.NeedHasNextPage = ip(250), true
 	p := mustPage(t, s, r)
 	opts := s.opts()
@@ -1034,7 +1035,7 @@ func TestPinRoundedUp(t *testing.T) {
 			t.Errorf("call %+v: maxDate want %v", o, pin)
 		}
 	}
-	checkCursors(t, p, Filter{}, 0, pin)
+	checkCursors(t, p, activityfilter.Filter{}, 0, pin)
 
 	// Later pages, pinned at the rounded pin, still see the top row.
 	s.reset()
@@ -1066,53 +1067,13 @@ func TestPinOf(t *testing.T) {
 	}
 }
 
-func TestFilterOptions(t *testing.T) {
-	t.Parallel()
-	T := simBase
-	z := time.Time{}
-	for _, tc := range []struct {
-		name          string
-		f             Filter
-		pin           time.Time
-		wantMin, want time.Time
-	}{
-		{"unpinned", Filter{}, z, z, z},
-		{"unpinned user max", Filter{MaxDate: T}, z, z, T},
-		{"pinned", Filter{}, T, z, T},
-		{"pin before user max", Filter{MaxDate: T.Add(ms(5))}, T, z, T},
-		{"pin after user max keeps user max", Filter{MaxDate: T}, T.Add(ms(5)), z, T},
-		{"pin equal user max", Filter{MaxDate: T}, T, z, T},
-		{"pin after min", Filter{MinDate: T}, T.Add(ms(2)), T, T.Add(ms(2))},
-		{"pin equal min", Filter{MinDate: T}, T, T, T.Add(ms(1))},
-		{"pin equal min with user max", Filter{MinDate: T, MaxDate: T.Add(ms(10))}, T, T, T.Add(ms(1))},
-		{"pin before min", Filter{MinDate: T}, T.Add(-ms(5)), T, T.Add(ms(1))},
-		{"pin after user max with min", Filter{MinDate: T, MaxDate: T.Add(ms(3))}, T.Add(ms(9)), T, T.Add(ms(3))},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.f.Type, tc.f.CampaignID, tc.f.LeadID, tc.f.IsFirst = "emailsSent", "cam_1", "lea_2", bp(true)
-			got := tc.f.Options(tc.pin, 42, 17)
-			want := &lemlist.ActivityListOptions{
-				Type: "emailsSent", CampaignID: "cam_1", LeadID: "lea_2", IsFirst: bp(true),
-				MinDate: tc.wantMin, MaxDate: tc.want, Offset: 42, Limit: 17,
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-			if _, err := got.Values(); err != nil {
-				t.Errorf("Values: %v", err)
-			}
-		})
-	}
-}
-
 func TestPinUserMaxDate(t *testing.T) {
 	t.Parallel()
 	s := newSim(600, 12)
 	// A user maxDate equal to an older row's createdAt: newer rows exist,
 	// the pin is the user's maxDate itself.
 	umax := s.rows[50].CreatedAt
-	f := Filter{MaxDate: umax}
+	f := activityfilter.Filter{MaxDate: umax}
 	want := s.expect(t, f)
 	if len(want) < 500 || !pinOfList(want).Equal(umax) {
 		t.Fatalf("bad fixture: %d rows, top %v", len(want), want[0].CreatedAt)
@@ -1163,7 +1124,7 @@ func TestPinMinDateEqualsNewest(t *testing.T) {
 				for _, a := range s.rows[:5] {
 					a.CreatedAt = T // the top five share createdAt T, alone
 				}
-				f := Filter{MinDate: T}
+				f := activityfilter.Filter{MinDate: T}
 				want := s.expect(t, f)
 				if diff := cmp.Diff(ids(s.rows[:5]), ids(want)); diff != "" {
 					t.Fatalf("fixture (-want +got):\n%s", diff)
@@ -1198,15 +1159,15 @@ func TestPinMinDateEqualsNewest(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	s0 := newSim(50, 14)
-	list := s0.expect(t, Filter{})
+	list := s0.expect(t, activityfilter.Filter{})
 	pin := pinOfList(list)
-	valid := *cur(Filter{}, pin, 3)
+	valid := *cur(activityfilter.Filter{}, pin, 3)
 	flip := []byte(valid)
 	flip[len(flip)/2] ^= 'A' ^ 'B'
 	if flip[len(flip)/2] == valid[len(flip)/2] {
 		t.Fatal("no flip")
 	}
-	ver := versionCursor(2, 3, pin, Filter{}.Hash())
+	ver := versionCursor(2, 3, pin, activityfilter.Filter{}.Hash())
 	T := simBase
 
 	for _, tc := range []struct {
@@ -1236,22 +1197,22 @@ func TestBadInput(t *testing.T) {
 		{"after flipped", Request{Args: Args{After: sp(string(flip))}}, "after"},
 		{"before flipped", Request{Args: Args{Last: ip(2), Before: sp(string(flip))}}, "before"},
 		{"after version 2", Request{Args: Args{After: sp(ver)}}, "after"},
-		{"after version 0", Request{Args: Args{After: sp(versionCursor(0, 3, pin, Filter{}.Hash()))}}, "after"},
-		{"after huge offset", Request{Args: Args{After: cur(Filter{}, pin, MaxOffset+1)}}, "after"},
-		{"before huge offset", Request{Args: Args{Before: cur(Filter{}, pin, math.MaxInt)}}, "before"},
-		{"after negative offset", Request{Args: Args{After: cur(Filter{}, pin, -1)}}, "after"},
-		{"after pin before 1970", Request{Args: Args{After: cur(Filter{}, time.UnixMilli(-1), 3)}}, "after"},
-		{"after zero pin", Request{Args: Args{After: cur(Filter{}, time.Time{}, 3)}}, "after"},
-		{"after pin after 9999", Request{Args: Args{After: cur(Filter{}, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), 3)}}, "after"},
+		{"after version 0", Request{Args: Args{After: sp(versionCursor(0, 3, pin, activityfilter.Filter{}.Hash()))}}, "after"},
+		{"after huge offset", Request{Args: Args{After: cur(activityfilter.Filter{}, pin, MaxOffset+1)}}, "after"},
+		{"before huge offset", Request{Args: Args{Before: cur(activityfilter.Filter{}, pin, math.MaxInt)}}, "before"},
+		{"after negative offset", Request{Args: Args{After: cur(activityfilter.Filter{}, pin, -1)}}, "after"},
+		{"after pin before 1970", Request{Args: Args{After: cur(activityfilter.Filter{}, time.UnixMilli(-1), 3)}}, "after"},
+		{"after zero pin", Request{Args: Args{After: cur(activityfilter.Filter{}, time.Time{}, 3)}}, "after"},
+		{"after pin after 9999", Request{Args: Args{After: cur(activityfilter.Filter{}, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), 3)}}, "after"},
 		{"after too long", Request{Args: Args{After: sp(valid + valid + valid)}}, "after"},
-		{"after other filter", Request{Args: Args{After: cur(Filter{Type: "emailsSent"}, pin, 3)}}, "after"},
-		{"before other filter", Request{Args: Args{Last: ip(3), Before: cur(Filter{Type: "emailsSent"}, pin, 3)}}, "before"},
-		{"after other isFirst", Request{Args: Args{After: cur(Filter{IsFirst: bp(false)}, pin, 3)}}, "after"},
-		{"after other minDate", Request{Args: Args{After: cur(Filter{MinDate: T}, pin, 3)}}, "after"},
+		{"after other filter", Request{Args: Args{After: cur(activityfilter.Filter{Type: "emailsSent"}, pin, 3)}}, "after"},
+		{"before other filter", Request{Args: Args{Last: ip(3), Before: cur(activityfilter.Filter{Type: "emailsSent"}, pin, 3)}}, "before"},
+		{"after other isFirst", Request{Args: Args{After: cur(activityfilter.Filter{IsFirst: bp(false)}, pin, 3)}}, "after"},
+		{"after other minDate", Request{Args: Args{After: cur(activityfilter.Filter{MinDate: T}, pin, 3)}}, "after"},
 		{"before from another session", Request{Args: Args{First: ip(3), After: valid2(pin, 1), Before: valid2(pin.Add(time.Millisecond), 9)}}, "before"},
-		{"maxDate == minDate", Request{Filter: Filter{MinDate: T, MaxDate: T}}, "filter.maxDate"},
-		{"maxDate < minDate", Request{Filter: Filter{MinDate: T, MaxDate: T.Add(-time.Millisecond)}}, "filter.maxDate"},
-		{"maxDate < minDate with first", Request{Args: Args{First: ip(5)}, Filter: Filter{MinDate: T, MaxDate: T.Add(-time.Hour)}}, "filter.maxDate"},
+		{"maxDate == minDate", Request{Filter: activityfilter.Filter{MinDate: T, MaxDate: T}}, "filter.maxDate"},
+		{"maxDate < minDate", Request{Filter: activityfilter.Filter{MinDate: T, MaxDate: T.Add(-time.Millisecond)}}, "filter.maxDate"},
+		{"maxDate < minDate with first", Request{Args: Args{First: ip(5)}, Filter: activityfilter.Filter{MinDate: T, MaxDate: T.Add(-time.Hour)}}, "filter.maxDate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1259,9 +1220,9 @@ func TestBadInput(t *testing.T) {
 			r := tc.r
 			r.DefaultSize, r.MaxSize, r.Concurrency, r.NeedHasNextPage = 20, 1000, 4, true
 			p, err := Paginate(context.Background(), s.list, &r)
-			var ie *InputError
+			var ie *activityfilter.InputError
 			if !errors.As(err, &ie) {
-				t.Fatalf("Paginate = %v, %v; want an *InputError", p, err)
+				t.Fatalf("Paginate = %v, %v; want an *activityfilter.InputError", p, err)
 			}
 			if p != nil {
 				t.Errorf("page %+v with an error", p)
@@ -1284,13 +1245,13 @@ func TestBadInput(t *testing.T) {
 }
 
 // valid2 mints a cursor of the unfiltered list pinned at pin.
-func valid2(pin time.Time, off int) *string { return cur(Filter{}, pin, off) }
+func valid2(pin time.Time, off int) *string { return cur(activityfilter.Filter{}, pin, off) }
 
 func TestValidate(t *testing.T) {
 	t.Parallel()
 	s := newSim(10, 15)
-	r := newReq(Filter{})
-	r.First, r.After = ip(3), cur(Filter{}, pinOfList(s.rows), 2)
+	r := newReq(activityfilter.Filter{})
+	r.First, r.After = ip(3), cur(activityfilter.Filter{}, pinOfList(s.rows), 2)
 	if err := r.Validate(); err != nil {
 		t.Errorf("Validate() = %v", err)
 	}
@@ -1331,7 +1292,7 @@ func TestUpstreamError(t *testing.T) {
 			if !errors.Is(err, boom) || p != nil {
 				t.Errorf("Paginate = %v, %v; want boom", p, err)
 			}
-			var ie *InputError
+			var ie *activityfilter.InputError
 			if errors.As(err, &ie) {
 				t.Error("upstream error reported as input error")
 			}
@@ -1343,7 +1304,7 @@ func TestUpstreamError(t *testing.T) {
 		s := newSim(100, 17)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		r := newReq(Filter{})
+		r := newReq(activityfilter.Filter{})
 		r.First = ip(50)
 		if _, err := Paginate(ctx, s.list, r); !errors.Is(err, context.Canceled) {
 			t.Errorf("Paginate = %v, want context.Canceled", err)
@@ -1359,8 +1320,8 @@ func TestConcurrencyBound(t *testing.T) {
 			s := newSim(1000, 18)
 			s.delay = 2 * time.Millisecond
 			pin := pinOfList(s.rows)
-			r := newReq(Filter{})
-			r.First, r.After, r.Concurrency = ip(800), cur(Filter{}, pin, 99), c
+			r := newReq(activityfilter.Filter{})
+			r.First, r.After, r.Concurrency = ip(800), cur(activityfilter.Filter{}, pin, 99), c
 			p := mustPage(t, s, r)
 			if len(p.Rows) != 800 {
 				t.Fatalf("%d rows", len(p.Rows))
@@ -1383,7 +1344,7 @@ func TestOversizedUpstreamPage(t *testing.T) {
 	greedy := func(ctx context.Context, o *lemlist.ActivityListOptions) ([]*lemlist.Activity, error) {
 		return sub(s.rows, o.Offset, o.Offset+o.Limit+5), nil
 	}
-	r := newReq(Filter{})
+	r := newReq(activityfilter.Filter{})
 	r.First, r.NeedHasNextPage = ip(30), true
 	p, err := Paginate(context.Background(), greedy, r)
 	if err != nil {
@@ -1409,10 +1370,10 @@ func BenchmarkPaginateFirst100(b *testing.B) {
 		after *string
 	}{
 		{"page1", nil},
-		{"after", cur(Filter{}, pinOfList(rows), 99)},
+		{"after", cur(activityfilter.Filter{}, pinOfList(rows), 99)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			r := newReq(Filter{})
+			r := newReq(activityfilter.Filter{})
 			r.First, r.After, r.NeedHasNextPage = ip(100), bc.after, true
 			b.ReportAllocs()
 			for b.Loop() {

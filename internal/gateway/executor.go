@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/internal/trusted"
 )
 
 // executor is gqlgen's server with the transports of transports and the
@@ -76,7 +77,16 @@ func (g *Gateway) extensions() []graphql.HandlerExtension {
 	if g.o.Introspection {
 		exts = append(exts, extension.Introspection{})
 	}
-	exts = append(exts, g.apq) // keeps only documents that parsed and validated
+	// Federation gateways compose from _service { sdl }, introspection on
+	// or off.
+	exts = append(exts, graph.ServiceSDL{})
+	if m := g.o.TrustedDocuments; m != nil {
+		// Only the manifest's documents run: automatic persisted queries,
+		// which register whatever a client sends, would defeat it.
+		exts = append(exts, trusted.Documents{Manifest: m})
+	} else {
+		exts = append(exts, g.apq) // keeps only documents that parsed and validated
+	}
 	if g.o.DepthLimit > 0 || g.o.ComplexityLimit > 0 {
 		// Before gqlgen's complexity walker, which the shape walk guards.
 		exts = append(exts, shapeLimit{maxDepth: g.o.DepthLimit, maxFields: g.o.ComplexityLimit})

@@ -25,7 +25,7 @@
 //     shape and complexity limits (limits.go), the operation's tenant
 //     scope (operation.go: the response cache of respcache.go, the
 //     per-operation loaders over the tenant's upstream, tracked by
-//     tracking.go), graph.FastRows, the outcome noted for the log line,
+//     tracking.go), graph/fastrows, the outcome noted for the log line,
 //     and the live subscriptions.
 //
 // tracking.go also holds UpstreamTransport, which the server puts in the
@@ -36,9 +36,10 @@
 // its own; the hub itself is package feed.
 //
 // Beside gqlgen, it imports graph (the schema, resolvers and error codes),
-// graph/loaders, lemlist (caller keys, typed errors), lemlisttest (the
-// demo's emitter), upstream, feed, metrics, tracing and web. Nothing
-// imports it but the server's main package and tests.
+// graph/fastrows (the optional row writer), graph/loaders, lemlist (caller
+// keys, typed errors), lemlisttest (the demo's emitter), upstream, feed,
+// metrics, tracing and web. Nothing imports it but the server's main
+// package and tests.
 package gateway
 
 import (
@@ -52,8 +53,11 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/graph/loaders"
+	"github.com/lemlist-graphql/server/internal/sdl"
 	"github.com/lemlist-graphql/server/internal/tracing"
+	"github.com/lemlist-graphql/server/internal/trusted"
 	"github.com/lemlist-graphql/server/metrics"
 	"github.com/lemlist-graphql/server/web"
 )
@@ -91,7 +95,7 @@ type Options struct {
 	MaxSubscriptionsPerConnection int
 	// FastRows writes the rows of activity connections (FAST_ROWS); nil
 	// leaves every field to gqlgen.
-	FastRows *graph.FastRows
+	FastRows *fastrows.Extension
 	// Stats caches activityStats answers; nil keeps none.
 	Stats *graph.StatsCache
 	// Loaders are the settings of each operation's loaders; the gateway
@@ -128,6 +132,11 @@ type Options struct {
 	// text and the parsed queries (doccache.go); 0 means
 	// DefaultAPQMaxBytes and DefaultQueryCacheMaxBytes.
 	APQMaxBytes, QueryCacheMaxBytes int64
+
+	// TrustedDocuments, when set, is the allowlist of the only operations
+	// clients may run (TRUSTED_DOCUMENTS), by id or exact text; automatic
+	// persisted queries are then off.
+	TrustedDocuments *trusted.Manifest
 
 	// Ready answers GET /readyz; nil answers "ready".
 	Ready http.HandlerFunc
@@ -219,6 +228,9 @@ func (g *Gateway) routes() http.Handler {
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodOptions} {
 		mux.Handle(m+" /graphql", gql)
 	}
+	// The public schema as SDL for codegen tools, behind the same steps
+	// (auth included) as /graphql, introspection on or off.
+	mux.Handle("GET /graphql/schema.graphql", chain(sdl.Handler(graph.NewExecutableSchema(graph.Config{}).Schema()), g.steps()))
 	g.o.Live.mount(mux, g.observe) // POST /webhooks/lemlist[/{tenant}]
 	// GraphiQL, with its scripts embedded rather than from a CDN.
 	mux.Handle("GET /{$}", g.checkHost(web.Handler("lemlist GraphQL", "/graphql")))
@@ -246,7 +258,7 @@ type step struct {
 // steps returns the middleware of the /graphql route, outermost first: a
 // request meets them in this order, then the executor.
 func (g *Gateway) steps() []step {
-	return []step{
+	steps := []step{
 		{"trace", g.o.Tracing.Handler}, // its span covers the whole request
 		{"observe", g.observe},         // the request id; the log line and metrics of whatever follows
 		{"check host", g.checkHost},    // DNS rebinding, before anything answers
@@ -255,6 +267,11 @@ func (g *Gateway) steps() []step {
 		{"authenticate", g.authenticate},
 		{"deadline", func(next http.Handler) http.Handler { return withDeadline(g.o.RequestTimeout, next) }},
 	}
+	if g.o.TrustedDocuments != nil {
+		// Relay sends its persisted query's id as a top-level doc_id.
+		steps = append(steps, step{"document id", trusted.LiftDocumentID})
+	}
+	return steps
 }
 
 // chain wraps h in steps, the first outermost.

@@ -4,14 +4,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/internal/tracing"
+	"github.com/lemlist-graphql/server/internal/trusted"
 )
 
 // TestOrder pins the order of the /graphql middleware, of the executor's
@@ -28,20 +30,29 @@ func TestOrder(t *testing.T) {
 	minimal := Options{Auth: OpenAuth(&Tenant{}), RequestTimeout: time.Second, MaxBodyBytes: 1 << 10}
 	full := minimal
 	full.Tracing = tr
-	full.FastRows = graph.NewFastRows()
+	full.FastRows = fastrows.New()
 	full.Introspection = true
 	full.ComplexityLimit, full.DepthLimit = 100, 5
+	allowlist := minimal
+	manifest, err := trusted.Parse([]byte(`{"q1": "{ __typename }"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowlist.TrustedDocuments = manifest
 
 	steps := []string{"trace", "observe", "check host", "cors", "limit body", "authenticate", "deadline"}
 	transports := []string{"transport.Websocket", "transport.Options", "gateway.getTransport", "gateway.sseTransport", "gateway.postTransport"}
 	for _, tc := range []struct {
 		name       string
 		o          Options
+		steps      []string
 		extensions []string
 	}{
-		{"minimal", minimal, []string{"AutomaticPersistedQuery", "Tenant", "Outcome", "LiveSubscriptions"}},
-		{"full", full, []string{"OpenTelemetry", "Introspection", "AutomaticPersistedQuery", "ShapeLimit", "ComplexityLimit",
+		{"minimal", minimal, steps, []string{"ServiceSDL", "AutomaticPersistedQuery", "Tenant", "Outcome", "LiveSubscriptions"}},
+		{"full", full, steps, []string{"OpenTelemetry", "Introspection", "ServiceSDL", "AutomaticPersistedQuery", "ShapeLimit", "ComplexityLimit",
 			"Tenant", "FastRows", "Outcome", "LiveSubscriptions"}},
+		{"trusted documents", allowlist, append(slices.Clone(steps), "document id"),
+			[]string{"ServiceSDL", "TrustedDocuments", "Tenant", "Outcome", "LiveSubscriptions"}},
 	} {
 		g, err := New(tc.o)
 		if err != nil {
@@ -51,7 +62,7 @@ func TestOrder(t *testing.T) {
 		for _, s := range g.steps() {
 			got = append(got, s.name)
 		}
-		if diff := cmp.Diff(steps, got); diff != "" {
+		if diff := cmp.Diff(tc.steps, got); diff != "" {
 			t.Errorf("%s: middleware (-want +got):\n%s", tc.name, diff)
 		}
 		got = nil

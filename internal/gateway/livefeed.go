@@ -99,8 +99,13 @@ func NewLiveFeed(o LiveFeedOptions) (*LiveFeed, error) {
 	if interval <= 0 {
 		interval = -1 // the hub's "off"
 	}
+	fo := feed.Options{PollInterval: interval, Logger: o.Logger}
+	if !o.PerTenant {
+		// One tenant: its share is the whole feed.
+		fo.MaxSubscriptionsPerTenant = feed.DefaultMaxSubscriptions
+	}
 	l := &LiveFeed{
-		hub:     feed.NewHub(feed.Options{PollInterval: interval, Logger: o.Logger}),
+		hub:     feed.NewHub(fo),
 		pattern: webhookPattern,
 		secret:  o.WebhookSecret,
 		logger:  o.Logger,
@@ -144,17 +149,24 @@ func NewLiveFeed(o LiveFeedOptions) (*LiveFeed, error) {
 		m.GaugeFunc("feed_pollers", "Live feed pollers: one per API key and upstream filter subscribed to.", func() float64 {
 			return float64(l.hub.Stats().Pollers)
 		})
+		m.CounterFunc("feed_polls_continued_total", "Live feed polls that stopped at their page bound and went on at the next tick.", func() float64 {
+			return float64(l.hub.Stats().PollsContinued)
+		})
+		m.CounterFunc("feed_webhooks_replayed_total", "Webhook calls dropped because their activity was handled within the replay window.", func() float64 {
+			return float64(l.hub.Stats().WebhooksReplayed)
+		})
+		m.CounterFunc("feed_webhooks_relay_failed_total", "Webhook calls answered 503 because the other replicas could not be told (Redis down).", func() float64 {
+			return float64(l.hub.Stats().WebhooksRelayFailed)
+		})
 	}
 	return l, nil
 }
 
 // forward passes an activity a webhook brought to the other replicas. A
-// failure (Redis down) is logged: the other replicas' subscribers then get
-// the activity from their pollers only.
-func (l *LiveFeed) forward(ctx context.Context, tenant string, activity []byte) {
-	if err := l.relay.Publish(ctx, l.topic(tenant), activity); err != nil {
-		l.logger.WarnContext(ctx, "live feed: cannot pass a webhook activity to the other replicas", "error", err.Error())
-	}
+// failure (Redis down) fails the webhook call with a 503, so that lemlist
+// calls again.
+func (l *LiveFeed) forward(ctx context.Context, tenant string, activity []byte) error {
+	return l.relay.Publish(ctx, l.topic(tenant), activity)
 }
 
 // receive delivers an activity another replica's webhook brought.

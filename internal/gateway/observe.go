@@ -55,7 +55,9 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 				outcome = outcomeBadRequest
 			}
 		}
-		op := g.o.Metrics.Operation(name)
+		// Each tenant may add only its share of operation names to the
+		// labels, so one tenant's junk names cannot crowd out the others'.
+		op := g.o.Metrics.OperationFor(ri.tenant, name)
 		calls := int(ri.upstreamCalls.Load())
 		g.o.Metrics.ObserveRequest(op, outcome, d, calls)
 		attrs := []slog.Attr{

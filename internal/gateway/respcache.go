@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/lemlist-graphql/server/internal/lru"
 )
 
 // responseCache keeps the answers of queries for a short time
@@ -25,20 +25,10 @@ import (
 // answer: the parts of an incremental delivery (@defer) never are. The cache is bounded both in
 // entries and in bytes, and an answer larger than maxEntry is never kept.
 type responseCache struct {
-	ttl      time.Duration
-	maxBytes int
 	maxEntry int
-
-	mu    sync.Mutex
-	lru   *simplelru.LRU[[sha256.Size]byte, *cachedResponse]
-	bytes int
+	lru      *lru.Cache[[sha256.Size]byte, json.RawMessage]
 
 	hits, misses atomic.Uint64
-}
-
-type cachedResponse struct {
-	data    json.RawMessage
-	expires time.Time
 }
 
 // Bounds of the response cache.
@@ -53,11 +43,15 @@ func newResponseCache(ttl time.Duration, maxBytes int) *responseCache {
 	if ttl <= 0 || maxBytes <= 0 {
 		return nil
 	}
-	c := &responseCache{ttl: ttl, maxBytes: maxBytes, maxEntry: min(responseCacheMaxEntry, maxBytes)}
-	c.lru, _ = simplelru.NewLRU(responseCacheEntries, func(_ [sha256.Size]byte, v *cachedResponse) {
-		c.bytes -= len(v.data)
-	})
-	return c
+	return &responseCache{
+		maxEntry: min(responseCacheMaxEntry, maxBytes),
+		lru: lru.New(lru.Options[[sha256.Size]byte, json.RawMessage]{
+			MaxEntries: responseCacheEntries,
+			MaxBytes:   int64(maxBytes),
+			Cost:       func(_ [sha256.Size]byte, data json.RawMessage) int64 { return int64(len(data)) },
+			TTL:        ttl,
+		}),
+	}
 }
 
 // responseKey returns the key of operation oc for tenant, and false for
@@ -117,40 +111,15 @@ func complete(resp *graphql.Response) bool {
 }
 
 func (c *responseCache) get(key [sha256.Size]byte) (json.RawMessage, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.lru.Get(key)
-	if !ok {
-		return nil, false
-	}
-	if time.Now().After(e.expires) {
-		c.lru.Remove(key)
-		return nil, false
-	}
-	return e.data, true
+	return c.lru.Get(key)
 }
 
 func (c *responseCache) put(key [sha256.Size]byte, data json.RawMessage) {
 	if len(data) > c.maxEntry {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.lru.Peek(key); ok {
-		c.bytes -= len(old.data) // Add replaces it without an eviction
-	}
-	c.lru.Add(key, &cachedResponse{data: data, expires: time.Now().Add(c.ttl)})
-	c.bytes += len(data)
-	for c.bytes > c.maxBytes {
-		if _, _, ok := c.lru.RemoveOldest(); !ok {
-			break
-		}
-	}
+	c.lru.Add(key, data)
 }
 
 // size returns the entries and bytes held.
-func (c *responseCache) size() (entries, bytes int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lru.Len(), c.bytes
-}
+func (c *responseCache) size() (entries int, bytes int64) { return c.lru.Size() }

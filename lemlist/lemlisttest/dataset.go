@@ -577,6 +577,7 @@ func (d *dataset) markFirst(r *rec) {
 func ctKey(camp int32, typ uint16) uint64 { return uint64(uint32(camp))<<16 | uint64(typ) }
 
 func (d *dataset) buildIndexes() {
+	clear(d.byCT)
 	nCamp, nLead, nType := make([]int32, len(d.campaigns)), make([]int32, len(d.leads)), make([]int32, len(d.types))
 	nCT := map[uint64]int32{}
 	nFirst := 0
@@ -665,4 +666,34 @@ func (d *dataset) push(r rec) int32 {
 	i := int32(len(d.acts) - 1)
 	d.index(i)
 	return i
+}
+
+// insertAt places r, whose createdAt is set, among the activities: after
+// those older than it and those at the same createdAt with a smaller id.
+// The indexes are stale until buildIndexes runs.
+func (d *dataset) insertAt(r rec) int32 {
+	i := sort.Search(len(d.acts), func(i int) bool {
+		a := &d.acts[i]
+		return a.at > r.at || (a.at == r.at && string(a.id[:]) > string(r.id[:]))
+	})
+	d.markFirst(&r)
+	d.acts = slices.Insert(d.acts, i, r)
+	return int32(i)
+}
+
+// find returns the position of the activity at createdAt ms with id, trying
+// hint first; ok is false when it is gone.
+func (d *dataset) find(hint int32, ms int64, id string) (int32, bool) {
+	suffix, _ := strings.CutPrefix(id, "act_")
+	if hint >= 0 && int(hint) < len(d.acts) && d.acts[hint].at == ms && string(d.acts[hint].id[:]) == suffix {
+		return hint, true
+	}
+	i := sort.Search(len(d.acts), func(i int) bool {
+		a := &d.acts[i]
+		return a.at > ms || (a.at == ms && string(a.id[:]) >= suffix)
+	})
+	if i < len(d.acts) && d.acts[i].at == ms && string(d.acts[i].id[:]) == suffix {
+		return int32(i), true
+	}
+	return -1, false
 }

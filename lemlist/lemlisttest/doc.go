@@ -93,7 +93,9 @@
 //     FailNext (faults apply after authentication and rate limiting, so a
 //     faulted request uses budget); Tenant.Insert and InsertActivities add
 //     activities on top, each one second after the current newest, to
-//     reproduce offset drift; Tenant.Expected returns exactly what
+//     reproduce offset drift; Tenant.Insert with ActivitySpec.CreatedAt
+//     adds a late arrival (visible from now on, dated in the past);
+//     Tenant.Delete removes activities; Tenant.Expected returns exactly what
 //     GET /activities would serve for a filter, unpaged, as Activity values
 //     whose JSON method renders the served bytes.
 //
@@ -115,6 +117,11 @@
 //   - Data never changes on its own: only Insert and InsertActivities add
 //     rows (StartEmitting calls InsertActivities on a timer, and can post
 //     each new row to a webhook URL with a secret, as lemlist's hooks do),
-//     and nothing is ever deleted. The /hooks routes themselves are not
+//     and only Delete removes them. The /hooks routes themselves are not
 //     served.
+//   - isFirst is decided when an activity is added: a late arrival is
+//     first only if its lead had no activity of its type yet, and deleting
+//     a first activity makes no other one first.
+//   - Delete and a late Insert rebuild the tenant's indexes: O(n), fine in
+//     tests, not in a loop over a 1M-activity tenant.
 package lemlisttest

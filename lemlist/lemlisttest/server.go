@@ -218,6 +218,9 @@ func (s *Server) Insert(specs ...ActivitySpec) ([]Activity, error) {
 	return s.byName[DefaultTenant].Insert(specs...)
 }
 
+// Delete is the default tenant's Tenant.Delete.
+func (s *Server) Delete(ids ...string) int { return s.byName[DefaultTenant].Delete(ids...) }
+
 // MaxInWindow is the default tenant's Tenant.MaxInWindow.
 func (s *Server) MaxInWindow() int { return s.byName[DefaultTenant].MaxInWindow() }
 

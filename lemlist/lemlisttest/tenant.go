@@ -1,12 +1,14 @@
 package lemlisttest
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,15 +51,20 @@ type Activity struct {
 	pos int32
 }
 
-// JSON renders the activity exactly as the fake serves it. It renders on
-// each call, so holding many Activity values costs no JSON memory.
+// JSON renders the activity exactly as the fake serves it, or nil once it
+// has been deleted. It renders on each call, so holding many Activity
+// values costs no JSON memory.
 func (a Activity) JSON() json.RawMessage {
 	if a.t == nil {
 		return nil
 	}
 	a.t.mu.RLock()
 	defer a.t.mu.RUnlock()
-	return a.t.d.appendActivity(nil, &a.t.d.acts[a.pos])
+	p, ok := a.t.d.find(a.pos, a.CreatedAt.UnixMilli(), a.ID)
+	if !ok {
+		return nil
+	}
+	return a.t.d.appendActivity(nil, &a.t.d.acts[p])
 }
 
 // Campaign describes one of a tenant's campaigns.
@@ -97,6 +104,12 @@ type ActivitySpec struct {
 	// A key that repeats a generated one comes last, so a decoder that
 	// keeps the last value (like encoding/json) sees it.
 	Fields map[string]any
+	// CreatedAt, when set, is the activity's createdAt (truncated to the
+	// millisecond): a late arrival, visible from now on with a date in the
+	// past, placed among the existing activities (after those with the
+	// same createdAt and a smaller id). Zero puts the activity on top,
+	// one second after the current newest.
+	CreatedAt time.Time
 }
 
 // Name returns the tenant's name.
@@ -163,10 +176,12 @@ func (t *Tenant) InsertActivities(n int) []Activity {
 	return out
 }
 
-// Insert adds one activity per spec on top of the list, in order, each
-// strictly newer than the current newest (one second apart), and returns
-// them newest first. It fails, inserting nothing, on an unknown lead or
-// unencodable fields.
+// Insert adds one activity per spec, in order, and returns them newest
+// first. A spec without CreatedAt goes on top of the list, strictly newer
+// than the current newest (one second apart); one with CreatedAt is a late
+// arrival placed at that date, which shifts the offsets of every older
+// activity. It fails, inserting nothing, on an unknown lead or unencodable
+// fields.
 func (t *Tenant) Insert(specs ...ActivitySpec) ([]Activity, error) {
 	extras := make([][]byte, len(specs))
 	for i, sp := range specs {
@@ -211,6 +226,7 @@ func (t *Tenant) Insert(specs ...ActivitySpec) ([]Activity, error) {
 		}
 	}
 	out := make([]Activity, len(specs))
+	late := false
 	for i, sp := range specs {
 		typ := int32(-1)
 		if sp.Type != "" {
@@ -221,9 +237,45 @@ func (t *Tenant) Insert(specs ...ActivitySpec) ([]Activity, error) {
 			r.aux = int32(len(d.extras))
 			d.extras = append(d.extras, extras[i])
 		}
-		out[len(specs)-1-i] = t.activity(d.push(r))
+		if sp.CreatedAt.IsZero() {
+			out[i] = t.activity(d.push(r))
+			continue
+		}
+		r.at = sp.CreatedAt.UnixMilli()
+		out[i] = t.activity(d.insertAt(r))
+		late = true
 	}
+	if late {
+		d.buildIndexes()
+		for i := range out { // positions moved
+			out[i].pos, _ = d.find(-1, out[i].CreatedAt.UnixMilli(), out[i].ID)
+		}
+	}
+	slices.SortFunc(out, func(a, b Activity) int { return cmp.Compare(b.pos, a.pos) })
 	return out, nil
+}
+
+// Delete removes the activities with these ids, as a user deleting them in
+// lemlist would: every later GET /activities misses them, and the offsets
+// of the older ones shift. Unknown ids are ignored; it returns how many
+// were removed. Activity values of deleted activities render no JSON.
+func (t *Tenant) Delete(ids ...string) int {
+	drop := make(map[[17]byte]bool, len(ids))
+	for _, id := range ids {
+		if suffix, ok := strings.CutPrefix(id, "act_"); ok && len(suffix) == 17 {
+			drop[[17]byte([]byte(suffix))] = true
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d := t.d
+	n := len(d.acts)
+	d.acts = slices.DeleteFunc(d.acts, func(r rec) bool { return drop[r.id] })
+	if removed := n - len(d.acts); removed > 0 {
+		d.buildIndexes()
+		return removed
+	}
+	return 0
 }
 
 // activity builds the exported view of the activity at position p; the

@@ -7,6 +7,14 @@
 // Every request the page makes to a host other than 127.0.0.1 is aborted
 // and fails the test: the page must work without a CDN.
 //
+// The page must also work under its Content-Security-Policy (issue 13, item
+// 11): the test checks that the policy is sent with frame-ancestors 'none',
+// records every securitypolicyviolation event (and Chromium's "Refused to"
+// console errors), opens and closes the settings dialog (whose scroll lock
+// injects styles), and fails on any violation. It types a marker header
+// into the headers editor, runs the query, and fails if the marker reached
+// localStorage (headers are not persisted).
+//
 //   BASE_URL=http://127.0.0.1:8080/ node graphiql.mjs
 //   (or GRAPHQL_URL=http://127.0.0.1:8080/graphql; BASE_URL defaults to its root)
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -56,6 +64,12 @@ try {
     blocked.push(u.href);
     return route.abort('blockedbyclient');
   });
+  await page.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) =>
+      window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`),
+    );
+  });
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   page.on('console', (m) => {
     if (m.type() === 'error') pageErrors.push('console: ' + m.text());
@@ -64,6 +78,8 @@ try {
   const t0 = Date.now();
   const res = await page.goto(baseURL, { waitUntil: 'load', timeout: T });
   if (!res || res.status() !== 200) throw new Error(`GET ${baseURL}: HTTP ${res?.status()}`);
+  const csp = (await res.allHeaders())['content-security-policy'] ?? '';
+  if (!/frame-ancestors 'none'/.test(csp) || !/script-src 'self' 'sha256-/.test(csp)) fail(`the page's Content-Security-Policy is ${JSON.stringify(csp)}`);
 
   const external = await page.$$eval('script[src], link[rel=stylesheet]', (els) =>
     els.map((e) => e.src || e.href).filter((u) => !u.startsWith(location.origin)),
@@ -79,9 +95,19 @@ try {
   const editor = page.locator('.graphiql-query-editor .CodeMirror');
   await editor.waitFor({ state: 'visible', timeout: T });
   console.log(`graphiql: editor ready after ${Date.now() - t0} ms`);
+
+  // A header typed into the editor must not be persisted: type one first,
+  // then the query; once the tab state in storage holds the query,
+  // GraphiQL has stored what it stores of both.
+  const marker = 'e2e-header-marker-' + Date.now();
+  const headersEditor = page.locator('section.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror');
+  await page.getByRole('button', { name: 'Headers' }).click();
+  await headersEditor.waitFor({ state: 'visible', timeout: T });
+  await headersEditor.evaluate((el, h) => el.CodeMirror.setValue(h), JSON.stringify({ 'x-e2e-marker': marker }));
   await editor.evaluate((el, q) => el.CodeMirror.setValue(q), query);
   const inEditor = await editor.evaluate((el) => el.CodeMirror.getValue());
   if (inEditor !== query) throw new Error(`editor holds ${JSON.stringify(inEditor)}`);
+  await page.waitForFunction((q) => (localStorage.getItem('graphiql:tabState') ?? '').includes(q), query, { timeout: T });
 
   await page.locator('button.graphiql-execute-button').click();
 
@@ -109,6 +135,18 @@ try {
   }).then((r) => r.json());
   const directIds = direct?.data?.activities?.nodes?.map((n) => n.id) ?? [];
   if (JSON.stringify(directIds) !== JSON.stringify(ids)) fail(`GraphiQL shows ${JSON.stringify(ids)}, the endpoint answers ${JSON.stringify(directIds)}`);
+
+  await page.waitForFunction((q) => (localStorage.getItem('graphiql:queries') ?? '').includes(q), query, { timeout: T });
+  const persisted = await page.evaluate((m) => Object.keys(localStorage).filter((k) => localStorage.getItem(k).includes(m)), marker);
+  if (persisted.length) fail(`the headers typed in GraphiQL were persisted in localStorage: ${persisted.join(', ')}`);
+  // The settings dialog (Radix UI) locks scrolling with an injected style.
+  await page.getByRole('button', { name: 'Open settings dialog' }).click();
+  await page.getByRole('dialog').waitFor({ state: 'visible', timeout: T });
+  await page.keyboard.press('Escape');
+  await page.getByRole('dialog').waitFor({ state: 'hidden', timeout: T });
+  const violations = await page.evaluate(() => window.__cspViolations);
+  if (violations.length) fail(`Content-Security-Policy violations: ${violations.join(' | ')}`);
+  console.log(`graphiql: ${violations.length} CSP violations; the typed header in ${persisted.length} localStorage keys`);
 
   await page.screenshot({ path: shot, fullPage: false });
   console.log(`graphiql: screenshot ${shot}`);

@@ -5,39 +5,14 @@
 // whole filtered list, ids and order, newest first.
 //
 //   GRAPHQL_URL=http://127.0.0.1:8080/graphql FAKE_URL=http://127.0.0.1:9000/api node paging.mjs
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { GraphQLClient, gql } from 'graphql-request';
-import { assertLoopback, authHeaders, need, outDir } from './env.mjs';
+import { assertLoopback, authHeaders, need } from './env.mjs';
+import { cases, check, checkNodes, compare, fakeActivities } from './fake.mjs';
 
 const graphqlURL = assertLoopback(need('GRAPHQL_URL'));
-const fakeURL = assertLoopback(need('FAKE_URL'));
-const fakeKey = process.env.FAKE_KEY || 'test-key';
-
 const client = new GraphQLClient(graphqlURL, { headers: authHeaders() });
 
-// ---------------------------------------------------------------- the fake
-
-/** Every activity the fake serves for the filter, newest first, unpaged. */
-async function fakeActivities(filter) {
-  const all = [];
-  for (let offset = 0; ; offset += 100) {
-    const u = new URL(fakeURL + '/activities');
-    u.search = new URLSearchParams({ version: 'v2', ...filter, offset: String(offset), limit: '100' });
-    const res = await fetch(u, { headers: { authorization: 'Basic ' + Buffer.from(':' + fakeKey).toString('base64') } });
-    if (!res.ok) throw new Error(`fake ${u}: HTTP ${res.status} ${await res.text()}`);
-    const page = await res.json();
-    all.push(...page);
-    if (page.length < 100) return all;
-  }
-}
-
 // ---------------------------------------------------------------- GraphQL
-
-class Mismatch extends Error {}
-const check = (ok, msg) => {
-  if (!ok) throw new Mismatch(msg);
-};
 
 const fields = gql`
   fragment Page on ActivityConnection {
@@ -132,46 +107,9 @@ async function pageBackward(list, vars, size) {
   }
 }
 
-function compare(name, got, want) {
-  const dups = got.length - new Set(got).size;
-  check(dups === 0, `${name}: ${dups} duplicate ids`);
-  const n = Math.min(got.length, want.length);
-  for (let i = 0; i < n; i++) {
-    check(got[i] === want[i], `${name}: position ${i}: got ${got[i]}, the fake has ${want[i]}`);
-  }
-  check(got.length === want.length, `${name}: got ${got.length} activities, the fake has ${want.length}`);
-}
-
-function checkNodes(name, nodes, wantRows, filter) {
-  const byId = new Map(wantRows.map((r) => [r._id, r]));
-  for (const n of nodes) {
-    const r = byId.get(n.id);
-    if (filter.type) check(n.type === filter.type, `${name}: ${n.id} has type ${n.type}, not ${filter.type}`);
-    check(n.type === r.type, `${name}: ${n.id}: type ${n.type}, the fake says ${r.type}`);
-    check(Date.parse(n.createdAt) === Date.parse(r.createdAt), `${name}: ${n.id}: createdAt ${n.createdAt}, the fake says ${r.createdAt}`);
-  }
-}
-
 // ---------------------------------------------------------------- cases
 
-const results = [];
-let failed = 0;
-
-async function run(name, fn) {
-  const t0 = Date.now();
-  try {
-    const info = await fn();
-    const ms = Date.now() - t0;
-    results.push({ name, ok: true, ms, ...info });
-    console.log(`ok   ${name}: ${info.count} activities in ${info.pages} pages, ${ms} ms`);
-  } catch (err) {
-    failed++;
-    const ms = Date.now() - t0;
-    const msg = err instanceof Mismatch ? err.message : (err.stack ?? String(err));
-    results.push({ name, ok: false, ms, error: msg });
-    console.log(`FAIL ${name}: ${msg}`);
-  }
-}
+const { run, finish } = cases('paging', { graphqlURL, fakeURL: process.env.FAKE_URL });
 
 const sent = await fakeActivities({ type: 'emailsSent' });
 if (sent.length < 2 * 37) {
@@ -221,9 +159,4 @@ await run(`lead("${leadId}").activities(first: 2) forward to the end`, async () 
   return { count: got.ids.length, pages: got.pages };
 });
 
-writeFileSync(join(outDir(), 'paging.json'), JSON.stringify({ graphqlURL, fakeURL, results }, null, 2) + '\n');
-if (failed) {
-  console.error(`FAIL: ${failed} paging case(s) failed`);
-  process.exit(1);
-}
-console.log(`paging: ${results.length} cases ok`);
+finish();

@@ -1,4 +1,4 @@
-package graph_test
+package fastrows_test
 
 import (
 	"bytes"
@@ -15,18 +15,43 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/graph/fastrows"
+	"github.com/lemlist-graphql/server/internal/gateway"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/upstream"
 )
 
 // fastRowsEnv serves one fake through two servers: gqlgen alone, and with
-// graph.FastRows.
+// the extension.
 type fastRowsEnv struct {
 	fake        *lemlisttest.Server
 	plain, fast http.Handler
-	rows        *graph.FastRows
+	rows        *fastrows.Extension
 	schema      *ast.Schema
+}
+
+// server is the server's HTTP stack (gateway.New) over up, serving POST
+// /graphql as one tenant, with rows (nil: every field is gqlgen's): what
+// differs between the two servers of a fastRowsEnv is the extension only.
+// The complexity limit is raised: every field of every type, 100 rows,
+// costs more than the server's limit allows.
+func server(t *testing.T, rows *fastrows.Extension, up upstream.Upstream) http.Handler {
+	t.Helper()
+	g, err := gateway.New(gateway.Options{
+		Auth:           gateway.OpenAuth(&gateway.Tenant{Upstream: up}),
+		FastRows:       rows,
+		RequestTimeout: 5 * time.Second,
+		// The defaults of config.go, but the complexity.
+		MaxBodyBytes:     1 << 20,
+		ComplexityLimit:  1 << 20,
+		DepthLimit:       12,
+		ParserTokenLimit: 15000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g.Handler()
 }
 
 func newFastRowsEnv(t *testing.T) *fastRowsEnv {
@@ -36,14 +61,12 @@ func newFastRowsEnv(t *testing.T) *fastRowsEnv {
 		Dataset:   lemlisttest.DatasetOptions{Seed: 7, Activities: 3000},
 	})
 	t.Cleanup(fake.Close)
-	up := upstream.Client(fake.Tenant(lemlisttest.DefaultTenant).Client(counted(nil),
+	counted := lemlist.WithHTTPClient(&http.Client{Transport: gateway.UpstreamTransport(http.DefaultTransport)})
+	up := upstream.Client(fake.Tenant(lemlisttest.DefaultTenant).Client(counted,
 		lemlist.WithRetry(lemlist.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})))
-	e := &fastRowsEnv{fake: fake, rows: graph.NewFastRows(), schema: graph.NewExecutableSchema(graph.Config{}).Schema()}
-	// Every field of every type, 100 rows, costs more than the server's
-	// complexity limit allows.
-	const complexity = 1 << 20
-	e.plain = graphServer(t, stackOptions{up: up, deadline: 5 * time.Second, complexity: complexity})
-	e.fast = graphServer(t, stackOptions{up: up, rows: e.rows, deadline: 5 * time.Second, complexity: complexity})
+	e := &fastRowsEnv{fake: fake, rows: fastrows.New(), schema: graph.NewExecutableSchema(graph.Config{}).Schema()}
+	e.plain = server(t, nil, up)
+	e.fast = server(t, e.rows, up)
 	return e
 }
 

@@ -1,4 +1,4 @@
-package graph
+package fastrows
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ func FuzzAppendQuoted(f *testing.F) {
 	})
 }
 
-// The resolver fields FastRows leaves to gqlgen come from ResolverRoot.
+// The resolver fields the extension leaves to gqlgen come from ResolverRoot.
 func TestResolverFields(t *testing.T) {
 	got := resolverFields()
 	for _, f := range []string{"lead.activities", "lead.campaign", "lead.contact", "campaign.activities", "contactcampaign.campaign", "query.activities"} {
@@ -40,7 +40,7 @@ func TestResolverFields(t *testing.T) {
 
 // The generated accessors are found and used for the models' members.
 func TestTypedAccessors(t *testing.T) {
-	x := NewFastRows()
+	x := New()
 	for _, tc := range []struct {
 		t     reflect.Type
 		field string

@@ -1,0 +1,224 @@
+package mirror_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/lemlist-graphql/server/lemlist"
+	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
+	"github.com/lemlist-graphql/server/mirror"
+	"github.com/lemlist-graphql/server/mirror/sqlite"
+)
+
+// faulty is a store whose writes fail while err is set: the faults a real
+// database does not produce on demand (a full disk).
+type faulty struct {
+	mirror.Store
+	err atomic.Pointer[error]
+}
+
+func (f *faulty) Apply(ctx context.Context, tenant string, b mirror.Batch) (mirror.Applied, error) {
+	if p := f.err.Load(); p != nil {
+		return mirror.Applied{}, *p
+	}
+	return f.Store.Apply(ctx, tenant, b)
+}
+
+func TestFullDiskFailsThenRecovers(t *testing.T) {
+	t.Parallel()
+	fake := newFake(t, 800)
+	clk := &clock{now: t0.Add(time.Minute)}
+	store := &faulty{Store: openStore(t, "")}
+	e := newEngine(t, store, newCounted(fake).List, mirror.Options{Now: clk.Now, Since: t0.Add(-100 * 24 * time.Hour)})
+	if err := e.Backfill(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	full := errors.New("database or disk is full")
+	store.err.Store(&full)
+	fake.InsertActivities(2)
+	clk.Add(10 * time.Second)
+	if err := e.Poll(t.Context()); !errors.Is(err, full) {
+		t.Fatalf("poll on a full disk: %v", err)
+	}
+	s := status(t, e)
+	if s.State != mirror.StateFailing || !strings.Contains(s.LastError, "disk is full") || s.Counters.Failures != 1 || s.Activities != 800 {
+		t.Errorf("status on a full disk: %+v", s)
+	}
+	// Webhooks fail too, and say so.
+	if err := e.Ingest(t.Context(), []*lemlist.Activity{{ID: "act_x", Type: "emailsSent", CreatedAt: t0}}); !errors.Is(err, full) {
+		t.Errorf("ingest on a full disk: %v", err)
+	}
+	store.err.Store(nil)
+	if err := e.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(t, e); s.State != mirror.StateLive || s.LastError != "" {
+		t.Errorf("status after recovery: %+v", s)
+	}
+	checkExact(t, store, truth(t, fake, time.Time{}))
+}
+
+func TestLockedDatabaseFailsThenRecovers(t *testing.T) {
+	t.Parallel()
+	fake := newFake(t, 300)
+	clk := &clock{now: t0.Add(time.Minute)}
+	path := filepath.Join(t.TempDir(), "mirror.db")
+	store, err := sqlite.Open(t.Context(), path, sqlite.Options{BusyTimeout: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	e := newEngine(t, store, newCounted(fake).List, mirror.Options{Now: clk.Now, Since: t0.Add(-100 * 24 * time.Hour)})
+	if err := e.Backfill(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// Another process holds the write lock.
+	other, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	fake.InsertActivities(1)
+	clk.Add(10 * time.Second)
+	if err := e.Poll(t.Context()); err == nil {
+		t.Fatal("poll wrote through another process's lock")
+	}
+	s := status(t, e)
+	if s.State != mirror.StateFailing || !strings.Contains(s.LastError, "locked") {
+		t.Errorf("status with a locked database: %+v", s)
+	}
+	if _, err := conn.ExecContext(t.Context(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if err := e.Poll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(t, e); s.State != mirror.StateLive {
+		t.Errorf("status after the lock: %+v", s)
+	}
+	checkExact(t, store, truth(t, fake, time.Time{}))
+}
+
+func TestUpstreamFailureIsFailing(t *testing.T) {
+	t.Parallel()
+	fake := newFake(t, 300)
+	clk := &clock{now: t0.Add(time.Minute)}
+	store := openStore(t, "")
+	e := newEngine(t, store, newCounted(fake).List, mirror.Options{Now: clk.Now, Since: t0.Add(-100 * 24 * time.Hour)})
+	fake.FailNext(503, 1)
+	if err := e.Backfill(t.Context()); lemlist.StatusCode(err) != 503 {
+		t.Fatalf("backfill: %v", err)
+	}
+	if s := status(t, e); s.State != mirror.StateFailing || !strings.Contains(s.LastError, "503") || s.Activities != 0 {
+		t.Errorf("status: %+v", s)
+	}
+	if err := e.Backfill(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(t, e); s.State != mirror.StateLive {
+		t.Errorf("status: %+v", s)
+	}
+}
+
+// leased is a store with leases: held is whether the engine gets it.
+type leased struct {
+	mirror.Store
+	held     atomic.Bool
+	mu       sync.Mutex
+	acquired int
+	released []string
+}
+
+func (l *leased) AcquireLease(_ context.Context, tenant, holder string, ttl time.Duration) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.acquired++
+	return l.held.Load(), nil
+}
+
+func (l *leased) ReleaseLease(_ context.Context, tenant, holder string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.released = append(l.released, tenant+"/"+holder)
+	return nil
+}
+
+// waitFor polls cond until it holds; the test's deadline bounds it.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	give := time.After(2 * time.Minute)
+	for !cond() {
+		select {
+		case <-give:
+			t.Fatalf("gave up waiting for %s", what)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func TestRunSyncsOnlyWithTheLease(t *testing.T) {
+	t.Parallel()
+	now := time.Now().UTC()
+	fake := lemlisttest.NewServer(lemlisttest.Options{
+		Dataset:   lemlisttest.DatasetOptions{Seed: 3, Activities: 400, Now: now.Add(-time.Minute)},
+		RateLimit: lemlisttest.NoRateLimit,
+	})
+	t.Cleanup(fake.Close)
+	store := &leased{Store: openStore(t, "")}
+	var mu sync.Mutex
+	var published []string
+	e := newEngine(t, store, newCounted(fake).List, mirror.Options{
+		PollInterval: 20 * time.Millisecond, LeaseTTL: 60 * time.Millisecond, Holder: "replica-1",
+		OnIngest: func(_ string, rows []*lemlist.Activity) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, a := range rows {
+				published = append(published, a.ID)
+			}
+		},
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+
+	// Without the lease: nothing synced.
+	waitFor(t, "a lease attempt", func() bool { store.mu.Lock(); defer store.mu.Unlock(); return store.acquired >= 2 })
+	if s := status(t, e); s.Syncing || calls(fake) != 0 {
+		t.Errorf("without the lease: %+v, %d calls", s, calls(fake))
+	}
+	store.held.Store(true)
+	waitFor(t, "LIVE", func() bool { s := status(t, e); return s.State == mirror.StateLive && s.Syncing })
+	late, err := fake.Insert(lemlisttest.ActivitySpec{CreatedAt: time.Now().Add(-time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new activity", func() bool { mu.Lock(); defer mu.Unlock(); return len(published) == 1 })
+	if published[0] != late[0].ID {
+		t.Errorf("published %v, want %s", published, late[0].ID)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if s := status(t, e); s.Syncing || len(store.released) != 1 || store.released[0] != "tenant/replica-1" {
+		t.Errorf("after Run: syncing %v, released %v", s.Syncing, store.released)
+	}
+	checkExact(t, store, truth(t, fake, time.Time{}))
+}
