@@ -11,6 +11,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
+	"github.com/lemlist-graphql/server/feed"
 	"github.com/lemlist-graphql/server/graph"
 	"github.com/lemlist-graphql/server/upstream"
 )
@@ -211,9 +212,10 @@ var errWSUnauthenticated = errors.New("unauthenticated: send authorization in th
 // wsInit authenticates a websocket from its connection_init payload's
 // authorization entry, unless its upgrade request was authenticated.
 // It also gives the connection its cap of live subscriptions
-// (connsubs.go).
+// (feed.ConnectionLimit: a websocket carries any number of subscribe
+// messages).
 func (g *Gateway) wsInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-	ctx = withConnSubs(ctx, g.o.MaxSubscriptionsPerConnection)
+	ctx = feed.WithConnectionLimit(ctx, feed.NewConnectionLimit(g.o.MaxSubscriptionsPerConnection))
 	if tenantFrom(ctx) != nil {
 		return ctx, nil, nil
 	}

@@ -52,6 +52,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/lemlist-graphql/server/feed"
 	"github.com/lemlist-graphql/server/graph"
 	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/graph/loaders"
@@ -91,7 +92,7 @@ type Options struct {
 	Live *LiveFeed
 	// MaxSubscriptionsPerConnection caps the live subscriptions of one
 	// websocket (MAX_SUBSCRIPTIONS_PER_CONNECTION); 0 means
-	// DefaultMaxSubscriptionsPerConnection.
+	// feed.DefaultMaxSubscriptionsPerConnection.
 	MaxSubscriptionsPerConnection int
 	// FastRows writes the rows of activity connections (FAST_ROWS); nil
 	// leaves every field to gqlgen.
@@ -179,7 +180,7 @@ func New(o Options) (*Gateway, error) {
 		o.MaxPageSize = graph.DefaultMaxPageSize
 	}
 	if o.MaxSubscriptionsPerConnection <= 0 {
-		o.MaxSubscriptionsPerConnection = DefaultMaxSubscriptionsPerConnection
+		o.MaxSubscriptionsPerConnection = feed.DefaultMaxSubscriptionsPerConnection
 	}
 	if o.APQMaxBytes <= 0 {
 		o.APQMaxBytes = DefaultAPQMaxBytes

@@ -279,9 +279,6 @@ func (f tenantFeed) Subscribe(ctx context.Context, filter feed.Filter) (*feed.Su
 	if t == nil {
 		return nil, errors.New("live feed: no tenant in the context")
 	}
-	if err := acquireConnSlot(ctx); err != nil {
-		return nil, err
-	}
 	id, up := "", t.Upstream
 	if f.perTenant {
 		id = t.ID
