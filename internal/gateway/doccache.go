@@ -2,13 +2,13 @@ package gateway
 
 import (
 	"context"
-	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/lemlist-graphql/server/internal/lru"
 )
 
 // The executor's two caches of documents: the automatic persisted
@@ -40,69 +40,38 @@ func textCost(hash, query string) int64 { return int64(len(hash) + len(query) + 
 // its source, plus the entry's own bookkeeping.
 func docCost(query string, _ *ast.QueryDocument) int64 { return 40*int64(len(query)) + 1024 }
 
-// sizedCache is a least-recently-used graphql.Cache bounded by the sum of
-// its entries' costs; an entry costing more than a maxDocShare-th of the
-// bound is not kept. It is safe for concurrent use.
-//
-// (internal/lru, from branch shared, is the same with a TTL: when it is
-// on main, sizedCache becomes an lru.Cache with MaxBytes and Cost.)
+// sizedCache is a graphql.Cache over an internal/lru cache bounded by
+// the sum of its entries' costs, which keeps no entry costing more than a
+// maxDocShare-th of the bound. It is safe for concurrent use.
 type sizedCache[V any] struct {
-	maxBytes, maxEntry int64
-	cost               func(string, V) int64
-
-	mu    sync.Mutex
-	lru   *simplelru.LRU[string, sizedEntry[V]]
-	bytes int64
-}
-
-type sizedEntry[V any] struct {
-	v    V
-	cost int64
+	c        *lru.Cache[string, V]
+	cost     func(string, V) int64
+	maxEntry int64
 }
 
 var _ graphql.Cache[string] = (*sizedCache[string])(nil)
 
 func newSizedCache[V any](maxBytes int64, cost func(string, V) int64) *sizedCache[V] {
-	c := &sizedCache[V]{maxBytes: maxBytes, maxEntry: maxBytes / maxDocShare, cost: cost}
-	c.lru, _ = simplelru.NewLRU(1<<30, func(_ string, e sizedEntry[V]) { c.bytes -= e.cost })
-	return c
+	return &sizedCache[V]{
+		c:    lru.New(lru.Options[string, V]{MaxBytes: maxBytes, Cost: cost}),
+		cost: cost, maxEntry: maxBytes / maxDocShare,
+	}
 }
 
 // Get implements graphql.Cache.
-func (c *sizedCache[V]) Get(_ context.Context, key string) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.lru.Get(key)
-	return e.v, ok
-}
+func (c *sizedCache[V]) Get(_ context.Context, key string) (V, bool) { return c.c.Get(key) }
 
 // Add implements graphql.Cache: it keeps v unless it costs more than its
-// share, and evicts the least recently used entries beyond the bound.
+// share; the least recently used entries beyond the bound go.
 func (c *sizedCache[V]) Add(_ context.Context, key string, v V) {
-	e := sizedEntry[V]{v: v, cost: c.cost(key, v)}
-	if e.cost > c.maxEntry {
+	if c.cost(key, v) > c.maxEntry {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.lru.Peek(key); ok {
-		c.bytes -= old.cost // Add replaces it without an eviction
-	}
-	c.lru.Add(key, e)
-	c.bytes += e.cost
-	for c.bytes > c.maxBytes {
-		if _, _, ok := c.lru.RemoveOldest(); !ok {
-			break
-		}
-	}
+	c.c.Add(key, v)
 }
 
 // size returns the entries held and the sum of their costs.
-func (c *sizedCache[V]) size() (entries int, bytes int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lru.Len(), c.bytes
-}
+func (c *sizedCache[V]) size() (entries int, bytes int64) { return c.c.Size() }
 
 // persistedQueries is gqlgen's AutomaticPersistedQuery, except that it
 // keeps a document only once it has parsed and validated: gqlgen's stores

@@ -193,9 +193,11 @@ func New(o Options) (*Gateway, error) {
 		o.KeyVerdictTTL = DefaultKeyVerdictTTL
 	}
 	g := &Gateway{
-		o: o, answers: newResponseCache(o.ResponseTTL, o.ResponseMaxBytes), keys: newKeyVerdicts(o.KeyVerdictTTL, o.RequestTimeout), present: present,
+		o: o, answers: newResponseCache(o.ResponseTTL, o.ResponseMaxBytes), keys: newKeyVerdicts(o.KeyVerdictTTL, o.RequestTimeout, nil), present: present,
 		apq: newPersistedQueries(o.APQMaxBytes), docs: newSizedCache(o.QueryCacheMaxBytes, docCost),
 	}
+	o.Metrics.CounterFunc("lemlist_key_checks_total", "Checks of pass-through keys with lemlist (GET /team) for want of a fresh verdict.",
+		func() float64 { return float64(g.keys.checks.Load()) })
 	o.Metrics.GaugeFunc("graphql_apq_cache_bytes", "Estimated memory of the persisted queries (APQ) kept; bounded.", func() float64 {
 		_, b := g.apq.store.size()
 		return float64(b)

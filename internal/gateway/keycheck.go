@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/internal/lru"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/upstream"
 )
@@ -60,26 +59,22 @@ func errKeyRejected() error {
 // (upstream.TenantID: a hash, never the key). It is safe for concurrent
 // use; a nil *keyVerdicts checks nothing.
 type keyVerdicts struct {
-	ttl     time.Duration
 	timeout time.Duration // of a check call
-	now     func() time.Time
-
-	mu  sync.Mutex
-	lru *simplelru.LRU[string, verdict]
+	// verdicts holds true for an accepted key, false for a rejected one,
+	// each for the TTL from when it was given.
+	verdicts *lru.Cache[string, bool]
 
 	flights singleflight.Group
 	checks  atomic.Uint64 // calls made
 }
 
-type verdict struct {
-	accepted bool
-	at       time.Time
-}
-
-func newKeyVerdicts(ttl, timeout time.Duration) *keyVerdicts {
-	v := &keyVerdicts{ttl: ttl, timeout: timeout, now: time.Now}
-	v.lru, _ = simplelru.NewLRU[string, verdict](maxKeyVerdicts, nil)
-	return v
+// newKeyVerdicts keeps verdicts for ttl by the clock now (nil: time.Now);
+// a check call may take timeout.
+func newKeyVerdicts(ttl, timeout time.Duration, now func() time.Time) *keyVerdicts {
+	return &keyVerdicts{
+		timeout:  timeout,
+		verdicts: lru.New(lru.Options[string, bool]{MaxEntries: maxKeyVerdicts, TTL: ttl, Now: now}),
+	}
 }
 
 // check returns nil when lemlist accepts t's key, by a verdict younger
@@ -124,13 +119,7 @@ func rejection(accepted bool) error {
 
 // get returns the verdict on tenant, if one younger than the TTL is kept.
 func (v *keyVerdicts) get(tenant string) (accepted, known bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	e, ok := v.lru.Get(tenant)
-	if !ok || v.now().Sub(e.at) >= v.ttl {
-		return false, false
-	}
-	return e.accepted, true
+	return v.verdicts.Get(tenant)
 }
 
 // note keeps a verdict on tenant's key, given now.
@@ -138,9 +127,7 @@ func (v *keyVerdicts) note(tenant string, accepted bool) {
 	if v == nil {
 		return
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.lru.Add(tenant, verdict{accepted: accepted, at: v.now()})
+	v.verdicts.Add(tenant, accepted)
 }
 
 // observe notes the verdict an answer of lemlist to tenant's key gives:

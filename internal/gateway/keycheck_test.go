@@ -41,8 +41,7 @@ func (u *teamUpstream) fail(err error) { u.err.Store(&err) }
 func TestKeyVerdicts(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1e9, 0)
-	v := newKeyVerdicts(30*time.Second, time.Second)
-	v.now = func() time.Time { return now }
+	v := newKeyVerdicts(30*time.Second, time.Second, func() time.Time { return now })
 	up := &teamUpstream{}
 	tn := &Tenant{Upstream: up, ID: "t1", verify: true}
 	rejected := &lemlist.ErrorResponse{StatusCode: http.StatusUnauthorized, Message: "no"}
@@ -95,7 +94,7 @@ func isRejected(err error) bool {
 // Concurrent operations of one key share one check; verdicts are bounded.
 func TestKeyVerdictsShared(t *testing.T) {
 	t.Parallel()
-	v := newKeyVerdicts(time.Minute, time.Second)
+	v := newKeyVerdicts(time.Minute, time.Second, nil)
 	up := &teamUpstream{release: make(chan struct{})}
 	tn := &Tenant{Upstream: up, ID: "t1", verify: true}
 	var wg sync.WaitGroup
@@ -120,10 +119,7 @@ func TestKeyVerdictsShared(t *testing.T) {
 	for i := range maxKeyVerdicts + 10 {
 		v.note(strconv.Itoa(i), false)
 	}
-	v.mu.Lock()
-	n := v.lru.Len()
-	v.mu.Unlock()
-	if n != maxKeyVerdicts {
+	if n, _ := v.verdicts.Size(); n != maxKeyVerdicts {
 		t.Errorf("%d verdicts kept, want %d", n, maxKeyVerdicts)
 	}
 }
