@@ -19,11 +19,12 @@
 //     from event streams once their operation is a subscription;
 //   - then gqlgen's executor (executor.go), which picks a transport
 //     (transport.go has our own POST and GET, sse.go wraps gqlgen's SSE)
-//     and runs the operation
-//     through its extensions, in the order of the list in extensions:
-//     tracing's operation span, introspection, persisted queries, the
-//     shape and complexity limits (limits.go), the operation's tenant
-//     scope (operation.go: the response cache of respcache.go, the
+//     and runs the operation through its extensions, in the order of
+//     the list in extensions: tracing's operation span, introspection,
+//     persisted queries (doccache.go, which also bounds the parsed
+//     queries), the shape and complexity limits (limits.go), the
+//     operation's tenant scope (operation.go: a pass-through key's check
+//     of keycheck.go, the response cache of respcache.go, the
 //     per-operation loaders over the tenant's upstream, tracked by
 //     tracking.go), graph/fastrows, the outcome noted for the log line,
 //     and the live subscriptions.
@@ -38,8 +39,10 @@
 // Beside gqlgen, it imports graph (the schema, resolvers and error codes),
 // graph/fastrows (the optional row writer), graph/loaders, lemlist (caller
 // keys, typed errors), lemlisttest (the demo's emitter), upstream, feed,
-// metrics, tracing and web. Nothing imports it but the server's main
-// package and tests.
+// metrics, tracing, internal/lru (its caches), internal/sdl and
+// internal/trusted (the schema route, trusted documents) and web. Nothing
+// imports it
+// but the server's main package and tests.
 package gateway
 
 import (
