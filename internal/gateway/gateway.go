@@ -41,8 +41,7 @@
 // keys, typed errors), lemlisttest (the demo's emitter), upstream, feed,
 // metrics, tracing, internal/lru (its caches), internal/sdl and
 // internal/trusted (the schema route, trusted documents) and web. Nothing
-// imports it
-// but the server's main package and tests.
+// imports it but the server's main package and tests.
 package gateway
 
 import (
