@@ -48,6 +48,7 @@ type config struct {
 	MaxPageSize   int
 
 	ComplexityLimit  int
+	MaxUpstreamCalls int // a query's estimated upstream calls; 0: unbounded
 	DepthLimit       int
 	ParserTokenLimit int
 	MaxBodyBytes     int64
@@ -139,6 +140,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "cache-max-bytes", usage: "memory bound of the cache, in bytes or with a KiB, MiB or GiB suffix", def: "64MiB", set: bytesVar(&c.CacheMaxBytes, 64<<10)},
 		{name: "max-page-size", usage: "largest first or last a connection accepts", def: "500", set: intVar(&c.MaxPageSize, 1, 10000)},
 		{name: "complexity-limit", usage: "highest cost of an operation (a connection costs its page size times its selection); 0 disables", def: "20000", set: intVar(&c.ComplexityLimit, 0, 1<<30)},
+		{name: "max-upstream-calls", usage: "most upstream calls a query may be estimated at before it runs (probes of last, one list per merged type or lead, activityStats' maxUpstreamCalls, nested connections and lookups, for every row above them); beyond it the query is refused with UPSTREAM_BUDGET_EXCEEDED, whose extensions give the estimate and the limit, and an admitted query never makes more calls than its estimate; 0 disables", def: "2000", set: intVar(&c.MaxUpstreamCalls, 0, 1<<30)},
 		{name: "depth-limit", usage: "deepest field nesting of an operation (introspection excluded); 0 disables", def: "12", set: intVar(&c.DepthLimit, 0, 1000)},
 		{name: "parser-token-limit", usage: "most tokens a query document may have; 0 disables", def: "15000", set: intVar(&c.ParserTokenLimit, 0, 1<<24)},
 		{name: "max-body-bytes", usage: "largest request body, in bytes or with a KiB or MiB suffix; larger bodies get 413", def: "1MiB", set: bytesVar(&c.MaxBodyBytes, 1<<10)},

@@ -26,7 +26,7 @@ var allSettings = []string{
 	"read-timeout", "write-timeout", "idle-timeout", "shutdown-grace",
 	"trusted-documents", "metrics-addr", "log-level", "demo-activities", "demo-seed",
 	"poll-interval", "webhook-secret", "redis-url", "redis-namespace", "redis-fallback-replicas", "response-cache-ttl", "fast-rows",
-	"allowed-hosts", "metrics-token", "max-subscriptions-per-connection",
+	"allowed-hosts", "metrics-token", "max-subscriptions-per-connection", "max-upstream-calls",
 }
 
 func TestHelpListsEverySetting(t *testing.T) {

@@ -339,6 +339,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		AllowedHosts:     cfg.AllowedHosts,
 		MaxPageSize:      cfg.MaxPageSize,
 		ComplexityLimit:  cfg.ComplexityLimit,
+		MaxUpstreamCalls: cfg.MaxUpstreamCalls,
 		DepthLimit:       cfg.DepthLimit,
 		ParserTokenLimit: cfg.ParserTokenLimit,
 		Introspection:    cfg.Introspection,

@@ -94,6 +94,11 @@ func (g *Gateway) extensions() []graphql.HandlerExtension {
 	if n := g.o.ComplexityLimit; n > 0 {
 		exts = append(exts, extension.FixedComplexityLimit(n))
 	}
+	if n := g.o.MaxUpstreamCalls; n > 0 {
+		// Last of the limits: the dearest to compute, on the valid
+		// operations of a sane shape only.
+		exts = append(exts, upstreamBudget{limit: n, maxPage: g.o.MaxPageSize})
+	}
 	exts = append(exts, &tenantScope{g: g}) // the operation's tenant, loaders and cached answer
 	if g.o.FastRows != nil {
 		exts = append(exts, g.o.FastRows)

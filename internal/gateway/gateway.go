@@ -22,8 +22,8 @@
 //     and runs the operation through its extensions, in the order of
 //     the list in extensions: tracing's operation span, introspection,
 //     persisted queries (doccache.go, which also bounds the parsed
-//     queries), the shape and complexity limits (limits.go), the
-//     operation's tenant scope (operation.go: a pass-through key's check
+//     queries), the shape and complexity limits (limits.go), the price
+//     in upstream calls (budget.go), the operation's tenant scope (operation.go: a pass-through key's check
 //     of keycheck.go, the response cache of respcache.go, the
 //     per-operation loaders over the tenant's upstream, tracked by
 //     tracking.go), graph/fastrows, the outcome noted for the log line,
@@ -124,6 +124,9 @@ type Options struct {
 	// ComplexityLimit, DepthLimit and ParserTokenLimit bound an operation;
 	// 0 turns each off.
 	ComplexityLimit, DepthLimit, ParserTokenLimit int
+	// MaxUpstreamCalls bounds a query's estimated upstream calls
+	// (MAX_UPSTREAM_CALLS, budget.go); 0 turns the check off.
+	MaxUpstreamCalls int
 	// Introspection turns introspection on, and field suggestions with it.
 	Introspection bool
 	// ResponseTTL keeps the answers of queries that succeeded that long

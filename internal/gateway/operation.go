@@ -3,8 +3,6 @@ package gateway
 import (
 	"cmp"
 	"context"
-	"strconv"
-	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -17,19 +15,18 @@ import (
 )
 
 // tenantScope runs each operation as its tenant: over fresh loaders on the
-// tenant's upstream (tracked, for the request's log line), with a caller
-// key of its own for the rate limiter, so that the per-key limiter shares
-// slots round-robin between operations and one heavy query cannot starve
-// the others. A pass-through tenant's key is checked first (keycheck.go).
+// tenant's upstream (tracked, for the request's log line; budgeted, to its
+// estimate of calls, budget.go), with its client's caller key for the rate
+// limiter (Tenant.caller), so that the per-key limiter shares slots
+// round-robin between clients and one client's parallel operations cannot
+// starve the others. A pass-through tenant's key is checked first
+// (keycheck.go).
 // An operation that has no deadline yet (over a websocket or
 // an event stream) gets RequestTimeout; a subscription gets none, and
 // lifts the server's timeouts from its event stream. A query
 // answered recently is answered from the response cache (respcache.go)
 // without running.
-type tenantScope struct {
-	g       *Gateway
-	callers atomic.Uint64
-}
+type tenantScope struct{ g *Gateway }
 
 var _ interface {
 	graphql.HandlerExtension
@@ -45,7 +42,6 @@ func (*tenantScope) Validate(graphql.ExecutableSchema) error { return nil }
 // InterceptOperation implements graphql.OperationInterceptor.
 func (s *tenantScope) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	g := s.g
-	caller := strconv.FormatUint(s.callers.Add(1), 10)
 	t := tenantFrom(ctx)
 	if t == nil {
 		err := gqlerror.Errorf("unauthenticated")
@@ -63,10 +59,14 @@ func (s *tenantScope) InterceptOperation(ctx context.Context, next graphql.Opera
 			return hit
 		}
 	}
-	ctx = lemlist.WithCaller(ctx, caller)
+	ctx = lemlist.WithCaller(ctx, t.caller())
 	lo := g.o.Loaders
 	lo.OnBatch, lo.Tenant = g.o.Metrics.LoaderBatch, cmp.Or(t.ID, "server")
-	ctx = loaders.NewContext(ctx, loaders.New(tracked{t.Upstream}, lo))
+	up := t.Upstream
+	if b := budgetFrom(graphql.GetOperationContext(ctx)); b != nil {
+		up = budgeted{up: up, b: b} // never more calls than estimated
+	}
+	ctx = loaders.NewContext(ctx, loaders.New(tracked{up}, lo))
 	rh := next(ctx)
 	if keep != nil {
 		rh = keep(rh)
