@@ -151,17 +151,27 @@ func TestCacheIsolation(t *testing.T) {
 	if !slices.Equal(alpha1, expectedIDs(t, fake, "alpha", 4)) || !slices.Equal(beta1, expectedIDs(t, fake, "beta", 4)) {
 		t.Fatalf("alpha %v, beta %v: each should see its own", alpha1, beta1)
 	}
-	reqs := fake.Requests()
+	// Each key was checked once (GET /team, keycheck.go), then listed.
+	var reqs []lemlisttest.Request
+	for _, r := range fake.Requests() {
+		if r.Path == "/team" {
+			continue
+		}
+		reqs = append(reqs, r)
+	}
 	if len(reqs) != 2 || reqs[0].Tenant != "alpha" || reqs[1].Tenant != "beta" || reqs[0].Query.Encode() != reqs[1].Query.Encode() {
 		t.Fatalf("upstream calls: %+v", reqs)
+	}
+	if n := fake.CountRequests("/team"); n != 2 {
+		t.Fatalf("%d key checks, want one per key", n)
 	}
 	alpha2 := activityIDs(t, s.post(t, query, basicHeader("", keyAlpha)))
 	beta2 := activityIDs(t, s.post(t, query, basicHeader("", keyBeta)))
 	if !slices.Equal(alpha1, alpha2) || !slices.Equal(beta1, beta2) {
 		t.Errorf("cached answers differ: alpha %v/%v beta %v/%v", alpha1, alpha2, beta1, beta2)
 	}
-	if n := len(fake.Requests()); n != 2 {
-		t.Errorf("repeats made %d more upstream calls, want 0 (cached)", n-2)
+	if n := len(fake.Requests()); n != 4 {
+		t.Errorf("repeats made %d more upstream calls, want 0 (cached, and the keys' verdicts too)", n-4)
 	}
 }
 

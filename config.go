@@ -48,11 +48,15 @@ type config struct {
 	MaxPageSize   int
 
 	ComplexityLimit  int
+	MaxUpstreamCalls int // a query's estimated upstream calls; 0: unbounded
 	DepthLimit       int
 	ParserTokenLimit int
 	MaxBodyBytes     int64
 	Introspection    bool
 	CORSOrigins      []string // exact origins, or "*"
+	// AllowedHosts are the Host names an open server (no tokens) answers
+	// besides loopback's, against DNS rebinding; "*" is any.
+	AllowedHosts []string
 
 	RequestTimeout    time.Duration
 	ReadHeaderTimeout time.Duration
@@ -61,8 +65,10 @@ type config struct {
 	IdleTimeout       time.Duration
 	ShutdownGrace     time.Duration
 
-	PollInterval  time.Duration // live feed polling; 0: off
-	WebhookSecret string        // live feed webhooks; "": off (demo mode makes one up)
+	PollInterval time.Duration // live feed polling; 0: off
+	// MaxSubsPerConn caps the live subscriptions of one websocket.
+	MaxSubsPerConn int
+	WebhookSecret  string // live feed webhooks; "": off (demo mode makes one up)
 
 	RedisURL              string // "": no Redis, every replica on its own
 	RedisFallbackReplicas int    // replicas sharing a key's budget while Redis is down
@@ -85,10 +91,11 @@ type config struct {
 	// clients may run; none: any operation.
 	TrustedDocuments []string
 
-	MetricsAddr string
-	LogLevel    string
-	DemoSize    int
-	DemoSeed    int64
+	MetricsAddr  string
+	MetricsToken string // bearer token /metrics requires; "": none
+	LogLevel     string
+	DemoSize     int
+	DemoSeed     int64
 
 	Tracing tracing.Config // from the standard OTEL_* variables (tracing.ParseEnv)
 }
@@ -147,12 +154,14 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "cache-max-bytes", usage: "memory bound of the cache, in bytes or with a KiB, MiB or GiB suffix", def: "64MiB", set: bytesVar(&c.CacheMaxBytes, 64<<10)},
 		{name: "max-page-size", usage: "largest first or last a connection accepts", def: "500", set: intVar(&c.MaxPageSize, 1, 10000)},
 		{name: "complexity-limit", usage: "highest cost of an operation (a connection costs its page size times its selection); 0 disables", def: "20000", set: intVar(&c.ComplexityLimit, 0, 1<<30)},
+		{name: "max-upstream-calls", usage: "most upstream calls a query may be estimated at before it runs (probes of last, one list per merged type or lead, activityStats' maxUpstreamCalls, nested connections and lookups, for every row above them); beyond it the query is refused with UPSTREAM_BUDGET_EXCEEDED, whose extensions give the estimate and the limit, and an admitted query never makes more calls than its estimate; 0 disables", def: "2000", set: intVar(&c.MaxUpstreamCalls, 0, 1<<30)},
 		{name: "depth-limit", usage: "deepest field nesting of an operation (introspection excluded); 0 disables", def: "12", set: intVar(&c.DepthLimit, 0, 1000)},
 		{name: "parser-token-limit", usage: "most tokens a query document may have; 0 disables", def: "15000", set: intVar(&c.ParserTokenLimit, 0, 1<<24)},
 		{name: "max-body-bytes", usage: "largest request body, in bytes or with a KiB or MiB suffix; larger bodies get 413", def: "1MiB", set: bytesVar(&c.MaxBodyBytes, 1<<10)},
 		{name: "fast-rows", usage: "write the rows of activity connections without gqlgen's per-field executor, for the same JSON at a fraction of the CPU; false leaves every field to gqlgen", def: "true", set: boolVar(&c.FastRows), boolean: true},
 		{name: "introspection", usage: "auto, true or false; auto enables introspection in demo mode only. Field suggestions follow it", def: "auto",
 			set: enumVar(&introspection, "auto", "true", "false")},
+		{name: "allowed-hosts", usage: `comma-separated host names (app.internal, 192.168.1.5), without port, that a server without client tokens (demo mode, or server mode without GRAPHQL_TOKENS) answers besides loopback's (localhost, 127.0.0.1, [::1]); other Host headers get 421, against DNS rebinding; * answers any name (no guard). Servers with tokens or in passthrough mode do not check Host`, set: hostsVar(&c.AllowedHosts)},
 		{name: "cors-origins", usage: `comma-separated origins (https://app.example.com) allowed to call from a browser, or *; also the websocket origin check`, set: strVar(&cors)},
 		{name: "request-timeout", usage: "deadline of one GraphQL request, upstream calls included", def: "15s", set: durVar(&c.RequestTimeout)},
 		{name: "read-header-timeout", usage: "time to read a request's headers", def: "5s", set: durVar(&c.ReadHeaderTimeout)},
@@ -161,11 +170,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "idle-timeout", usage: "how long an idle keep-alive connection stays open", def: "2m", set: durVar(&c.IdleTimeout)},
 		{name: "shutdown-grace", usage: "how long in-flight requests get to finish on SIGINT or SIGTERM", def: "10s", set: durVar(&c.ShutdownGrace)},
 		{name: "poll-interval", usage: "how often the live feed (subscription activityAdded) asks lemlist for new activities, per API key and filter subscribed to; at least 1s, 0 turns polling off (webhooks only); with MIRROR on, how often the mirror polls the head instead (5s when 0)", def: "5s", set: durVar(&c.PollInterval)},
+		{name: "max-subscriptions-per-connection", usage: "most live subscriptions (activityAdded) one websocket connection may hold at once; more get TOO_MANY_SUBSCRIPTIONS", def: "100", set: intVar(&c.MaxSubsPerConn, 1, 100_000)},
 		{name: "webhook-secret", usage: "secret lemlist echoes in its webhook calls to POST /webhooks/lemlist (/webhooks/lemlist/{tenant} in passthrough mode, with a secret derived per tenant: see cmd/lemlist-hook); at least 16 characters; empty disables webhooks, except in demo mode, which makes one up", set: strVar(&c.WebhookSecret), secret: true},
 		{name: "redis-url", usage: "redis://[:password@]host:port/db (rediss:// for TLS) shared by the replicas: the rate budget per API key, the response cache and the live feed's webhooks; empty keeps everything in memory (one replica)", set: urlVar(&c.RedisURL, redisURL, "a redis:// or rediss:// URL with a host, such as redis://:password@redis:6379/0"), secret: true},
 		{name: "redis-namespace", usage: "separates deployments that share one Redis: the live feed's channels become lgql:<namespace>:feed:*; 1 to 64 letters, digits, '.', '-' or '_'; empty: none. Replicas sign the feed's messages with WEBHOOK_SECRET when it is set", set: patternVar(&c.RedisNamespace, `^[A-Za-z0-9._-]{1,64}$`, "1 to 64 letters, digits, '.', '-' or '_'")},
 		{name: "redis-fallback-replicas", usage: "how many replicas share each key's budget while Redis is down: each then allows LEMLIST_RATE_LIMIT/this per 2 s on its own", def: "3", set: intVar(&c.RedisFallbackReplicas, 1, 1000)},
-		{name: "mirror", usage: "the mirror of each team's activities that answers dashboards' stats and series (README, Mirror): off, sqlite:PATH (a file; its directory must exist), or a postgres:// URL (replicas; not in this build yet); auto is off with a real key (a backfill spends the key's budget) and a temporary SQLite file in demo mode", def: "auto", set: mirrorVar(&mirrorSpec)},
+		{name: "mirror", usage: "the mirror of each team's activities that answers dashboards' stats and series (README, Mirror): off, sqlite:PATH (a file; its directory must exist), or a postgres:// URL (replicas sharing one store); auto is off with a real key (a backfill spends the key's budget) and a temporary SQLite file in demo mode", def: "auto", set: mirrorVar(&mirrorSpec)},
 		{name: "mirror-since", usage: "how far back the mirror's backfill reads: days (365d), a Go duration, or a date (2025-01-31 or RFC 3339); a team mirrored already keeps its own", def: "365d", set: sinceVar(&c.MirrorSince, &c.MirrorSinceDate)},
 		{name: "mirror-lookback", usage: "the recent window the mirror re-reads at each reconciliation, adding late arrivals and removing deleted activities: days (1d) or a Go duration", def: "24h", set: dayDurVar(&c.MirrorLookback)},
 		{name: "mirror-reconcile-interval", usage: "how often the mirror reconciles MIRROR_LOOKBACK: days or a Go duration", def: "10m", set: dayDurVar(&c.MirrorReconcileInterval)},
@@ -173,6 +183,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "mirror-lease-ttl", usage: "with a store shared by replicas (PostgreSQL), how long a replica's lease on a team's sync lasts unless renewed: another replica takes over within about this", def: "15s", set: dayDurVar(&c.MirrorLeaseTTL)},
 		{name: "trusted-documents", usage: "comma-separated persisted-query manifests (Relay's {id: text} JSON, or Apollo's persisted-query manifest): only their operations run, sent by id or exact text; others get PERSISTED_QUERY_NOT_ALLOWED, unknown ids PERSISTED_QUERY_NOT_FOUND. Empty: any operation", set: listVar(&c.TrustedDocuments)},
 		{name: "metrics-addr", usage: "host:port of a separate listener for /metrics; empty serves /metrics on the main port", set: strVar(&c.MetricsAddr)},
+		{name: "metrics-token", usage: "bearer token that GET /metrics requires (Authorization: Bearer <token>), on the main port and on METRICS_ADDR; at least 16 printable ASCII characters; empty serves /metrics to all", set: tokenVar(&c.MetricsToken), secret: true},
 		{name: "log-level", usage: "debug, info, warn or error", def: "info", set: enumVar(&c.LogLevel, "debug", "info", "warn", "error")},
 		{name: "demo-activities", usage: "size of the generated demo dataset", def: "5000", set: intVar(&c.DemoSize, 1, 2_000_000)},
 		{name: "demo-seed", usage: "seed of the generated demo dataset", def: "1", set: int64Var(&c.DemoSeed)},
@@ -364,6 +375,26 @@ func readTokensFile(path string) ([]string, error) {
 	return out, nil
 }
 
+// tokenVar takes an empty value or a token of 16 printable ASCII
+// characters or more. Its errors never quote the value.
+func tokenVar(p *string) func(string) error {
+	return func(v string) error {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			*p = ""
+			return nil
+		}
+		if err := checkToken(v); err != nil {
+			return err
+		}
+		if len(v) < 16 {
+			return errors.New("must be at least 16 characters")
+		}
+		*p = v
+		return nil
+	}
+}
+
 func checkToken(t string) error {
 	for _, r := range t {
 		if r <= ' ' || r > '~' {
@@ -417,6 +448,36 @@ func printHelp(out io.Writer, settings []setting) {
 func strVar(p *string) func(string) error {
 	return func(v string) error { *p = strings.TrimSpace(v); return nil }
 }
+
+// hostsVar parses ALLOWED_HOSTS: host names or IP addresses without port,
+// or the lone "*".
+func hostsVar(p *[]string) func(string) error {
+	return func(v string) error {
+		var out []string
+		for _, h := range strings.Split(v, ",") {
+			h = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
+			switch {
+			case h == "":
+				continue
+			case h == "*":
+			case net.ParseIP(strings.Trim(h, "[]")) != nil:
+				h = strings.Trim(h, "[]")
+			case !hostPattern.MatchString(h):
+				return fmt.Errorf("%q is not a host name such as app.internal or an IP address (without scheme or port), nor *", h)
+			}
+			out = append(out, h)
+		}
+		if len(out) > 1 && slices.Contains(out, "*") {
+			return errors.New("* must stand alone")
+		}
+		*p = out
+		return nil
+	}
+}
+
+// hostPattern is a DNS name: dot-separated labels of letters, digits and
+// hyphens.
+var hostPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
 
 // urlVar takes an empty value or a URL that valid accepts; want, in the
 // error, says what is wanted. The value itself is never quoted: a Redis

@@ -27,6 +27,7 @@ var allSettings = []string{
 	"trusted-documents", "metrics-addr", "log-level", "demo-activities", "demo-seed",
 	"poll-interval", "webhook-secret", "redis-url", "redis-namespace", "redis-fallback-replicas", "response-cache-ttl", "fast-rows",
 	"mirror", "mirror-since", "mirror-lookback", "mirror-reconcile-interval", "mirror-full-reconcile-interval", "mirror-lease-ttl",
+	"allowed-hosts", "metrics-token", "max-subscriptions-per-connection", "max-upstream-calls",
 }
 
 func TestHelpListsEverySetting(t *testing.T) {
@@ -154,6 +155,11 @@ func TestConfigInvalid(t *testing.T) {
 		{"bool", nil, with(nil, "ALLOW_UNAUTHENTICATED", "yes please"), "ALLOW_UNAUTHENTICATED"},
 		{"log level", nil, with(nil, "LOG_LEVEL", "verbose"), "LOG_LEVEL"},
 		{"metrics addr", nil, with(nil, "METRICS_ADDR", "9090"), "METRICS_ADDR"},
+		{"metrics token too short", nil, with(nil, "METRICS_TOKEN", "short"), "METRICS_TOKEN"},
+		{"metrics token with a space", nil, with(nil, "METRICS_TOKEN", tokenOne+" x"), "METRICS_TOKEN"},
+		{"allowed host with scheme", nil, with(nil, "ALLOWED_HOSTS", "http://app.internal"), "ALLOWED_HOSTS"},
+		{"allowed host with port", nil, with(nil, "ALLOWED_HOSTS", "app.internal:8080"), "ALLOWED_HOSTS"},
+		{"allowed hosts wildcard mixed", nil, with(nil, "ALLOWED_HOSTS", "*,app.internal"), "ALLOWED_HOSTS"},
 		{"key beyond loopback without tokens", nil, with(key, "HOST", "0.0.0.0"), "GRAPHQL_TOKENS"},
 		{"key on default host without tokens", nil, key, "GRAPHQL_TOKENS"},
 		{"token with a space", nil, with(key, "GRAPHQL_TOKENS", tokenOne+" x"), "GRAPHQL_TOKENS"},

@@ -54,8 +54,9 @@ func TestResponseCache(t *testing.T) {
 		t.Errorf("beta got %v, want its own %v", got, want)
 	}
 
-	// An answer with errors is not kept.
-	fake.InjectFault(lemlisttest.Fault{Path: "/activities", Status: 401}, 1)
+	// An answer with errors is not kept. (Not a 401, which would tell the
+	// server that lemlist rejects the key: see TestRevokedKey.)
+	fake.InjectFault(lemlisttest.Fault{Path: "/activities", Status: 400}, 1)
 	if r := query(keyAlpha, 7); len(r.Errors) == 0 {
 		t.Fatalf("the injected 401 gave no error: %s", r.Raw)
 	}

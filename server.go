@@ -103,7 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return fmt.Errorf("listen for metrics: %w", err)
 		}
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", app.metrics.Handler())
+		mux.Handle("GET /metrics", gateway.MetricsHandler(app.metrics, cfg.MetricsToken))
 		servers = append(servers, app.httpServer(mux))
 		listeners = append(listeners, mln)
 		logger.Info("metrics listening", "addr", mln.Addr().String())
@@ -118,6 +118,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if app.auth.String() == "open" && !isLoopback(cfg.Host) {
 		logger.Warn("no client authentication on a non-loopback interface: anyone who can reach the server may query", "host", cfg.Host, "mode", cfg.Mode)
+		if len(cfg.AllowedHosts) == 0 {
+			// The DNS rebinding guard: a client reaching the interface by
+			// any other name than loopback's gets 421.
+			logger.Warn("without client tokens only loopback names are answered (Host localhost, 127.0.0.1 or [::1]); list the names clients use in ALLOWED_HOSTS", "host", cfg.Host)
+		}
 	}
 
 	errc := make(chan error, len(servers))
@@ -339,13 +344,18 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 	a.gateway, err = gateway.New(gateway.Options{
 		Auth:      a.auth,
 		LogTenant: cfg.Mode == modePassthrough, // the one tenant of other modes goes unsaid
-		Logger:    logger,
-		Metrics:   a.metrics,
-		Tracing:   a.tracing,
-		Live:      a.live,
-		FastRows:  a.fastRows,
-		Stats:     graph.NewStatsCache(cfg.CacheTTL, 256),
-		Mirror:    a.mirror,
+		// A revoked pass-through key stops getting cached answers within
+		// CACHE_TTL.
+		KeyVerdictTTL: keyVerdictTTL(cfg.CacheTTL),
+		Logger:        logger,
+		Metrics:       a.metrics,
+		Tracing:       a.tracing,
+		Live:          a.live,
+		// One websocket's subscriptions; the hub caps the server's.
+		MaxSubscriptionsPerConnection: cfg.MaxSubsPerConn,
+		FastRows:                      a.fastRows,
+		Stats:                         graph.NewStatsCache(cfg.CacheTTL, 256),
+		Mirror:                        a.mirror,
 		// Pass-through mode starts a tenant's engine with its first
 		// operation: its backfill spends that tenant's budget.
 		MirrorOnRequest: cfg.Mode == modePassthrough,
@@ -353,8 +363,11 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		RequestTimeout:   cfg.RequestTimeout,
 		MaxBodyBytes:     cfg.MaxBodyBytes,
 		CORSOrigins:      cfg.CORSOrigins,
+		GuardHosts:       true, // for OpenAuth only
+		AllowedHosts:     cfg.AllowedHosts,
 		MaxPageSize:      cfg.MaxPageSize,
 		ComplexityLimit:  cfg.ComplexityLimit,
+		MaxUpstreamCalls: cfg.MaxUpstreamCalls,
 		DepthLimit:       cfg.DepthLimit,
 		ParserTokenLimit: cfg.ParserTokenLimit,
 		Introspection:    cfg.Introspection,
@@ -365,6 +378,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 
 		Ready:        a.ready,
 		ServeMetrics: cfg.MetricsAddr == "",
+		MetricsToken: cfg.MetricsToken,
 	})
 	if err != nil {
 		a.Close()
@@ -391,6 +405,18 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 			"store", a.mstore.where, "temporary", cfg.MirrorTemp, "since", since, "engines", engines)
 	}
 	return a, nil
+}
+
+// keyVerdictTTL is how long lemlist's verdict on a pass-through key is
+// trusted: gateway.DefaultKeyVerdictTTL, or CACHE_TTL when that is
+// shorter, so that a revoked key stops getting the caches' answers within
+// CACHE_TTL. Without caching (0), the default: answers are then at most
+// RESPONSE_CACHE_TTL old, and a revoked key's next upstream call gets 401.
+func keyVerdictTTL(cacheTTL time.Duration) time.Duration {
+	if cacheTTL > 0 {
+		return min(cacheTTL, gateway.DefaultKeyVerdictTTL)
+	}
+	return gateway.DefaultKeyVerdictTTL
 }
 
 // Close stops the mirror's engines and closes its store, ends the live

@@ -76,6 +76,12 @@ func (p *poller) run() {
 			return
 		}
 		p.h.polls.Add(1)
+		if unauthorized(err) {
+			p.h.pollErrors.Add(1)
+			o.Logger.Warn("live feed: lemlist rejected the API key; ending its subscriptions", "tenant", p.tenant)
+			p.h.endPoller(p, ErrUnauthorized)
+			return
+		}
 		wait := o.PollInterval
 		if err != nil {
 			p.h.pollErrors.Add(1)

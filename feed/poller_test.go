@@ -342,3 +342,45 @@ func TestPollerStopsMidCall(t *testing.T) {
 	cancel()
 	eventually(t, "the poller to stop", func() bool { return h.Stats().Pollers == 0 })
 }
+
+// A poll that lemlist refuses with 401 (a revoked key) ends the poller's
+// subscriptions with ErrUnauthorized and stops the poller; the tenant's
+// other pollers carry on until their own 401 (issue 13, item 1).
+func TestPollerUnauthorizedEndsItsSubscriptions(t *testing.T) {
+	up, other := &fakeUp{}, &fakeUp{}
+	h := NewHub(Options{PollInterval: tick})
+	defer h.Close()
+	a, err := h.Subscribe(t.Context(), Tenant{ID: "A", Upstream: up}, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := h.Subscribe(t.Context(), Tenant{ID: "A", Upstream: up}, Filter{Match: func(*lemlist.Activity) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := h.Subscribe(t.Context(), Tenant{ID: "B", Upstream: other}, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitPolls(t, h, 2)
+	up.failNext(&lemlist.ErrorResponse{StatusCode: http.StatusUnauthorized, Message: "The authentication you supplied is incorrect"})
+	for _, s := range []*Subscription{a, a2} {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		_, err := s.Next(ctx)
+		cancel()
+		if !errors.Is(err, ErrUnauthorized) {
+			t.Fatalf("after a 401: %v, want ErrUnauthorized", err)
+		}
+	}
+	if st := h.Stats(); st.Pollers != 1 || st.Subscriptions != 1 {
+		t.Fatalf("stats %+v: want B's poller and subscription only", st)
+	}
+	calls := up.numCalls()
+	other.add(act("act_b1", 50))
+	if got := ids(recv(t, b, 1)); got != "act_b1" {
+		t.Errorf("B got %s", got)
+	}
+	if up.numCalls() != calls {
+		t.Errorf("the stopped poller called %d more times", up.numCalls()-calls)
+	}
+}

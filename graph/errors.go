@@ -125,14 +125,17 @@ func introspectionDisabled(err error) bool {
 // (or "" to keep it), and extra extensions.
 func classify(err error) (code, msg string, ext map[string]any) {
 	var (
-		inputErr *activityfilter.InputError
-		rateErr  *lemlist.RateLimitError
-		respErr  *lemlist.ErrorResponse
-		decErr   *lemlist.DecodeError
+		inputErr  *activityfilter.InputError
+		rateErr   *lemlist.RateLimitError
+		respErr   *lemlist.ErrorResponse
+		decErr    *lemlist.DecodeError
+		budgetErr *UpstreamBudgetError
 
 		unsupported *UnsupportedFilterError
 	)
 	switch {
+	case errors.As(err, &budgetErr):
+		return CodeUpstreamBudgetExceeded, budgetErr.Error(), map[string]any{"estimate": budgetErr.Estimate, "limit": budgetErr.Limit}
 	case errors.As(err, &unsupported):
 		return CodeUnsupportedFilter, unsupported.Error(), map[string]any{"argument": unsupported.Arg}
 	case errors.Is(err, ErrMirrorRequired):

@@ -2587,9 +2587,10 @@ type ActivityStats {
   """
   campaignRates: [CampaignEmailRates!]!
   """
-  Whether maxUpstreamCalls cut the work short: the scan, whose counts then
-  cover the newest activities only (see coveredFrom), or the probes of
-  estimatedUpstreamCalls.
+  Whether maxUpstreamCalls, or the request's deadline, cut the work short:
+  the scan, whose counts then cover the newest activities only (see
+  coveredFrom), or the probes of estimatedUpstreamCalls. An answer the
+  deadline cut is not cached: asking again goes further.
   """
   partial: Boolean!
   """

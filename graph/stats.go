@@ -208,11 +208,13 @@ func (r *Resolver) activityStats(ctx context.Context, in *model.ActivityFilter, 
 			return res, nil
 		}
 	}
-	res, err := q.run(ctx, l.Upstream.ListActivities, w, r.concurrency())
+	d := newScanDeadline(ctx) // statsdeadline.go: partial, not failed, near the deadline
+	defer d.stop()
+	res, err := q.run(d.ctx, d.list(l.Upstream.ListActivities), w, r.concurrency())
 	if err != nil {
 		return nil, err
 	}
-	if key != "" {
+	if key != "" && !d.cutShort() {
 		r.Stats.put(key, res)
 	}
 	return res, nil

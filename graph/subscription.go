@@ -79,6 +79,9 @@ func (r *Resolver) activityAdded(ctx context.Context, in *model.ActivityFilter) 
 			case errors.Is(err, feed.ErrClosed):
 				endStream(ctx, codeError(err.Error(), CodeFeedUnavailable))
 				return
+			case errors.Is(err, feed.ErrUnauthorized): // the key was revoked
+				endStream(ctx, codeError(err.Error(), CodeUnauthenticated))
+				return
 			case err != nil:
 				return
 			}

@@ -34,7 +34,8 @@
 //     store's ids in it; missing rows (late arrivals) are added, rows
 //     lemlist no longer lists are deleted, unless written after the page
 //     was read. Every FullReconcileInterval, all history is reconciled the
-//     same way, resumably.
+//     same way, resumably. Rows reconciliation adds are published like
+//     the head's.
 //   - Restart. The state is loaded from the store: a tenant with a state
 //     never starts a new backfill.
 //   - Failures. A failing store or upstream makes the status FAILING with

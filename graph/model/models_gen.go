@@ -124,9 +124,10 @@ type ActivityStats struct {
 	// only: filter on those three types (or the EMAIL channel) and a date
 	// range for meaningful rates.
 	CampaignRates []*CampaignEmailRates `json:"campaignRates"`
-	// Whether maxUpstreamCalls cut the work short: the scan, whose counts then
-	// cover the newest activities only (see coveredFrom), or the probes of
-	// estimatedUpstreamCalls.
+	// Whether maxUpstreamCalls, or the request's deadline, cut the work short:
+	// the scan, whose counts then cover the newest activities only (see
+	// coveredFrom), or the probes of estimatedUpstreamCalls. An answer the
+	// deadline cut is not cached: asking again goes further.
 	Partial bool `json:"partial"`
 	// When partial: every selected activity created strictly after this
 	// instant is counted and none created before it (those created at it may

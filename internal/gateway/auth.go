@@ -7,10 +7,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
+	"github.com/lemlist-graphql/server/feed"
 	"github.com/lemlist-graphql/server/graph"
 	"github.com/lemlist-graphql/server/upstream"
 )
@@ -27,6 +29,28 @@ type Tenant struct {
 	// cache ("server" when empty), and in pass-through mode to the log
 	// line and the live feed's webhook URLs.
 	ID string
+	// verify is set for pass-through keys, which lemlist must accept
+	// before anything is served to them (keycheck.go).
+	verify bool
+	// client names the client among those sharing the tenant's key: the
+	// number of its token in server mode, "" where the tenant is the
+	// client (pass-through and open modes).
+	client string
+}
+
+// caller is the rate limiter's caller key of the tenant's operations
+// (lemlist.WithCaller): the per-key limiter shares its slots round-robin
+// between clients, so that one client's parallel operations cannot
+// starve the others sharing the key. All of a client's operations, and
+// all of a pass-through tenant's, are one caller.
+func (t *Tenant) caller() string {
+	switch {
+	case t.client != "":
+		return t.client
+	case t.ID != "":
+		return "tenant:" + t.ID
+	}
+	return "open"
 }
 
 // authError is a refused request; its message is safe to show the client
@@ -68,14 +92,15 @@ func (openAuth) String() string                              { return "open" }
 func TokenAuth(t *Tenant, tokens []string) Authenticator { return newTokenAuth(t, tokens) }
 
 type tokenAuth struct {
-	t      *Tenant
-	hashes [][sha256.Size]byte
+	hashes  [][sha256.Size]byte
+	tenants []*Tenant // per token: t, as that token's client
 }
 
 func newTokenAuth(t *Tenant, tokens []string) *tokenAuth {
-	a := &tokenAuth{t: t}
-	for _, tok := range tokens {
+	a := &tokenAuth{}
+	for i, tok := range tokens {
 		a.hashes = append(a.hashes, sha256.Sum256([]byte(tok)))
+		a.tenants = append(a.tenants, &Tenant{Upstream: t.Upstream, ID: t.ID, client: "token:" + strconv.Itoa(i+1)})
 	}
 	return a
 }
@@ -86,14 +111,16 @@ func (a *tokenAuth) authenticate(h string) (*Tenant, *authError) {
 		return nil, &authError{msg: "missing credentials: send Authorization: Bearer <token>"}
 	}
 	sum := sha256.Sum256([]byte(tok))
-	match := 0
+	match, which := 0, 0
 	for i := range a.hashes {
-		match |= subtle.ConstantTimeCompare(sum[:], a.hashes[i][:])
+		eq := subtle.ConstantTimeCompare(sum[:], a.hashes[i][:])
+		match |= eq
+		which = subtle.ConstantTimeSelect(eq, i, which)
 	}
 	if match != 1 {
 		return nil, &authError{msg: "invalid token", invalid: true}
 	}
-	return a.t, nil
+	return a.tenants[which], nil
 }
 
 func (a *tokenAuth) challenge(err *authError) string {
@@ -107,8 +134,8 @@ func (*tokenAuth) String() string { return "tokens" }
 
 // PassthroughAuth runs each request on the lemlist key it carries, through
 // pool's upstream of that key (its own limiter and cache partition).
-// A wrong key is only found out by lemlist, whose 401 the error presenter
-// maps to UNAUTHENTICATED.
+// A wrong key is only found out by lemlist: every operation checks the key
+// first (keycheck.go), and a key lemlist rejects gets UNAUTHENTICATED.
 func PassthroughAuth(pool *upstream.Pool) Authenticator { return passthroughAuth{pool: pool} }
 
 type passthroughAuth struct{ pool *upstream.Pool }
@@ -123,7 +150,7 @@ func (a passthroughAuth) authenticate(h string) (*Tenant, *authError) {
 		// The pool's errors never contain the key.
 		return nil, &authError{msg: "unusable lemlist API key", invalid: true}
 	}
-	return &Tenant{Upstream: up, ID: upstream.TenantID(key)}, nil
+	return &Tenant{Upstream: up, ID: upstream.TenantID(key), verify: true}, nil
 }
 
 func (passthroughAuth) challenge(*authError) string {
@@ -207,7 +234,11 @@ var errWSUnauthenticated = errors.New("unauthenticated: send authorization in th
 
 // wsInit authenticates a websocket from its connection_init payload's
 // authorization entry, unless its upgrade request was authenticated.
+// It also gives the connection its cap of live subscriptions
+// (feed.ConnectionLimit: a websocket carries any number of subscribe
+// messages).
 func (g *Gateway) wsInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	ctx = feed.WithConnectionLimit(ctx, feed.NewConnectionLimit(g.o.MaxSubscriptionsPerConnection))
 	if tenantFrom(ctx) != nil {
 		return ctx, nil, nil
 	}

@@ -9,10 +9,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
-	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/lemlist-graphql/server/graph"
@@ -23,14 +21,14 @@ import (
 // extensions of extensions. The middleware of steps sits in front of it.
 func (g *Gateway) executor() http.Handler {
 	es := graph.NewExecutableSchema(graph.Config{
-		Resolvers:  &graph.Resolver{MaxPageSize: g.o.MaxPageSize, Feed: g.o.Live.resolverFeed(), Stats: g.o.Stats, Mirror: g.mirrorSource()},
+		Resolvers:  &graph.Resolver{MaxPageSize: g.o.MaxPageSize, Feed: g.o.Live.resolverFeed(g.keys), Stats: g.o.Stats, Mirror: g.mirrorSource()},
 		Complexity: complexityRoot(g.o.MaxPageSize),
 	})
 	srv := handler.New(es)
 	for _, t := range g.transports() {
 		srv.AddTransport(t)
 	}
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetQueryCache(g.docs)
 	if n := g.o.ParserTokenLimit; n > 0 {
 		srv.SetParserTokenLimit(n)
 	}
@@ -41,7 +39,7 @@ func (g *Gateway) executor() http.Handler {
 	for _, ext := range g.extensions() {
 		srv.Use(ext)
 	}
-	srv.SetErrorPresenter(graph.ErrorPresenter(g.o.Logger))
+	srv.SetErrorPresenter(g.present)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		g.o.Logger.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(v))
 		return gqlerror.Errorf("internal error")
@@ -63,7 +61,7 @@ func (g *Gateway) transports() []graphql.Transport {
 		},
 		transport.Options{},
 		getTransport{},
-		transport.SSE{}, // before POST: both take a JSON POST, SSE only when text/event-stream is accepted
+		sseTransport{}, // before POST: both take a JSON POST, SSE only when text/event-stream is accepted
 		postTransport{},
 	}
 }
@@ -87,7 +85,7 @@ func (g *Gateway) extensions() []graphql.HandlerExtension {
 		// which register whatever a client sends, would defeat it.
 		exts = append(exts, trusted.Documents{Manifest: m})
 	} else {
-		exts = append(exts, extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+		exts = append(exts, g.apq) // keeps only documents that parsed and validated
 	}
 	if g.o.DepthLimit > 0 || g.o.ComplexityLimit > 0 {
 		// Before gqlgen's complexity walker, which the shape walk guards.
@@ -95,6 +93,11 @@ func (g *Gateway) extensions() []graphql.HandlerExtension {
 	}
 	if n := g.o.ComplexityLimit; n > 0 {
 		exts = append(exts, extension.FixedComplexityLimit(n))
+	}
+	if n := g.o.MaxUpstreamCalls; n > 0 {
+		// Last of the limits: the dearest to compute, on the valid
+		// operations of a sane shape only.
+		exts = append(exts, upstreamBudget{limit: n, maxPage: g.o.MaxPageSize})
 	}
 	exts = append(exts, &tenantScope{g: g}) // the operation's tenant, loaders and cached answer
 	if g.o.FastRows != nil {

@@ -9,18 +9,22 @@
 //   - observe.go: the request id, and when the request ends its one log
 //     line and its metrics, with what the steps below noted in its
 //     requestInfo;
+//   - hosts.go: an open server (no tokens) answers only Host values that
+//     name loopback or ALLOWED_HOSTS, against DNS rebinding;
 //   - cors.go: browsers' preflights end here, without credentials;
 //   - body.go: the body, read whole up to its limit (413 beyond it);
 //   - auth.go: who the request runs as (its tenant: an upstream and an id),
 //     or a 401;
-//   - deadline.go: the request's deadline, lifted from websockets and
-//     event streams;
+//   - deadline.go: the request's deadline, lifted from websockets, and
+//     from event streams once their operation is a subscription;
 //   - then gqlgen's executor (executor.go), which picks a transport
-//     (transport.go has our own POST and GET) and runs the operation
-//     through its extensions, in the order of the list in extensions:
-//     tracing's operation span, introspection, persisted queries, the
-//     shape and complexity limits (limits.go), the operation's tenant
-//     scope (operation.go: the response cache of respcache.go, the
+//     (transport.go has our own POST and GET, sse.go wraps gqlgen's SSE)
+//     and runs the operation through its extensions, in the order of
+//     the list in extensions: tracing's operation span, introspection,
+//     persisted queries (doccache.go, which also bounds the parsed
+//     queries), the shape and complexity limits (limits.go), the price
+//     in upstream calls (budget.go), the operation's tenant scope (operation.go: a pass-through key's check
+//     of keycheck.go, the response cache of respcache.go, the
 //     per-operation loaders over the tenant's upstream, tracked by
 //     tracking.go), graph/fastrows, the outcome noted for the log line,
 //     and the live subscriptions.
@@ -37,8 +41,9 @@
 // Beside gqlgen, it imports graph (the schema, resolvers and error codes),
 // graph/fastrows (the optional row writer), graph/loaders, lemlist (caller
 // keys, typed errors), lemlisttest (the demo's emitter), upstream, feed,
-// mirror, metrics, tracing and web. Nothing imports it but the server's main
-// package and tests.
+// mirror, metrics, tracing, internal/lru (its caches), internal/sdl and
+// internal/trusted (the schema route, trusted documents) and web. Nothing
+// imports it but the server's main package and tests.
 package gateway
 
 import (
@@ -48,6 +53,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/lemlist-graphql/server/feed"
 	"github.com/lemlist-graphql/server/graph"
 	"github.com/lemlist-graphql/server/graph/fastrows"
 	"github.com/lemlist-graphql/server/graph/loaders"
@@ -69,6 +78,11 @@ type Options struct {
 	// mode, where tenants are many (the one tenant of other modes goes
 	// unsaid).
 	LogTenant bool
+	// KeyVerdictTTL is how long lemlist's verdict on a pass-through key
+	// (accepted or rejected) is trusted before the key is checked again
+	// (keycheck.go); 0 means DefaultKeyVerdictTTL. The server takes the
+	// smaller of that and CACHE_TTL.
+	KeyVerdictTTL time.Duration
 
 	// Logger receives the request log and the executor's errors; nil
 	// discards them.
@@ -81,6 +95,10 @@ type Options struct {
 	// Live is the live feed (Subscription.activityAdded and its webhook
 	// route); nil turns both off.
 	Live *LiveFeed
+	// MaxSubscriptionsPerConnection caps the live subscriptions of one
+	// websocket (MAX_SUBSCRIPTIONS_PER_CONNECTION); 0 means
+	// feed.DefaultMaxSubscriptionsPerConnection.
+	MaxSubscriptionsPerConnection int
 	// FastRows writes the rows of activity connections (FAST_ROWS); nil
 	// leaves every field to gqlgen.
 	FastRows *fastrows.Extension
@@ -107,11 +125,20 @@ type Options struct {
 	// CORSOrigins are the origins browsers may call from (exact, or "*");
 	// also the websocket origin check. None: same-origin only.
 	CORSOrigins []string
+	// GuardHosts turns on the DNS rebinding guard of an open server
+	// (OpenAuth): it then answers only Host values naming loopback or one
+	// of AllowedHosts (ALLOWED_HOSTS; "*" allows any), 421 otherwise; see
+	// hosts.go. /healthz, /readyz and the webhooks are not guarded.
+	GuardHosts   bool
+	AllowedHosts []string
 	// MaxPageSize caps first and last; 0 means graph.DefaultMaxPageSize.
 	MaxPageSize int
 	// ComplexityLimit, DepthLimit and ParserTokenLimit bound an operation;
 	// 0 turns each off.
 	ComplexityLimit, DepthLimit, ParserTokenLimit int
+	// MaxUpstreamCalls bounds a query's estimated upstream calls
+	// (MAX_UPSTREAM_CALLS, budget.go); 0 turns the check off.
+	MaxUpstreamCalls int
 	// Introspection turns introspection on, and field suggestions with it.
 	Introspection bool
 	// ResponseTTL keeps the answers of queries that succeeded that long
@@ -119,6 +146,10 @@ type Options struct {
 	// cache off.
 	ResponseTTL      time.Duration
 	ResponseMaxBytes int
+	// APQMaxBytes and QueryCacheMaxBytes bound the persisted queries'
+	// text and the parsed queries (doccache.go); 0 means
+	// DefaultAPQMaxBytes and DefaultQueryCacheMaxBytes.
+	APQMaxBytes, QueryCacheMaxBytes int64
 
 	// TrustedDocuments, when set, is the allowlist of the only operations
 	// clients may run (TRUSTED_DOCUMENTS), by id or exact text; automatic
@@ -130,12 +161,19 @@ type Options struct {
 	// ServeMetrics serves GET /metrics from Metrics on this handler
 	// (false when METRICS_ADDR gives it a listener of its own).
 	ServeMetrics bool
+	// MetricsToken, when set, is the bearer token GET /metrics requires
+	// (METRICS_TOKEN); see MetricsHandler.
+	MetricsToken string
 }
 
 // Gateway is the server's HTTP handler and what it holds.
 type Gateway struct {
 	o       Options
 	answers *responseCache // nil when off
+	keys    *keyVerdicts   // pass-through keys' verdicts
+	present graphql.ErrorPresenterFunc
+	apq     persistedQueries
+	docs    *sizedCache[*ast.QueryDocument] // parsed queries
 	handler http.Handler
 }
 
@@ -158,7 +196,33 @@ func New(o Options) (*Gateway, error) {
 	if o.MaxPageSize <= 0 {
 		o.MaxPageSize = graph.DefaultMaxPageSize
 	}
-	g := &Gateway{o: o, answers: newResponseCache(o.ResponseTTL, o.ResponseMaxBytes)}
+	if o.MaxSubscriptionsPerConnection <= 0 {
+		o.MaxSubscriptionsPerConnection = feed.DefaultMaxSubscriptionsPerConnection
+	}
+	if o.APQMaxBytes <= 0 {
+		o.APQMaxBytes = DefaultAPQMaxBytes
+	}
+	if o.QueryCacheMaxBytes <= 0 {
+		o.QueryCacheMaxBytes = DefaultQueryCacheMaxBytes
+	}
+	present := graph.ErrorPresenter(o.Logger)
+	if o.KeyVerdictTTL <= 0 {
+		o.KeyVerdictTTL = DefaultKeyVerdictTTL
+	}
+	g := &Gateway{
+		o: o, answers: newResponseCache(o.ResponseTTL, o.ResponseMaxBytes), keys: newKeyVerdicts(o.KeyVerdictTTL, o.RequestTimeout, nil), present: present,
+		apq: newPersistedQueries(o.APQMaxBytes), docs: newSizedCache(o.QueryCacheMaxBytes, docCost),
+	}
+	o.Metrics.CounterFunc("lemlist_key_checks_total", "Checks of pass-through keys with lemlist (GET /team) for want of a fresh verdict.",
+		func() float64 { return float64(g.keys.checks.Load()) })
+	o.Metrics.GaugeFunc("graphql_apq_cache_bytes", "Estimated memory of the persisted queries (APQ) kept; bounded.", func() float64 {
+		_, b := g.apq.store.size()
+		return float64(b)
+	})
+	o.Metrics.GaugeFunc("graphql_query_cache_bytes", "Estimated memory of the parsed queries kept; bounded.", func() float64 {
+		_, b := g.docs.size()
+		return float64(b)
+	})
 	if c := g.answers; c != nil {
 		o.Metrics.CounterFunc("graphql_response_cache_hits_total", "Queries answered from the response cache (RESPONSE_CACHE_TTL).",
 			func() float64 { return float64(c.hits.Load()) })
@@ -189,7 +253,7 @@ func (g *Gateway) routes() http.Handler {
 	mux.Handle("GET /graphql/schema.graphql", chain(sdl.Handler(graph.NewExecutableSchema(graph.Config{}).Schema()), g.steps()))
 	g.o.Live.mount(mux, g.observe) // POST /webhooks/lemlist[/{tenant}]
 	// GraphiQL, with its scripts embedded rather than from a CDN.
-	mux.Handle("GET /{$}", web.Handler("lemlist GraphQL", "/graphql"))
+	mux.Handle("GET /{$}", g.checkHost(web.Handler("lemlist GraphQL", "/graphql")))
 	mux.Handle("GET "+web.AssetsPath, web.Assets())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
@@ -200,7 +264,7 @@ func (g *Gateway) routes() http.Handler {
 	}
 	mux.HandleFunc("GET /readyz", ready)
 	if g.o.ServeMetrics {
-		mux.Handle("GET /metrics", g.o.Metrics.Handler())
+		mux.Handle("GET /metrics", g.checkHost(MetricsHandler(g.o.Metrics, g.o.MetricsToken)))
 	}
 	return mux
 }
@@ -217,6 +281,7 @@ func (g *Gateway) steps() []step {
 	steps := []step{
 		{"trace", g.o.Tracing.Handler}, // its span covers the whole request
 		{"observe", g.observe},         // the request id; the log line and metrics of whatever follows
+		{"check host", g.checkHost},    // DNS rebinding, before anything answers
 		{"cors", g.cors},               // preflights carry no credentials
 		{"limit body", g.limitBody},
 		{"authenticate", g.authenticate},

@@ -32,7 +32,7 @@ func TestOrder(t *testing.T) {
 	full.Tracing = tr
 	full.FastRows = fastrows.New()
 	full.Introspection = true
-	full.ComplexityLimit, full.DepthLimit = 100, 5
+	full.ComplexityLimit, full.DepthLimit, full.MaxUpstreamCalls = 100, 5, 1000
 	allowlist := minimal
 	manifest, err := trusted.Parse([]byte(`{"q1": "{ __typename }"}`))
 	if err != nil {
@@ -40,8 +40,8 @@ func TestOrder(t *testing.T) {
 	}
 	allowlist.TrustedDocuments = manifest
 
-	steps := []string{"trace", "observe", "cors", "limit body", "authenticate", "deadline"}
-	transports := []string{"transport.Websocket", "transport.Options", "gateway.getTransport", "transport.SSE", "gateway.postTransport"}
+	steps := []string{"trace", "observe", "check host", "cors", "limit body", "authenticate", "deadline"}
+	transports := []string{"transport.Websocket", "transport.Options", "gateway.getTransport", "gateway.sseTransport", "gateway.postTransport"}
 	for _, tc := range []struct {
 		name       string
 		o          Options
@@ -50,7 +50,7 @@ func TestOrder(t *testing.T) {
 	}{
 		{"minimal", minimal, steps, []string{"ServiceSDL", "AutomaticPersistedQuery", "Tenant", "Outcome", "LiveSubscriptions"}},
 		{"full", full, steps, []string{"OpenTelemetry", "Introspection", "ServiceSDL", "AutomaticPersistedQuery", "ShapeLimit", "ComplexityLimit",
-			"Tenant", "FastRows", "Outcome", "LiveSubscriptions"}},
+			"UpstreamBudget", "Tenant", "FastRows", "Outcome", "LiveSubscriptions"}},
 		{"trusted documents", allowlist, append(slices.Clone(steps), "document id"),
 			[]string{"ServiceSDL", "TrustedDocuments", "Tenant", "Outcome", "LiveSubscriptions"}},
 	} {

@@ -258,11 +258,11 @@ func (l *LiveFeed) tenantOf(topic string) (string, bool) {
 
 // resolverFeed returns the resolver's view of the feed: the hub bound to
 // each request's tenant.
-func (l *LiveFeed) resolverFeed() graph.Feed {
+func (l *LiveFeed) resolverFeed(keys *keyVerdicts) graph.Feed {
 	if l == nil {
 		return nil
 	}
-	return tenantFeed{hub: l.hub, perTenant: l.perTenant, mirror: l.mirror}
+	return tenantFeed{hub: l.hub, perTenant: l.perTenant, mirror: l.mirror, keys: keys}
 }
 
 // mount adds the webhook route to mux, each request wrapped by wrap (the
@@ -327,6 +327,7 @@ type tenantFeed struct {
 	hub       *feed.Hub
 	perTenant bool
 	mirror    *mirror.Manager // nil when off
+	keys      *keyVerdicts    // renewed by the pollers of pass-through keys
 }
 
 func (f tenantFeed) Subscribe(ctx context.Context, filter feed.Filter) (*feed.Subscription, error) {
@@ -334,13 +335,15 @@ func (f tenantFeed) Subscribe(ctx context.Context, filter feed.Filter) (*feed.Su
 	if t == nil {
 		return nil, errors.New("live feed: no tenant in the context")
 	}
-	id := ""
+	id, up := "", t.Upstream
 	if f.perTenant {
 		id = t.ID
 	}
-	up := t.Upstream
-	if f.mirror != nil && f.mirror.For(t.ID) != nil {
+	switch {
+	case f.mirror != nil && f.mirror.For(t.ID) != nil:
 		up = nil // the mirror's engine polls the head and publishes (Ingested)
+	case t.verify && f.keys != nil:
+		up = verdictUpstream{Upstream: up, v: f.keys, tenant: t.ID}
 	}
 	return f.hub.Subscribe(ctx, feed.Tenant{ID: id, Upstream: up}, filter)
 }

@@ -110,11 +110,11 @@ func TestLiveFeedServerModeWebhook(t *testing.T) {
 	if aerr != nil {
 		t.Fatal(aerr)
 	}
-	sub, err := l.resolverFeed().Subscribe(withTenant(t.Context(), tn), feed.Filter{})
+	sub, err := l.resolverFeed(nil).Subscribe(withTenant(t.Context(), tn), feed.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.resolverFeed().Subscribe(t.Context(), feed.Filter{}); err == nil {
+	if _, err := l.resolverFeed(nil).Subscribe(t.Context(), feed.Filter{}); err == nil {
 		t.Fatal("a subscription without a tenant")
 	}
 	if code := postHook(t, srvURL+"/webhooks/lemlist", hookBody("act_1", "wrong-secret-123456")); code != http.StatusForbidden {
@@ -148,7 +148,7 @@ func TestLiveFeedPassthroughWebhook(t *testing.T) {
 		if aerr != nil {
 			t.Fatal(aerr)
 		}
-		sub, err := l.resolverFeed().Subscribe(withTenant(t.Context(), tn), feed.Filter{})
+		sub, err := l.resolverFeed(nil).Subscribe(withTenant(t.Context(), tn), feed.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -182,7 +182,7 @@ func TestLiveFeedDemoEmitter(t *testing.T) {
 		t.Fatalf("demo secret %q", l.secret)
 	}
 	l.emitInterval = 5 * time.Millisecond
-	sub, err := l.resolverFeed().Subscribe(withTenant(t.Context(), &Tenant{}), feed.Filter{})
+	sub, err := l.resolverFeed(nil).Subscribe(withTenant(t.Context(), &Tenant{}), feed.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestLiveFeedOptions(t *testing.T) {
 	nilFeed.mount(mux, nil)
 	nilFeed.StartDemo(nil, "")
 	nilFeed.Close()
-	if nilFeed.resolverFeed() != nil {
+	if nilFeed.resolverFeed(nil) != nil {
 		t.Fatal("a nil live feed has a Feed")
 	}
 	for accept, want := range map[string]bool{"text/event-stream": true, "application/json, text/event-stream": true, "application/json": false, "": false} {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,15 +29,11 @@ const (
 // echoes it, and when the request ends writes its one log line and its
 // metrics: operation, outcome, status, duration and upstream calls.
 func (g *Gateway) observe(next http.Handler) http.Handler {
-	var seq atomic.Uint64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		done := g.o.Metrics.RequestStarted()
 		defer done()
 		ri := &requestInfo{id: requestID(r.Header.Get("X-Request-Id"))}
-		// The limiter's caller key: distinct per request even when
-		// clients reuse request ids.
-		ri.caller = strconv.FormatUint(seq.Add(1), 10)
 		w.Header().Set("X-Request-Id", ri.id)
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(withInfo(r.Context(), ri)))
@@ -73,6 +68,10 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 		}
 		if ri.tenant != "" {
 			attrs = append(attrs, slog.String("tenant", ri.tenant))
+		}
+		if est := ri.estimate.Load(); est > 0 {
+			// MAX_UPSTREAM_CALLS's price of the operation (budget.go).
+			attrs = append(attrs, slog.Int64("upstream_estimate", est))
 		}
 		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() { // tracing on
 			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
@@ -171,7 +170,6 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg st
 // interceptors and the upstream transport fill it in.
 type requestInfo struct {
 	id     string // the request id, echoed in X-Request-Id
-	caller string // the rate limiter's caller key: distinct per request
 	tenant string // upstream.TenantID in pass-through mode, else ""
 
 	// upstreamCalls counts the HTTP requests sent to lemlist on this
@@ -179,6 +177,9 @@ type requestInfo struct {
 	// several requests (the cache's coalescing) counts for the request
 	// that made it.
 	upstreamCalls atomic.Int64
+	// estimate is the operation's price in upstream calls (budget.go):
+	// the last operation's, for a websocket.
+	estimate atomic.Int64
 
 	mu             sync.Mutex
 	operation      string // the operation name, "" if anonymous or unknown
@@ -186,6 +187,8 @@ type requestInfo struct {
 	upstreamErrors int    // failed upstream calls, not-found answers aside
 	firstError     string // the first one's text (lemlist redacts the key)
 }
+
+func (ri *requestInfo) setEstimate(n int) { ri.estimate.Store(int64(n)) }
 
 // noteUpstreamError counts a failed call of the request's Upstream and
 // keeps the first one's text for the log line.

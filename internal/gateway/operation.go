@@ -3,8 +3,6 @@ package gateway
 import (
 	"cmp"
 	"context"
-	"strconv"
-	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -17,17 +15,18 @@ import (
 )
 
 // tenantScope runs each operation as its tenant: over fresh loaders on the
-// tenant's upstream (tracked, for the request's log line), with a caller
-// key of its own for the rate limiter, so that the per-key limiter shares
-// slots round-robin between operations and one heavy query cannot starve
-// the others. An operation that has no deadline yet (over a websocket or
-// an event stream) gets RequestTimeout, subscriptions excepted. A query
+// tenant's upstream (tracked, for the request's log line; budgeted, to its
+// estimate of calls, budget.go), with its client's caller key for the rate
+// limiter (Tenant.caller), so that the per-key limiter shares slots
+// round-robin between clients and one client's parallel operations cannot
+// starve the others. A pass-through tenant's key is checked first
+// (keycheck.go).
+// An operation that has no deadline yet (over a websocket or
+// an event stream) gets RequestTimeout; a subscription gets none, and
+// lifts the server's timeouts from its event stream. A query
 // answered recently is answered from the response cache (respcache.go)
 // without running.
-type tenantScope struct {
-	g       *Gateway
-	callers atomic.Uint64
-}
+type tenantScope struct{ g *Gateway }
 
 var _ interface {
 	graphql.HandlerExtension
@@ -43,13 +42,16 @@ func (*tenantScope) Validate(graphql.ExecutableSchema) error { return nil }
 // InterceptOperation implements graphql.OperationInterceptor.
 func (s *tenantScope) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	g := s.g
-	caller := strconv.FormatUint(s.callers.Add(1), 10)
 	t := tenantFrom(ctx)
 	if t == nil {
 		err := gqlerror.Errorf("unauthenticated")
 		err.Extensions = map[string]any{"code": graph.CodeUnauthenticated}
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
 	}
+	if err := g.keys.check(ctx, t); err != nil {
+		return g.presentOnce(ctx, err) // before any cache: a rejected key reads nothing
+	}
+	ctx = withKeyNote(ctx, g.keys, t)
 	g.startMirror(t) // pass-through mode: the tenant's engine, on its first operation
 	var keep func(graphql.ResponseHandler) graphql.ResponseHandler
 	if g.answers != nil {
@@ -58,16 +60,24 @@ func (s *tenantScope) InterceptOperation(ctx context.Context, next graphql.Opera
 			return hit
 		}
 	}
-	ctx = lemlist.WithCaller(ctx, caller)
+	ctx = lemlist.WithCaller(ctx, t.caller())
 	lo := g.o.Loaders
 	lo.OnBatch, lo.Tenant = g.o.Metrics.LoaderBatch, cmp.Or(t.ID, "server")
-	ctx = loaders.NewContext(ctx, loaders.New(tracked{t.Upstream}, lo))
+	up := t.Upstream
+	if b := budgetFrom(graphql.GetOperationContext(ctx)); b != nil {
+		up = budgeted{up: up, b: b} // never more calls than estimated
+	}
+	ctx = loaders.NewContext(ctx, loaders.New(tracked{up}, lo))
 	rh := next(ctx)
 	if keep != nil {
 		rh = keep(rh)
 	}
 	op := graphql.GetOperationContext(ctx).Operation
-	if _, ok := ctx.Deadline(); ok || op == nil || op.Operation == ast.Subscription {
+	if op != nil && op.Operation == ast.Subscription {
+		liftDeadlines(ctx) // an event stream's: it outlives the server's timeouts
+		return rh
+	}
+	if _, ok := ctx.Deadline(); ok || op == nil {
 		return rh
 	}
 	d := g.o.RequestTimeout
@@ -76,6 +86,17 @@ func (s *tenantScope) InterceptOperation(ctx context.Context, next graphql.Opera
 		defer cancel()
 		return rh(ctx)
 	}
+}
+
+// presentOnce answers an operation with err alone, presented as the
+// executor presents errors, and notes its code for the request's log line
+// (the response interceptors, noteOutcome among them, do not run).
+func (g *Gateway) presentOnce(ctx context.Context, err error) graphql.ResponseHandler {
+	resp := &graphql.Response{Errors: gqlerror.List{g.present(ctx, err)}}
+	if ri := infoFrom(ctx); ri != nil {
+		ri.setOutcome(tracing.Outcome(resp))
+	}
+	return graphql.OneShot(resp)
 }
 
 // noteOutcome notes the operation's name and outcome (ok, or the first

@@ -22,7 +22,8 @@ import (
 //
 // An entry's key is a hash of the tenant, the operation name, the query
 // text and the variables, so tenants never share an entry. Only queries
-// that succeeded without any error are kept. The cache is bounded both in
+// that succeeded without any error are kept, and only as one complete
+// answer: the parts of an incremental delivery (@defer) never are. The cache is bounded both in
 // entries and in bytes, and an answer larger than maxEntry is never kept.
 type responseCache struct {
 	maxEntry int
@@ -130,14 +131,26 @@ func (c *responseCache) lookup(tenant string, oc *graphql.OperationContext) (hit
 	}
 	c.misses.Add(1)
 	return nil, func(next graphql.ResponseHandler) graphql.ResponseHandler {
+		first := true
 		return func(ctx context.Context) *graphql.Response {
 			resp := next(ctx)
-			if resp != nil && len(resp.Errors) == 0 && len(resp.Data) > 0 && len(resp.Extensions) == 0 {
+			if first && complete(resp) {
 				c.put(key, resp.Data)
 			}
+			first = false
 			return resp
 		}
 	}
+}
+
+// complete reports whether resp is a whole answer that succeeded: data,
+// no error, no extension, and none of the marks of incremental delivery
+// (@defer over SSE or multipart: an initial payload with hasNext, then
+// payloads with a label and a path), whose parts must never be kept as an
+// answer, nor replace one.
+func complete(resp *graphql.Response) bool {
+	return resp != nil && len(resp.Errors) == 0 && len(resp.Data) > 0 && len(resp.Extensions) == 0 &&
+		resp.HasNext == nil && resp.Label == "" && len(resp.Path) == 0
 }
 
 func (c *responseCache) get(key [sha256.Size]byte) (json.RawMessage, bool) {

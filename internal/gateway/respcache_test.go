@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +63,56 @@ func TestResponseKeySkipsMirrorStatus(t *testing.T) {
 		if _, ok := responseKey("tenant", oc); ok != tc.cacheable {
 			t.Errorf("%s: cacheable = %v, want %v", tc.query, ok, tc.cacheable)
 		}
+	}
+}
+
+// The cache keeps only whole answers: the initial payload of an
+// incremental delivery (@defer, with hasNext), and its later payloads
+// (label, path), are never kept, nor replace a kept answer (issue 13,
+// item 12).
+func TestResponseCacheKeepsOnlyCompleteAnswers(t *testing.T) {
+	t.Parallel()
+	c := newResponseCache(time.Minute, 1<<20)
+	oc := &graphql.OperationContext{RawQuery: "{ x }", Operation: &ast.OperationDefinition{Operation: ast.Query}}
+	yes, no := true, false
+	stream := func(resps ...*graphql.Response) graphql.ResponseHandler {
+		return func(context.Context) *graphql.Response {
+			if len(resps) == 0 {
+				return nil
+			}
+			r := resps[0]
+			resps = resps[1:]
+			return r
+		}
+	}
+	run := func(h graphql.ResponseHandler) {
+		for h(t.Context()) != nil {
+		}
+	}
+	incremental := stream(
+		&graphql.Response{Data: []byte(`{"a":{}}`), HasNext: &yes},
+		&graphql.Response{Data: []byte(`{"b":1}`), Label: "more", Path: ast.Path{ast.PathName("a")}, HasNext: &no},
+	)
+	hit, keep := c.lookup("t", oc)
+	if hit != nil || keep == nil {
+		t.Fatal("a cacheable query without an answer yet")
+	}
+	run(keep(incremental))
+	if n, _ := c.size(); n != 0 {
+		t.Fatalf("an incremental delivery left %d answers", n)
+	}
+
+	_, keep = c.lookup("t", oc)
+	run(keep(stream(&graphql.Response{Data: []byte(`{"a":{"b":1}}`)})))
+	if n, _ := c.size(); n != 1 {
+		t.Fatalf("a whole answer was not kept (%d entries)", n)
+	}
+	// A late incremental payload cannot reach the entry: a hit runs nothing.
+	hit, keep = c.lookup("t", oc)
+	if hit == nil || keep != nil {
+		t.Fatal("no hit for the kept answer")
+	}
+	if got := hit(t.Context()); string(got.Data) != `{"a":{"b":1}}` || got.HasNext != nil {
+		t.Errorf("hit %s", got.Data)
 	}
 }

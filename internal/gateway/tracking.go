@@ -10,7 +10,9 @@ import (
 
 // UpstreamTransport returns base counting each HTTP request to lemlist
 // for the GraphQL request found in its context: the server's upstream HTTP
-// client must use it, for the log line's upstream_calls.
+// client must use it, for the log line's upstream_calls, and so that
+// lemlist's answers to a pass-through key renew the server's verdict on
+// it (keycheck.go).
 func UpstreamTransport(base http.RoundTripper) http.RoundTripper {
 	return countingTransport{base: base}
 }
@@ -23,7 +25,11 @@ func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if ri := infoFrom(r.Context()); ri != nil {
 		ri.upstreamCalls.Add(1)
 	}
-	return t.base.RoundTrip(r)
+	resp, err := t.base.RoundTrip(r)
+	if err == nil {
+		observeKey(r.Context(), resp.StatusCode) // lemlist's verdict on a pass-through key
+	}
+	return resp, err
 }
 
 // tracked is a request's view of its tenant's Upstream: it notes the

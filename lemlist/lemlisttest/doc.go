@@ -88,7 +88,8 @@
 //   - Any other path answers 200 text/html with a web-app shell, without
 //     authentication or rate limiting, as lemlist does. A known path with a
 //     method other than GET is 405.
-//   - Test hooks: Requests, CountRequests, ResetRequests; InjectFault and
+//   - Test hooks: Requests, CountRequests, ResetRequests; Tenant.Revoke
+//     (the key is refused with 401 from then on); InjectFault and
 //     FailNext (faults apply after authentication and rate limiting, so a
 //     faulted request uses budget); Tenant.Insert and InsertActivities add
 //     activities on top, each one second after the current newest, to

@@ -384,6 +384,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	var t *Tenant
 	if supplied {
 		t = s.byKey[key]
+		if t != nil && t.revoked.Load() {
+			t = nil // Tenant.Revoke
+		}
 	}
 	switch {
 	case !isAPI || route == nil:

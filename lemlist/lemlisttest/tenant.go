@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lemlist-graphql/server/lemlist"
@@ -25,7 +26,13 @@ type Tenant struct {
 	d  *dataset
 
 	lim limiter // guarded by s.mu
+
+	revoked atomic.Bool // Revoke: the key is refused from now on
 }
+
+// Revoke makes the tenant's key unknown from now on, as when a team
+// rotates a leaked key: every request with it gets lemlist's 401.
+func (t *Tenant) Revoke() { t.revoked.Store(true) }
 
 // Activity is one activity of the fake, read from its own records (not
 // from lemlist.Activity).

@@ -1,0 +1,127 @@
+package gateway
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/lemlist"
+	"github.com/lemlist-graphql/server/upstream"
+)
+
+// DefaultMaxUpstreamCalls is the most upstream calls a query may be
+// estimated at (MAX_UPSTREAM_CALLS). An estimate is a worst case: a
+// dashboard's page of 100 activities with their campaign, lead, contact
+// and user costs about 200 (a lookup per row, where rows usually share a
+// few campaigns and carry their lead), a page of 500 about 1,000, an
+// activityStats its maxUpstreamCalls (500 at most); 100 aliases of
+// activities(last: 0), whose galloping probes make about 2,400 calls on a
+// real team, are estimated at 5,600. (lemlist allows a key 20 calls per
+// 2 s: a request's 15 s see about 150.)
+const DefaultMaxUpstreamCalls = 2000
+
+// upstreamBudget prices each query before it runs (graph.
+// EstimateUpstreamCalls: probes for last, one list per merged type or
+// lead, stats scans, nested connections and lookups) and refuses one
+// priced above limit with UPSTREAM_BUDGET_EXCEEDED, whose extensions give
+// the estimate and the limit, before any upstream call. An admitted one
+// runs over an upstream that refuses any call beyond its estimate
+// (budgeted, set up by tenantScope), so that it never makes more.
+// Subscriptions are not priced.
+type upstreamBudget struct{ limit, maxPage int }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = upstreamBudget{}
+
+// budgetKey names an operation's estimate among its Stats extensions.
+const budgetKey = "lemlist-graphql:upstreamEstimate"
+
+// ExtensionName implements graphql.HandlerExtension.
+func (upstreamBudget) ExtensionName() string { return "UpstreamBudget" }
+
+// Validate implements graphql.HandlerExtension.
+func (upstreamBudget) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationContext implements graphql.OperationContextMutator.
+func (b upstreamBudget) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	est := graph.EstimateUpstreamCalls(oc, b.maxPage)
+	if ri := infoFrom(ctx); ri != nil {
+		ri.setEstimate(est)
+	}
+	if est > b.limit {
+		err := &graph.UpstreamBudgetError{Estimate: est, Limit: b.limit}
+		return &gqlerror.Error{Message: err.Error(), Err: err} // the presenter adds the code and extensions
+	}
+	oc.Stats.SetExtension(budgetKey, &budget{estimate: est, limit: b.limit})
+	return nil
+}
+
+// budget is an admitted operation's allowance of upstream calls.
+type budget struct {
+	estimate, limit int
+	calls           atomic.Int64
+}
+
+// budgetFrom returns the budget upstreamBudget gave oc, nil for none.
+func budgetFrom(oc *graphql.OperationContext) *budget {
+	b, _ := oc.Stats.GetExtension(budgetKey).(*budget)
+	return b
+}
+
+// budgeted is an operation's view of its tenant's upstream that makes at
+// most its budget's estimate of calls: any further call fails with an
+// *graph.UpstreamBudgetError (UPSTREAM_BUDGET_EXCEEDED) without being
+// made. Lookups the upstream cache answers count too: the estimate bounds
+// them all.
+type budgeted struct {
+	up upstream.Upstream
+	b  *budget
+}
+
+// take takes one call from the budget.
+func (u budgeted) take() error {
+	if u.b.calls.Add(1) > int64(u.b.estimate) {
+		return &graph.UpstreamBudgetError{Estimate: u.b.estimate, Limit: u.b.limit, Stopped: true}
+	}
+	return nil
+}
+
+func (u budgeted) ListActivities(ctx context.Context, o *lemlist.ActivityListOptions) ([]*lemlist.Activity, error) {
+	if err := u.take(); err != nil {
+		return nil, err
+	}
+	return u.up.ListActivities(ctx, o)
+}
+
+func (u budgeted) GetLead(ctx context.Context, id string) (*lemlist.Lead, error) {
+	if err := u.take(); err != nil {
+		return nil, err
+	}
+	return u.up.GetLead(ctx, id)
+}
+
+func (u budgeted) GetContacts(ctx context.Context, ids []string) ([]*lemlist.Contact, error) {
+	if err := u.take(); err != nil {
+		return nil, err
+	}
+	return u.up.GetContacts(ctx, ids)
+}
+
+func (u budgeted) GetCampaign(ctx context.Context, id string) (*lemlist.Campaign, error) {
+	if err := u.take(); err != nil {
+		return nil, err
+	}
+	return u.up.GetCampaign(ctx, id)
+}
+
+func (u budgeted) GetTeam(ctx context.Context) (*lemlist.Team, error) {
+	if err := u.take(); err != nil {
+		return nil, err
+	}
+	return u.up.GetTeam(ctx)
+}

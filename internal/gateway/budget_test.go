@@ -1,0 +1,112 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/lemlist"
+	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
+	"github.com/lemlist-graphql/server/upstream"
+)
+
+// An admitted operation's upstream refuses the calls beyond its estimate,
+// without making them, with UPSTREAM_BUDGET_EXCEEDED.
+func TestBudgetedStopsAtEstimate(t *testing.T) {
+	t.Parallel()
+	rec := &callerUpstream{Upstream: fakeUpstream(t)}
+	u := budgeted{up: rec, b: &budget{estimate: 2, limit: 100}}
+	for i := range 2 {
+		if _, err := u.ListActivities(t.Context(), &lemlist.ActivityListOptions{Limit: 1}); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	_, err := u.GetTeam(t.Context())
+	be, ok := errors.AsType[*graph.UpstreamBudgetError](err)
+	if !ok || !be.Stopped || be.Estimate != 2 {
+		t.Fatalf("the third call: %v, want an UpstreamBudgetError", err)
+	}
+	if n := len(rec.calls()); n != 2 {
+		t.Errorf("%d calls reached the upstream, want 2", n)
+	}
+	if g := graph.ErrorPresenter(nil)(t.Context(), fmt.Errorf("load team: %w", err)); g.Extensions["code"] != graph.CodeUpstreamBudgetExceeded || g.Extensions["estimate"] != 2 {
+		t.Errorf("presented as %v", g.Extensions)
+	}
+}
+
+// callerUpstream records the rate limiter's caller key and the type
+// filter of each call.
+type callerUpstream struct {
+	upstream.Upstream
+	mu  sync.Mutex
+	got []string
+}
+
+func (c *callerUpstream) ListActivities(ctx context.Context, o *lemlist.ActivityListOptions) ([]*lemlist.Activity, error) {
+	c.mu.Lock()
+	c.got = append(c.got, o.Type+" "+lemlist.CallerOf(ctx))
+	c.mu.Unlock()
+	return c.Upstream.ListActivities(ctx, o)
+}
+
+func (c *callerUpstream) calls() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.got...)
+}
+
+// The rate limiter shares slots between clients, not operations: every
+// operation of one token, or of one pass-through key, runs under the same
+// caller key, another token's under another (issue 13, item 4).
+func TestCallerPerClient(t *testing.T) {
+	t.Parallel()
+	rec := &callerUpstream{Upstream: fakeUpstream(t)}
+	g, err := New(Options{Auth: TokenAuth(&Tenant{Upstream: rec, ID: "srv"}, []string{"tok-one-1234567890", "tok-two-1234567890"}),
+		RequestTimeout: time.Minute, MaxBodyBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(h http.Handler, auth, typ string) {
+		t.Helper()
+		r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ activities(first: 1, filter: {type: \"`+typ+`\"}) { nodes { id } } }"}`))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", auth)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK || strings.Contains(w.Body.String(), "errors") {
+			t.Fatalf("%s: %d %s", typ, w.Code, w.Body.String())
+		}
+	}
+	post(g.Handler(), "Bearer tok-one-1234567890", "emailsSent")
+	post(g.Handler(), "Bearer tok-one-1234567890", "emailsOpened")
+	post(g.Handler(), "Bearer tok-two-1234567890", "emailsReplied")
+	want := []string{"emailsSent token:1", "emailsOpened token:1", "emailsReplied token:2"}
+	if got := rec.calls(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("calls %v, want %v", got, want)
+	}
+
+	// Pass-through: the tenant is the client, whatever the operation.
+	pool := fakePool(t)
+	pt, err := New(Options{Auth: PassthroughAuth(pool), RequestTimeout: time.Minute, MaxBodyBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, aerr := PassthroughAuth(pool).authenticate("Bearer " + lemlisttest.DefaultAPIKey)
+	if aerr != nil {
+		t.Fatal(aerr)
+	}
+	if c := tn.caller(); c != "tenant:"+upstream.TenantID(lemlisttest.DefaultAPIKey) {
+		t.Errorf("a pass-through tenant's caller %q", c)
+	}
+	post(pt.Handler(), "Bearer "+lemlisttest.DefaultAPIKey, "emailsSent")
+	if c := OpenAuth(&Tenant{}).(openAuth).t.caller(); c != "open" {
+		t.Errorf("the open tenant's caller %q", c)
+	}
+}
