@@ -74,6 +74,19 @@ type config struct {
 	RedisFallbackReplicas int    // replicas sharing a key's budget while Redis is down
 	RedisNamespace        string // separates deployments sharing a Redis; "": none
 
+	// Mirror is MIRROR resolved: "" when off, "sqlite:PATH", or a
+	// postgres:// URL; MirrorTemp is set instead in demo mode's default
+	// (a SQLite file in a temporary directory).
+	Mirror     string
+	MirrorTemp bool
+	// MirrorSince is how far back the backfill reads (MIRROR_SINCE as a
+	// duration), unless MirrorSinceDate is set (MIRROR_SINCE as a date).
+	MirrorSince             time.Duration
+	MirrorSinceDate         time.Time
+	MirrorLookback          time.Duration
+	MirrorReconcileInterval time.Duration
+	MirrorFullReconcile     time.Duration
+	MirrorLeaseTTL          time.Duration
 	// TrustedDocuments are the manifest files of the only operations
 	// clients may run; none: any operation.
 	TrustedDocuments []string
@@ -123,6 +136,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	c := &config{}
 	var (
 		authMode, introspection, tokens, tokensFile, cors string
+		mirrorSpec                                        string
 	)
 	settings := []setting{
 		{name: "host", usage: "interface to listen on; default 127.0.0.1 in demo mode, 0.0.0.0 otherwise", set: strVar(&c.Host)},
@@ -155,12 +169,18 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "write-timeout", usage: "time to write a response, from the end of its request's headers; must exceed REQUEST_TIMEOUT; 0 disables", def: "30s", set: durVar(&c.WriteTimeout)},
 		{name: "idle-timeout", usage: "how long an idle keep-alive connection stays open", def: "2m", set: durVar(&c.IdleTimeout)},
 		{name: "shutdown-grace", usage: "how long in-flight requests get to finish on SIGINT or SIGTERM", def: "10s", set: durVar(&c.ShutdownGrace)},
-		{name: "poll-interval", usage: "how often the live feed (subscription activityAdded) asks lemlist for new activities, per API key and filter subscribed to; at least 1s, 0 turns polling off (webhooks only)", def: "5s", set: durVar(&c.PollInterval)},
+		{name: "poll-interval", usage: "how often the live feed (subscription activityAdded) asks lemlist for new activities, per API key and filter subscribed to; at least 1s, 0 turns polling off (webhooks only); with MIRROR on, how often the mirror polls the head instead (5s when 0)", def: "5s", set: durVar(&c.PollInterval)},
 		{name: "max-subscriptions-per-connection", usage: "most live subscriptions (activityAdded) one websocket connection may hold at once; more get TOO_MANY_SUBSCRIPTIONS", def: "100", set: intVar(&c.MaxSubsPerConn, 1, 100_000)},
 		{name: "webhook-secret", usage: "secret lemlist echoes in its webhook calls to POST /webhooks/lemlist (/webhooks/lemlist/{tenant} in passthrough mode, with a secret derived per tenant: see cmd/lemlist-hook); at least 16 characters; empty disables webhooks, except in demo mode, which makes one up", set: strVar(&c.WebhookSecret), secret: true},
 		{name: "redis-url", usage: "redis://[:password@]host:port/db (rediss:// for TLS) shared by the replicas: the rate budget per API key, the response cache and the live feed's webhooks; empty keeps everything in memory (one replica)", set: urlVar(&c.RedisURL, redisURL, "a redis:// or rediss:// URL with a host, such as redis://:password@redis:6379/0"), secret: true},
 		{name: "redis-namespace", usage: "separates deployments that share one Redis: the live feed's channels become lgql:<namespace>:feed:*; 1 to 64 letters, digits, '.', '-' or '_'; empty: none. Replicas sign the feed's messages with WEBHOOK_SECRET when it is set", set: patternVar(&c.RedisNamespace, `^[A-Za-z0-9._-]{1,64}$`, "1 to 64 letters, digits, '.', '-' or '_'")},
 		{name: "redis-fallback-replicas", usage: "how many replicas share each key's budget while Redis is down: each then allows LEMLIST_RATE_LIMIT/this per 2 s on its own", def: "3", set: intVar(&c.RedisFallbackReplicas, 1, 1000)},
+		{name: "mirror", usage: "the mirror of each team's activities that answers dashboards' stats and series (README, Mirror): off, sqlite:PATH (a file; its directory must exist), or a postgres:// URL (replicas sharing one store); auto is off with a real key (a backfill spends the key's budget) and a temporary SQLite file in demo mode", def: "auto", set: mirrorVar(&mirrorSpec)},
+		{name: "mirror-since", usage: "how far back the mirror's backfill reads: days (365d), a Go duration, or a date (2025-01-31 or RFC 3339); a team mirrored already keeps its own", def: "365d", set: sinceVar(&c.MirrorSince, &c.MirrorSinceDate)},
+		{name: "mirror-lookback", usage: "the recent window the mirror re-reads at each reconciliation, adding late arrivals and removing deleted activities: days (1d) or a Go duration", def: "24h", set: dayDurVar(&c.MirrorLookback)},
+		{name: "mirror-reconcile-interval", usage: "how often the mirror reconciles MIRROR_LOOKBACK: days or a Go duration", def: "10m", set: dayDurVar(&c.MirrorReconcileInterval)},
+		{name: "mirror-full-reconcile-interval", usage: "how often the mirror re-reads all its history to remove older deletions (about N/100 calls for N activities): days (7d) or a Go duration", def: "7d", set: dayDurVar(&c.MirrorFullReconcile)},
+		{name: "mirror-lease-ttl", usage: "with a store shared by replicas (PostgreSQL), how long a replica's lease on a team's sync lasts unless renewed: another replica takes over within about this", def: "15s", set: dayDurVar(&c.MirrorLeaseTTL)},
 		{name: "trusted-documents", usage: "comma-separated persisted-query manifests (Relay's {id: text} JSON, or Apollo's persisted-query manifest): only their operations run, sent by id or exact text; others get PERSISTED_QUERY_NOT_ALLOWED, unknown ids PERSISTED_QUERY_NOT_FOUND. Empty: any operation", set: listVar(&c.TrustedDocuments)},
 		{name: "metrics-addr", usage: "host:port of a separate listener for /metrics; empty serves /metrics on the main port", set: strVar(&c.MetricsAddr)},
 		{name: "metrics-token", usage: "bearer token that GET /metrics requires (Authorization: Bearer <token>), on the main port and on METRICS_ADDR; at least 16 printable ASCII characters; empty serves /metrics to all", set: tokenVar(&c.MetricsToken), secret: true},
@@ -203,7 +223,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 			return nil, &configError{fmt.Sprintf("invalid %s (%s): %v", envName(s.name), src, err)}
 		}
 	}
-	if err := c.resolve(authMode, introspection, tokens, tokensFile, cors); err != nil {
+	if err := c.resolve(authMode, introspection, tokens, tokensFile, cors, mirrorSpec); err != nil {
 		return nil, err
 	}
 	tc, err := tracing.ParseEnv(getenv)
@@ -216,7 +236,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 
 // resolve derives the settings that depend on others and checks them
 // together.
-func (c *config) resolve(authMode, introspection, tokens, tokensFile, cors string) error {
+func (c *config) resolve(authMode, introspection, tokens, tokensFile, cors, mirrorSpec string) error {
 	switch authMode {
 	case "auto":
 		switch {
@@ -284,6 +304,13 @@ func (c *config) resolve(authMode, introspection, tokens, tokensFile, cors strin
 	}
 	if c.WebhookSecret != "" && len(c.WebhookSecret) < 16 {
 		return settingError("webhook-secret", "must be at least 16 characters")
+	}
+	switch mirrorSpec {
+	case "off":
+	case "auto":
+		c.MirrorTemp = c.demo()
+	default:
+		c.Mirror = mirrorSpec
 	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
@@ -551,6 +578,90 @@ func durVar(p *time.Duration) func(string) error {
 			return fmt.Errorf("%s is negative", d)
 		}
 		*p = d
+		return nil
+	}
+}
+
+// mirrorVar takes MIRROR: off, auto, sqlite:PATH, or a postgres:// or
+// postgresql:// URL. Its errors never quote the value, which may hold a
+// password.
+func mirrorVar(p *string) func(string) error {
+	return func(v string) error {
+		v = strings.TrimSpace(v)
+		switch low := strings.ToLower(v); {
+		case low == "off" || low == "auto":
+			*p = low
+		case strings.HasPrefix(v, "sqlite:"):
+			if strings.TrimPrefix(v, "sqlite:") == "" {
+				return errors.New("sqlite: needs a file, such as sqlite:/var/lib/lemlist-graphql/mirror.db")
+			}
+			*p = v
+		case strings.HasPrefix(low, "postgres://") || strings.HasPrefix(low, "postgresql://"):
+			if u, err := url.Parse(v); err != nil || u.Host == "" {
+				return errors.New("not a PostgreSQL URL such as postgres://user:password@host:5432/db")
+			}
+			*p = v
+		default:
+			return errors.New("not off, auto, sqlite:PATH or a postgres:// URL")
+		}
+		return nil
+	}
+}
+
+// parseDays parses a Go duration, or a whole number of days with a d
+// suffix (365d).
+func parseDays(v string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 100*366 {
+			return 0, fmt.Errorf("%q is not a number of days such as 7d", v)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration such as 7d, 24h or 10m", v)
+	}
+	return d, nil
+}
+
+// dayDurVar takes a positive duration: a Go duration or days (7d).
+func dayDurVar(p *time.Duration) func(string) error {
+	return func(v string) error {
+		d, err := parseDays(strings.TrimSpace(v))
+		if err != nil {
+			return err
+		}
+		if d <= 0 {
+			return fmt.Errorf("%q is not positive", v)
+		}
+		*p = d
+		return nil
+	}
+}
+
+// sinceVar takes a positive duration back from now (365d, 8760h) into d,
+// or a date in the past (2025-01-31, or RFC 3339) into date.
+func sinceVar(d *time.Duration, date *time.Time) func(string) error {
+	return func(v string) error {
+		v = strings.TrimSpace(v)
+		for _, layout := range []string{time.DateOnly, time.RFC3339Nano} {
+			if t, err := time.Parse(layout, v); err == nil {
+				if !t.Before(time.Now()) {
+					return fmt.Errorf("%q is in the future", v)
+				}
+				*d, *date = 0, t.UTC()
+				return nil
+			}
+		}
+		dur, err := parseDays(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration such as 365d or a date such as 2025-01-31", v)
+		}
+		if dur <= 0 {
+			return fmt.Errorf("%q is not positive", v)
+		}
+		*d, *date = dur, time.Time{}
 		return nil
 	}
 }

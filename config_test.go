@@ -26,6 +26,7 @@ var allSettings = []string{
 	"read-timeout", "write-timeout", "idle-timeout", "shutdown-grace",
 	"trusted-documents", "metrics-addr", "log-level", "demo-activities", "demo-seed",
 	"poll-interval", "webhook-secret", "redis-url", "redis-namespace", "redis-fallback-replicas", "response-cache-ttl", "fast-rows",
+	"mirror", "mirror-since", "mirror-lookback", "mirror-reconcile-interval", "mirror-full-reconcile-interval", "mirror-lease-ttl",
 	"allowed-hosts", "metrics-token", "max-subscriptions-per-connection", "max-upstream-calls",
 }
 
@@ -59,6 +60,22 @@ func TestConfigDefaults(t *testing.T) {
 		c.ParserTokenLimit != 15000 {
 		t.Errorf("defaults: %+v", c)
 	}
+	if !c.MirrorTemp || c.Mirror != "" || c.MirrorSince != 365*24*time.Hour || !c.MirrorSinceDate.IsZero() ||
+		c.MirrorLookback != 24*time.Hour || c.MirrorReconcileInterval != 10*time.Minute ||
+		c.MirrorFullReconcile != 7*24*time.Hour || c.MirrorLeaseTTL != 15*time.Second {
+		t.Errorf("mirror defaults in demo mode: %+v", c)
+	}
+	c, err = parseConfig(nil, envFunc(map[string]string{"MIRROR": "sqlite:/var/lib/m.db", "MIRROR_SINCE": "2025-01-31", "MIRROR_LOOKBACK": "2d"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MirrorTemp || c.Mirror != "sqlite:/var/lib/m.db" || c.MirrorSince != 0 ||
+		!c.MirrorSinceDate.Equal(time.Date(2025, 1, 31, 0, 0, 0, 0, time.UTC)) || c.MirrorLookback != 48*time.Hour {
+		t.Errorf("mirror settings: %+v", c)
+	}
+	if c, err = parseConfig(nil, envFunc(map[string]string{"MIRROR": "OFF"}), io.Discard); err != nil || c.MirrorTemp || c.Mirror != "" {
+		t.Errorf("MIRROR=OFF in demo mode: %v, %+v", err, c)
+	}
 
 	// The flag wins over the environment, and both share a name.
 	c, err = parseConfig([]string{"--cache-ttl=5s", "--allow-unauthenticated"},
@@ -81,6 +98,9 @@ func TestConfigDefaults(t *testing.T) {
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.Mirror != "" || c.MirrorTemp {
+		t.Errorf("the mirror is on by default with a key: %q, temporary %v", c.Mirror, c.MirrorTemp)
 	}
 	if got := strings.Join(c.Tokens, " "); got != "extra-token "+tokenOne+" "+tokenTwo {
 		t.Errorf("tokens = %q", got)
@@ -149,6 +169,19 @@ func TestConfigInvalid(t *testing.T) {
 		{"redis URL without host", nil, with(nil, "REDIS_URL", "redis://"), "REDIS_URL"},
 		{"redis fallback replicas", nil, with(nil, "REDIS_FALLBACK_REPLICAS", "0"), "REDIS_FALLBACK_REPLICAS"},
 		{"unknown flag", []string{"--colour"}, nil, "colour"},
+		{"mirror kind", nil, with(nil, "MIRROR", "mysql://"+tokenOne+"@db/x"), "MIRROR"},
+		{"mirror sqlite without a file", nil, with(nil, "MIRROR", "sqlite:"), "MIRROR"},
+		{"mirror sqlite unwritable", nil, with(nil, "MIRROR", "sqlite:/nonexistent-dir/mirror.db"), "MIRROR"},
+		{"mirror sqlite on a directory", nil, with(nil, "MIRROR", "sqlite:/"), "MIRROR"},
+		{"mirror postgres unreachable", nil, with(nil, "MIRROR", "postgres://lemlist:"+tokenOne+"@127.0.0.1:1/mirror"), "MIRROR"},
+		{"mirror postgres without host", nil, with(nil, "MIRROR", "postgresql://"), "MIRROR"},
+		{"mirror since", nil, with(nil, "MIRROR_SINCE", "banana"), "MIRROR_SINCE"},
+		{"mirror since in the future", nil, with(nil, "MIRROR_SINCE", "2999-01-01"), "MIRROR_SINCE"},
+		{"mirror since zero", nil, with(nil, "MIRROR_SINCE", "0d"), "MIRROR_SINCE"},
+		{"mirror lookback", nil, with(nil, "MIRROR_LOOKBACK", "0s"), "MIRROR_LOOKBACK"},
+		{"mirror reconcile interval", nil, with(nil, "MIRROR_RECONCILE_INTERVAL", "often"), "MIRROR_RECONCILE_INTERVAL"},
+		{"mirror full reconcile interval", nil, with(nil, "MIRROR_FULL_RECONCILE_INTERVAL", "-7d"), "MIRROR_FULL_RECONCILE_INTERVAL"},
+		{"mirror lease ttl", nil, with(nil, "MIRROR_LEASE_TTL", "15"), "MIRROR_LEASE_TTL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -213,6 +246,8 @@ func TestMainExitStatus(t *testing.T) {
 		{[]string{"PORT=99999"}, 2, "invalid PORT"},
 		{[]string{"AUTH_MODE=magic"}, 2, "invalid AUTH_MODE"},
 		{[]string{"SHUTDOWN_GRACE=soon"}, 2, "invalid SHUTDOWN_GRACE"},
+		{[]string{"MIRROR_SINCE=banana"}, 2, "invalid MIRROR_SINCE"},
+		{[]string{"MIRROR=sqlite:/nonexistent-dir/mirror.db"}, 2, "invalid MIRROR"},
 	} {
 		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestMainExitStatus$")
 		cmd.Env = append(os.Environ(), append(tc.env, "LEMLIST_GRAPHQL_MAIN=1")...)

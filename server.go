@@ -6,9 +6,10 @@
 // each client send its own lemlist key. Run with --help for every setting;
 // docs/operations.md describes them.
 //
-// Package main is wiring only, in two files: server.go (main, run, and
-// newApp, which builds every part from the settings and connects them) and
-// config.go (the settings table, flags and environment). The HTTP edge, the
+// Package main is wiring only, in three files: server.go (main, run, and
+// newApp, which builds every part from the settings and connects them),
+// config.go (the settings table, flags and environment) and mirror.go
+// (the mirror's store, engines and metrics, MIRROR). The HTTP edge, the
 // path of a request through the server, is package internal/gateway;
 // OpenTelemetry tracing is package internal/tracing.
 package main
@@ -37,6 +38,7 @@ import (
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/metrics"
+	"github.com/lemlist-graphql/server/mirror"
 	"github.com/lemlist-graphql/server/redisx"
 	"github.com/lemlist-graphql/server/upstream"
 )
@@ -168,6 +170,8 @@ type app struct {
 	redis    *redisx.Redis       // shared by the replicas (REDIS_URL); nil without
 	fastRows *fastrows.Extension // FAST_ROWS; nil when off
 	gateway  *gateway.Gateway    // the routes
+	mirror   *mirror.Manager     // MIRROR; nil when off
+	mstore   *mirrorStore        // the mirror's store; nil when off
 }
 
 var (
@@ -244,7 +248,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 	}
 	pool, err := upstream.NewPool(upstream.PoolOptions{
 		BaseURL:       base,
-		HTTPClient:    &http.Client{Transport: gateway.UpstreamTransport(a.tracing.Transport(tr))},
+		HTTPClient:    &http.Client{Transport: a.metrics.LaneTransport(gateway.UpstreamTransport(a.tracing.Transport(tr)))},
 		RateLimit:     rate,
 		Limiters:      limiters,
 		Cache:         a.cache,
@@ -274,7 +278,8 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		return float64(a.pool.Len())
 	})
 
-	serverTenant := "" // the live feed's topic between replicas
+	serverTenant := "" // the live feed's topic between replicas, and the mirror's tenant
+	var serverUp upstream.Upstream
 	switch cfg.Mode {
 	case modePassthrough:
 		a.auth = gateway.PassthroughAuth(pool)
@@ -289,18 +294,37 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 			return nil, err
 		}
 		t := &gateway.Tenant{Upstream: up, ID: upstream.TenantID(key)}
-		serverTenant = t.ID
+		serverTenant, serverUp = t.ID, up
 		if len(cfg.Tokens) > 0 {
 			a.auth = gateway.TokenAuth(t, cfg.Tokens)
 		} else {
 			a.auth = gateway.OpenAuth(t)
 		}
 	}
+	// The mirror: its store is opened (and migrated) now, so that a bad
+	// MIRROR exits 2; its engines start below, once the live feed they
+	// publish to exists.
+	if a.mstore, err = openMirrorStore(cfg); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.mstore != nil {
+		a.mirror, err = newMirrorManager(cfg, a.mstore, logger, func(tenant string, acts []*lemlist.Activity) {
+			a.live.Ingested(tenant, acts)
+		})
+		if err != nil {
+			a.mstore.store.Close()
+			a.mstore = nil
+			a.Close()
+			return nil, err
+		}
+		a.metrics.Mirror(mirrorStates, func() metrics.MirrorStats { return mirrorStats(a.mirror) })
+	}
 	lo := gateway.LiveFeedOptions{
 		PerTenant: cfg.Mode == modePassthrough, Demo: cfg.demo(),
 		PollInterval: cfg.PollInterval, WebhookSecret: cfg.WebhookSecret,
 		MaxBodyBytes: cfg.MaxBodyBytes, Logger: logger, Metrics: a.metrics,
-		ServerTenant: serverTenant,
+		ServerTenant: serverTenant, Mirror: a.mirror,
 	}
 	if a.redis != nil {
 		lo.Relay = a.redis
@@ -331,6 +355,10 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		MaxSubscriptionsPerConnection: cfg.MaxSubsPerConn,
 		FastRows:                      a.fastRows,
 		Stats:                         graph.NewStatsCache(cfg.CacheTTL, 256),
+		Mirror:                        a.mirror,
+		// Pass-through mode starts a tenant's engine with its first
+		// operation: its backfill spends that tenant's budget.
+		MirrorOnRequest: cfg.Mode == modePassthrough,
 
 		RequestTimeout:   cfg.RequestTimeout,
 		MaxBodyBytes:     cfg.MaxBodyBytes,
@@ -356,6 +384,26 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, err
 	}
+	if a.mirror != nil {
+		if serverUp != nil {
+			// The one tenant of server and demo modes, through the same
+			// client and limiter as its queries, without the cache.
+			if _, err := a.mirror.Start(serverTenant, upstream.ListUncached(serverUp)); err != nil {
+				a.Close()
+				return nil, err
+			}
+		}
+		engines := "one, for the server's key"
+		if cfg.Mode == modePassthrough {
+			engines = fmt.Sprintf("one per tenant, started by its first request (at most %d)", mirror.DefaultMaxTenants)
+		}
+		since := cfg.MirrorSinceDate.Format(time.DateOnly)
+		if cfg.MirrorSinceDate.IsZero() {
+			since = fmt.Sprintf("%gd ago", cfg.MirrorSince.Hours()/24)
+		}
+		logger.Info("mirror on: activities are synced into a store that answers stats and series; its backfill and polls take the key's background lane, after queries",
+			"store", a.mstore.where, "temporary", cfg.MirrorTemp, "since", since, "engines", engines)
+	}
 	return a, nil
 }
 
@@ -371,8 +419,20 @@ func keyVerdictTTL(cacheTTL time.Duration) time.Duration {
 	return gateway.DefaultKeyVerdictTTL
 }
 
-// Close ends the live feed and releases Redis and the demo upstream.
+// Close stops the mirror's engines and closes its store, ends the live
+// feed, and releases Redis and the demo upstream.
 func (a *app) Close() {
+	if a.mirror != nil {
+		if err := a.mirror.Close(); err != nil {
+			a.logger.Warn("mirror: closing the store failed", "error", err.Error())
+		}
+	} else if a.mstore != nil {
+		_ = a.mstore.store.Close()
+	}
+	if a.mstore != nil && a.mstore.cleanup != nil {
+		a.mstore.cleanup()
+	}
+	a.mirror, a.mstore = nil, nil
 	a.live.Close()
 	if a.redis != nil {
 		_ = a.redis.Close()

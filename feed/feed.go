@@ -31,7 +31,9 @@
 //     (POST /api/hooks registers them); it checks the secret lemlist echoes
 //     in the body, strips it, drops an activity _id it handled within its
 //     replay window, and publishes the activity at once to the tenant's
-//     subscriptions whose filter matches, then relays it to the other
+//     subscriptions whose filter matches (or hands it to
+//     WebhookOptions.Ingest, a mirror that publishes it if it is new),
+//     then relays it to the other
 //     replicas (a relay failure answers 503, so that lemlist retries). In
 //     pass-through mode each tenant's secret is a random one in a
 //     SecretStore, which a Registrar makes when it registers the tenant's

@@ -68,6 +68,15 @@ type WebhookOptions struct {
 	// is then repeated, which subscriptions drop as a repeat. It must not
 	// block for long: the webhook answers lemlist after it returns.
 	Relay func(ctx context.Context, tenant string, activity []byte) error
+	// Ingest, when set, is offered each accepted activity before the hub
+	// publishes it: it returns true when it took the activity (a mirror
+	// that stores it and publishes it through Hub.Publish only if it is
+	// new, so that a subscriber, a poll and a webhook never disagree);
+	// the hub then does not publish it itself. It returns false for a
+	// tenant it does not serve, or when it failed (the activity is then
+	// published at once, and a later poll's repeat is dropped by each
+	// subscription's recent ids). It must not block for long.
+	Ingest func(ctx context.Context, tenant string, a *lemlist.Activity) bool
 }
 
 // TenantSecret returns the webhook secret of tenant in pass-through mode
@@ -176,7 +185,9 @@ func (wh *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	wh.h.Publish(tenant, a)
+	if wh.o.Ingest == nil || !wh.o.Ingest(r.Context(), tenant, a) {
+		wh.h.Publish(tenant, a)
+	}
 	if wh.o.Relay != nil {
 		if err := wh.o.Relay(r.Context(), tenant, obj); err != nil {
 			if wh.replay != nil {

@@ -1,12 +1,14 @@
 package feed
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/upstream"
 )
 
@@ -208,5 +210,41 @@ func TestStripSecret(t *testing.T) {
 		if _, _, err := stripSecret([]byte(bad)); err == nil {
 			t.Errorf("stripSecret(%s) accepted", bad)
 		}
+	}
+}
+
+// With Ingest, an activity Ingest takes is not published by the hub (the
+// mirror publishes it if new); one it declines is published as before.
+func TestWebhookIngest(t *testing.T) {
+	hub := NewHub(Options{PollInterval: -1})
+	defer hub.Close()
+	var took []string
+	take := true
+	wh, err := hub.Webhook(WebhookOptions{Secret: secret, Ingest: func(_ context.Context, tenant string, a *lemlist.Activity) bool {
+		took = append(took, tenant+"/"+a.ID)
+		return take
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := hub.Subscribe(t.Context(), Tenant{}, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := post(wh, "/webhooks/lemlist", payload); w.Code != http.StatusNoContent {
+		t.Fatalf("status %d %s", w.Code, w.Body)
+	}
+	if n := s.pending(); n != 0 {
+		t.Fatalf("the hub published an activity Ingest took (%d queued)", n)
+	}
+	take = false
+	if w := post(wh, "/webhooks/lemlist", strings.Replace(payload, "act_w1", "act_w2", 1)); w.Code != http.StatusNoContent {
+		t.Fatalf("status %d %s", w.Code, w.Body)
+	}
+	if got := recv(t, s, 1)[0]; got.ID != "act_w2" {
+		t.Fatalf("published %s, want act_w2", got.ID)
+	}
+	if strings.Join(took, ",") != "/act_w1,/act_w2" {
+		t.Fatalf("Ingest was offered %v", took)
 	}
 }

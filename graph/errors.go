@@ -18,6 +18,7 @@ import (
 	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/graph/model"
 	"github.com/lemlist-graphql/server/lemlist"
+	"github.com/lemlist-graphql/server/mirror"
 )
 
 // Error codes set in extensions.code.
@@ -29,6 +30,41 @@ const (
 	CodeRateLimited         = "RATE_LIMITED"
 	CodeUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"
 	CodeInternal            = "INTERNAL"
+	// CodeMirrorUnavailable: a question only the mirror answers
+	// (activitySeries), and the mirror is off for the caller's team.
+	CodeMirrorUnavailable = "MIRROR_UNAVAILABLE"
+	// CodeMirrorNotCovered: a question only the mirror answers, for a
+	// range the mirror does not hold yet (its backfill has not reached it).
+	CodeMirrorNotCovered = "MIRROR_NOT_COVERED"
+	// CodeMirrorRequired: activityStats with a condition lemlist cannot
+	// apply (filter.campaignIds, filter.userId) when the mirror cannot
+	// answer.
+	CodeMirrorRequired = "MIRROR_REQUIRED"
+	// CodeUnsupportedFilter: a list or subscription given a condition
+	// only the mirror applies (UnsupportedFilterError).
+	CodeUnsupportedFilter = "UNSUPPORTED_FILTER"
+)
+
+// UnsupportedFilterError is a filter condition lemlist cannot apply, given
+// where only lemlist answers (a list, a subscription).
+type UnsupportedFilterError struct {
+	// Arg names the condition, e.g. filter.userId.
+	Arg string
+	Msg string
+}
+
+func (e *UnsupportedFilterError) Error() string { return e.Arg + ": " + e.Msg }
+
+// The mirror's refusals, wrapped with their detail; classify gives each
+// its code, and their messages are the client's.
+var (
+	// ErrMirrorUnavailable: the mirror is off for the tenant.
+	ErrMirrorUnavailable = errors.New("the mirror is off for this team (MIRROR=off)")
+	// ErrMirrorNotCovered: the mirror does not hold the range.
+	ErrMirrorNotCovered = errors.New("the mirror does not cover this range yet")
+	// ErrMirrorRequired: only the mirror can answer, and it cannot. It
+	// wraps one of the two above, and takes precedence.
+	ErrMirrorRequired = errors.New("filter.campaignIds and filter.userId need the mirror, which cannot answer")
 )
 
 // ErrorPresenter maps every error a resolver returns to a code in
@@ -94,10 +130,22 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		respErr   *lemlist.ErrorResponse
 		decErr    *lemlist.DecodeError
 		budgetErr *UpstreamBudgetError
+
+		unsupported *UnsupportedFilterError
 	)
 	switch {
 	case errors.As(err, &budgetErr):
 		return CodeUpstreamBudgetExceeded, budgetErr.Error(), map[string]any{"estimate": budgetErr.Estimate, "limit": budgetErr.Limit}
+	case errors.As(err, &unsupported):
+		return CodeUnsupportedFilter, unsupported.Error(), map[string]any{"argument": unsupported.Arg}
+	case errors.Is(err, ErrMirrorRequired):
+		return CodeMirrorRequired, err.Error(), nil
+	case errors.Is(err, ErrMirrorUnavailable):
+		return CodeMirrorUnavailable, err.Error(), nil
+	case errors.Is(err, ErrMirrorNotCovered):
+		return CodeMirrorNotCovered, err.Error(), nil
+	case errors.Is(err, mirror.ErrInvalidQuery):
+		return CodeBadUserInput, err.Error(), nil
 	case errors.As(err, &inputErr):
 		return CodeBadUserInput, inputErr.Error(), map[string]any{"argument": inputErr.Arg}
 	case errors.Is(err, model.ErrBadDate):

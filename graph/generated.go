@@ -31,7 +31,9 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	ActivityStatsKey() ActivityStatsKeyResolver
 	Campaign() CampaignResolver
+	CampaignEmailRates() CampaignEmailRatesResolver
 	Contact() ContactResolver
 	ContactCampaign() ContactCampaignResolver
 	Entity() EntityResolver
@@ -55,6 +57,21 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ActivitySeries struct {
+		AsOf     func(childComplexity int) int
+		Buckets  func(childComplexity int) int
+		Interval func(childComplexity int) int
+		Series   func(childComplexity int) int
+		Timezone func(childComplexity int) int
+		Total    func(childComplexity int) int
+	}
+
+	ActivitySeriesLine struct {
+		Counts func(childComplexity int) int
+		Key    func(childComplexity int) int
+		Total  func(childComplexity int) int
+	}
+
 	ActivityStats struct {
 		AsOf                   func(childComplexity int) int
 		Cached                 func(childComplexity int) int
@@ -64,6 +81,7 @@ type ComplexityRoot struct {
 		Groups                 func(childComplexity int) int
 		Partial                func(childComplexity int) int
 		ScannedActivities      func(childComplexity int) int
+		Source                 func(childComplexity int) int
 		Timezone               func(childComplexity int) int
 		Total                  func(childComplexity int) int
 		UpstreamCalls          func(childComplexity int) int
@@ -75,10 +93,12 @@ type ComplexityRoot struct {
 	}
 
 	ActivityStatsKey struct {
+		Campaign   func(childComplexity int) int
 		CampaignID func(childComplexity int) int
 		Channel    func(childComplexity int) int
 		Day        func(childComplexity int) int
 		Type       func(childComplexity int) int
+		User       func(childComplexity int) int
 		UserID     func(childComplexity int) int
 	}
 
@@ -135,6 +155,7 @@ type ComplexityRoot struct {
 	}
 
 	CampaignEmailRates struct {
+		Campaign      func(childComplexity int) int
 		CampaignID    func(childComplexity int) int
 		EmailsReplied func(childComplexity int) int
 		EmailsSent    func(childComplexity int) int
@@ -282,6 +303,19 @@ type ComplexityRoot struct {
 		User         func(childComplexity int) int
 	}
 
+	MirrorStatus struct {
+		Activities       func(childComplexity int) int
+		BackfillProgress func(childComplexity int) int
+		CoveredFrom      func(childComplexity int) int
+		CoveredTo        func(childComplexity int) int
+		CoversAllTime    func(childComplexity int) int
+		LagSeconds       func(childComplexity int) int
+		LastError        func(childComplexity int) int
+		LastReconciledAt func(childComplexity int) int
+		State            func(childComplexity int) int
+		Syncing          func(childComplexity int) int
+	}
+
 	PageInfo struct {
 		EndCursor       func(childComplexity int) int
 		HasNextPage     func(childComplexity int) int
@@ -291,10 +325,12 @@ type ComplexityRoot struct {
 
 	Query struct {
 		Activities         func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.ActivityFilter) int
+		ActivitySeries     func(childComplexity int, filter *model.ActivityFilter, from model.Timestamp, to model.Timestamp, interval model.SeriesInterval, timezone *string, groupBy []model.StatsGroup) int
 		ActivityStats      func(childComplexity int, filter *model.ActivityFilter, groupBy []model.StatsGroup, timezone *string, maxUpstreamCalls *int) int
 		Campaign           func(childComplexity int, id string) int
 		Contact            func(childComplexity int, id string) int
 		Lead               func(childComplexity int, id string) int
+		MirrorStatus       func(childComplexity int) int
 		Node               func(childComplexity int, id string) int
 		Nodes              func(childComplexity int, ids []string) int
 		__resolve__service func(childComplexity int) int
@@ -321,8 +357,15 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type ActivityStatsKeyResolver interface {
+	Campaign(ctx context.Context, obj *model.ActivityStatsKey) (*model.Campaign, error)
+	User(ctx context.Context, obj *model.ActivityStatsKey) (*model.User, error)
+}
 type CampaignResolver interface {
 	Activities(ctx context.Context, obj *model.Campaign, first *int, after *string, last *int, before *string, filter *model.ActivityFilter) (*model.ActivityConnection, error)
+}
+type CampaignEmailRatesResolver interface {
+	Campaign(ctx context.Context, obj *model.CampaignEmailRates) (*model.Campaign, error)
 }
 type ContactResolver interface {
 	Activities(ctx context.Context, obj *model.Contact, first *int, after *string, last *int, before *string, filter *model.ActivityFilter) (*model.ActivityConnection, error)
@@ -348,6 +391,8 @@ type QueryResolver interface {
 	Node(ctx context.Context, id string) (model.Node, error)
 	Nodes(ctx context.Context, ids []string) ([]model.Node, error)
 	ActivityStats(ctx context.Context, filter *model.ActivityFilter, groupBy []model.StatsGroup, timezone *string, maxUpstreamCalls *int) (*model.ActivityStats, error)
+	MirrorStatus(ctx context.Context) (*model.MirrorStatus, error)
+	ActivitySeries(ctx context.Context, filter *model.ActivityFilter, from model.Timestamp, to model.Timestamp, interval model.SeriesInterval, timezone *string, groupBy []model.StatsGroup) (*model.ActivitySeries, error)
 }
 type SubscriptionResolver interface {
 	ActivityAdded(ctx context.Context, filter *model.ActivityFilter) (<-chan model.Activity, error)
@@ -403,6 +448,62 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ActivityEdge.Node(childComplexity), true
 
+	case "ActivitySeries.asOf":
+		if e.ComplexityRoot.ActivitySeries.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivitySeries.AsOf(childComplexity), true
+	case "ActivitySeries.buckets":
+		if e.ComplexityRoot.ActivitySeries.Buckets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivitySeries.Buckets(childComplexity), true
+	case "ActivitySeries.interval":
+		if e.ComplexityRoot.ActivitySeries.Interval == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivitySeries.Interval(childComplexity), true
+	case "ActivitySeries.series":
+		if e.ComplexityRoot.ActivitySeries.Series == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivitySeries.Series(childComplexity), true
+	case "ActivitySeries.timezone":
+		if e.ComplexityRoot.ActivitySeries.Timezone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivitySeries.Timezone(childComplexity), true
+	case "ActivitySeries.total":
+		if e.ComplexityRoot.ActivitySeries.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivitySeries.Total(childComplexity), true
+
+	case "ActivitySeriesLine.counts":
+		if e.ComplexityRoot.ActivitySeriesLine.Counts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivitySeriesLine.Counts(childComplexity), true
+	case "ActivitySeriesLine.key":
+		if e.ComplexityRoot.ActivitySeriesLine.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivitySeriesLine.Key(childComplexity), true
+	case "ActivitySeriesLine.total":
+		if e.ComplexityRoot.ActivitySeriesLine.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivitySeriesLine.Total(childComplexity), true
+
 	case "ActivityStats.asOf":
 		if e.ComplexityRoot.ActivityStats.AsOf == nil {
 			break
@@ -451,6 +552,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ActivityStats.ScannedActivities(childComplexity), true
+	case "ActivityStats.source":
+		if e.ComplexityRoot.ActivityStats.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.Source(childComplexity), true
 	case "ActivityStats.timezone":
 		if e.ComplexityRoot.ActivityStats.Timezone == nil {
 			break
@@ -483,6 +590,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ActivityStatsGroup.Key(childComplexity), true
 
+	case "ActivityStatsKey.campaign":
+		if e.ComplexityRoot.ActivityStatsKey.Campaign == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStatsKey.Campaign(childComplexity), true
 	case "ActivityStatsKey.campaignId":
 		if e.ComplexityRoot.ActivityStatsKey.CampaignID == nil {
 			break
@@ -507,6 +620,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ActivityStatsKey.Type(childComplexity), true
+	case "ActivityStatsKey.user":
+		if e.ComplexityRoot.ActivityStatsKey.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStatsKey.User(childComplexity), true
 	case "ActivityStatsKey.userId":
 		if e.ComplexityRoot.ActivityStatsKey.UserID == nil {
 			break
@@ -763,6 +882,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Campaign.Status(childComplexity), true
 
+	case "CampaignEmailRates.campaign":
+		if e.ComplexityRoot.CampaignEmailRates.Campaign == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignEmailRates.Campaign(childComplexity), true
 	case "CampaignEmailRates.campaignId":
 		if e.ComplexityRoot.CampaignEmailRates.CampaignID == nil {
 			break
@@ -1489,6 +1614,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MessagingActivity.User(childComplexity), true
 
+	case "MirrorStatus.activities":
+		if e.ComplexityRoot.MirrorStatus.Activities == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MirrorStatus.Activities(childComplexity), true
+	case "MirrorStatus.backfillProgress":
+		if e.ComplexityRoot.MirrorStatus.BackfillProgress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MirrorStatus.BackfillProgress(childComplexity), true
+	case "MirrorStatus.coveredFrom":
+		if e.ComplexityRoot.MirrorStatus.CoveredFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MirrorStatus.CoveredFrom(childComplexity), true
+	case "MirrorStatus.coveredTo":
+		if e.ComplexityRoot.MirrorStatus.CoveredTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MirrorStatus.CoveredTo(childComplexity), true
+	case "MirrorStatus.coversAllTime":
+		if e.ComplexityRoot.MirrorStatus.CoversAllTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MirrorStatus.CoversAllTime(childComplexity), true
+	case "MirrorStatus.lagSeconds":
+		if e.ComplexityRoot.MirrorStatus.LagSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MirrorStatus.LagSeconds(childComplexity), true
+	case "MirrorStatus.lastError":
+		if e.ComplexityRoot.MirrorStatus.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MirrorStatus.LastError(childComplexity), true
+	case "MirrorStatus.lastReconciledAt":
+		if e.ComplexityRoot.MirrorStatus.LastReconciledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MirrorStatus.LastReconciledAt(childComplexity), true
+	case "MirrorStatus.state":
+		if e.ComplexityRoot.MirrorStatus.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MirrorStatus.State(childComplexity), true
+	case "MirrorStatus.syncing":
+		if e.ComplexityRoot.MirrorStatus.Syncing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MirrorStatus.Syncing(childComplexity), true
+
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
 			break
@@ -1525,6 +1711,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Activities(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["filter"].(*model.ActivityFilter)), true
+	case "Query.activitySeries":
+		if e.ComplexityRoot.Query.ActivitySeries == nil {
+			break
+		}
+
+		args, err := ec.field_Query_activitySeries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ActivitySeries(childComplexity, args["filter"].(*model.ActivityFilter), args["from"].(model.Timestamp), args["to"].(model.Timestamp), args["interval"].(model.SeriesInterval), args["timezone"].(*string), args["groupBy"].([]model.StatsGroup)), true
 	case "Query.activityStats":
 		if e.ComplexityRoot.Query.ActivityStats == nil {
 			break
@@ -1570,6 +1767,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Lead(childComplexity, args["id"].(string)), true
+	case "Query.mirrorStatus":
+		if e.ComplexityRoot.Query.MirrorStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MirrorStatus(childComplexity), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -1763,6 +1966,15 @@ scalar DateInput
 
 "Any JSON value, passed through untouched."
 scalar JSON
+
+"""
+An instant given as input: an ISO 8601 / RFC 3339 string
+("2026-05-11T08:00:00Z", "2026-05-11"), or a number of unix seconds or
+epoch milliseconds, as a JSON number or a numeric string. Numbers below
+100000000000 are seconds, larger ones milliseconds (Grafana passes epoch
+milliseconds, which GraphQL's Int cannot hold).
+"""
+scalar Timestamp
 
 "The channel an activity belongs to, derived from its type."
 enum ActivityChannel {
@@ -2272,6 +2484,21 @@ input ActivityFilter {
   channel: ActivityChannel
   "Only activities of this campaign (cam_…)."
   campaignId: ID
+  """
+  Only activities of any of these campaigns (cam_…), 1 to 100; with
+  campaignId, both must hold. lemlist cannot filter so: only activityStats
+  and activitySeries take it, answered from the mirror (mirrorStatus), and
+  activityStats refuses it with MIRROR_REQUIRED when the mirror cannot
+  answer. Lists and subscriptions refuse it with UNSUPPORTED_FILTER.
+  """
+  campaignIds: [ID!]
+  """
+  Only activities of this team member (usr_…): the actor, else the sender,
+  else the creator, as activityStats' USER dimension says. lemlist cannot
+  filter so: like campaignIds, only activityStats and activitySeries take
+  it, from the mirror.
+  """
+  userId: ID
   "Only activities of this lead (lea_…)."
   leadId: ID
   "Only first activities (true) or only the others (false)."
@@ -2377,6 +2604,8 @@ type ActivityStats {
   """
   The newest createdAt among the selected activities when the scan began;
   activities created later are not counted. Null when there are none.
+  From the mirror (source MIRROR): the mirror's coveredTo, up to which it
+  holds every activity.
   """
   asOf: DateTime
   "The upstream calls this result took, probes included (some may have been answered by the server's cache)."
@@ -2385,13 +2614,32 @@ type ActivityStats {
   What a complete scan costs at most, in upstream calls: the probes that
   find each list's length (a galloping search, O(log n) calls per list)
   plus ⌈length/100⌉ per list. Selected without any count, only the probes
-  run. Null when maxUpstreamCalls ran out before every length was known.
+  run. Null when maxUpstreamCalls ran out before every length was known,
+  and when the answer comes from the mirror (source MIRROR), which runs
+  neither probes nor scan.
   """
   estimatedUpstreamCalls: Int
-  "Whether this answer came from the server's stats cache rather than a scan."
+  "Whether this answer came from the server's stats cache rather than a scan (never with source MIRROR)."
   cached: Boolean!
   "The IANA time zone of DAY keys."
   timezone: String!
+  """
+  Where the counts come from: MIRROR (the server's copy of the team's
+  activities, exact as of asOf, no upstream call) or UPSTREAM (a scan).
+  """
+  source: StatsSource!
+}
+
+"Where an ActivityStats answer came from."
+enum StatsSource {
+  """
+  The mirror of the team's activities (mirrorStatus), which covers the
+  filter's date range: exact as of the mirror's coveredTo (asOf), with no
+  upstream call.
+  """
+  MIRROR
+  "A scan of lemlist's activities, within maxUpstreamCalls."
+  UPSTREAM
 }
 
 "One group of ActivityStats: a key and its count."
@@ -2418,6 +2666,17 @@ type ActivityStatsKey {
   campaignId: ID
   "With USER: the team member's id (usr_…)."
   userId: ID
+  """
+  With CAMPAIGN: the campaign, whose id needs no upstream call and whose
+  other fields are read from lemlist (one call per distinct campaign, shared
+  within the request).
+  """
+  campaign: Campaign
+  """
+  With USER: the team member, whose id needs no upstream call and whose
+  other fields are read from lemlist's team (one call per request).
+  """
+  user: User
 }
 
 """
@@ -2428,6 +2687,12 @@ so a rate can exceed 1.
 type CampaignEmailRates {
   "The campaign id (cam_…)."
   campaignId: ID!
+  """
+  The campaign, whose id needs no upstream call and whose other fields are
+  read from lemlist (one call per distinct campaign, shared within the
+  request).
+  """
+  campaign: Campaign
   "Distinct leads with at least one counted emailsSent."
   leadsSent: Int!
   "Distinct leads with at least one counted emailsOpened."
@@ -2440,6 +2705,100 @@ type CampaignEmailRates {
   openRate: Float
   "emailsReplied / emailsSent; null when emailsSent is 0."
   replyRate: Float
+}
+
+"The state of the mirror of the caller's team."
+enum MirrorState {
+  "The server keeps no mirror of this team (MIRROR=off)."
+  OFF
+  "The mirror is reading the team's history; coveredFrom goes back as it reads."
+  BACKFILLING
+  "The history is read; new activities arrive within seconds."
+  LIVE
+  "The last sync step failed (see lastError); the mirror retries with backoff."
+  FAILING
+}
+
+"""
+The server's mirror of the caller's team's activities: a copy kept in sync
+with lemlist, from which activityStats and activitySeries answer exactly
+without upstream calls. Never served from a cache.
+"""
+type MirrorStatus {
+  "Where the mirror stands."
+  state: MirrorState!
+  "The activities stored for the team (0 when OFF)."
+  activities: Int!
+  """
+  The oldest createdAt from which every activity is stored; null when OFF
+  or before the first sync.
+  """
+  coveredFrom: DateTime
+  "The newest createdAt up to which every activity is stored (the head)."
+  coveredTo: DateTime
+  """
+  Whether lemlist has nothing older than coveredFrom: a filter without
+  minDate (all time) is then answered from the mirror.
+  """
+  coversAllTime: Boolean!
+  "How many seconds coveredTo trails now; null when OFF."
+  lagSeconds: Float
+  "When the recent window was last reconciled (late arrivals, deletions)."
+  lastReconciledAt: DateTime
+  "The last sync or store error, cleared by the next good step; null when none."
+  lastError: String
+  """
+  Whether this server process runs the team's sync (with replicas sharing
+  a store, one of them does); true whenever the mirror is on, on one
+  machine.
+  """
+  syncing: Boolean!
+  "The share of the history the backfill has read, 0 to 1; null when OFF."
+  backfillProgress: Float
+}
+
+"The bucket size of activitySeries."
+enum SeriesInterval {
+  "A local whole hour in the requested time zone."
+  HOUR
+  "A calendar day, from local midnight."
+  DAY
+  "An ISO week, from Monday's local midnight."
+  WEEK
+  "A calendar month, from the first day's local midnight."
+  MONTH
+}
+
+"Activity counts per time bucket: the answer of Query.activitySeries."
+type ActivitySeries {
+  "The bucket size."
+  interval: SeriesInterval!
+  "The IANA time zone of the buckets."
+  timezone: String!
+  """
+  The buckets' start instants, oldest first: the first holds ` + "`" + `from` + "`" + `, the
+  last ` + "`" + `to` + "`" + `. The first and last count only activities within [from, to].
+  """
+  buckets: [DateTime!]!
+  """
+  One series per distinct key among the counted activities, ordered by
+  key; with an empty groupBy, exactly one with an empty key.
+  """
+  series: [ActivitySeriesLine!]!
+  "The activities counted, over every bucket and series."
+  total: Int!
+  "The mirror's coveredTo: activities created later are not counted."
+  asOf: DateTime
+}
+
+"One series of ActivitySeries."
+type ActivitySeriesLine {
+  "The series' key: the groupBy dimensions, others null (DAY is never set)."
+  key: ActivityStatsKey!
+  "The count of each bucket, in the order of ActivitySeries.buckets, zeros included."
+  counts: [Int!]!
+  "The sum of counts."
+  total: Int!
 }
 
 "The root of every read."
@@ -2492,6 +2851,12 @@ type Query {
   type, as ` + "`" + `activities` + "`" + ` does), and stops at maxUpstreamCalls. Select
   ` + "`" + `estimatedUpstreamCalls` + "`" + ` alone first to learn the price of a full scan.
   Results are cached per API key and arguments for the server's cache TTL.
+
+  When the server's mirror of the team covers the filter's date range (a
+  filter without minDate needs the whole history: mirrorStatus's
+  coversAllTime), the answer comes from the mirror instead (source MIRROR):
+  exact, with no upstream call, partial false and asOf the mirror's
+  coveredTo. A mirror that fails to answer falls back to the scan.
   """
   activityStats(
     "Which activities to count."
@@ -2507,6 +2872,32 @@ type Query {
     """
     maxUpstreamCalls: Int = 50
   ): ActivityStats!
+  """
+  The state of the server's mirror of the caller's team (OFF when the
+  server keeps none). Never served from a cache.
+  """
+  mirrorStatus: MirrorStatus!
+  """
+  Activity counts per time bucket, zero-filled, one series per group key:
+  numbers for a chart. It is answered from the mirror only, with no
+  upstream call: when the mirror is off the error is MIRROR_UNAVAILABLE,
+  when it does not cover ` + "`" + `from` + "`" + ` MIRROR_NOT_COVERED. At most 12000 buckets
+  and 200000 counts (buckets × series), else BAD_USER_INPUT.
+  """
+  activitySeries(
+    "Which activities to count; its date bounds, if any, narrow [from, to]."
+    filter: ActivityFilter
+    "The first instant counted (inclusive)."
+    from: Timestamp!
+    "The last instant counted (inclusive); not before from."
+    to: Timestamp!
+    "The bucket size."
+    interval: SeriesInterval!
+    "The IANA time zone (e.g. Europe/Paris) of the buckets. Default UTC."
+    timezone: String
+    "The dimensions of the series keys; DAY is refused (use interval). Empty: one series."
+    groupBy: [StatsGroup!] = []
+  ): ActivitySeries!
 }
 
 "Live updates, over a websocket (graphql-transport-ws or graphql-ws) or server-sent events."
@@ -2629,6 +3020,36 @@ func (ec *executionContext) childFields_ActivityEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type ActivityEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ActivitySeries(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "interval":
+		return ec.fieldContext_ActivitySeries_interval(ctx, field)
+	case "timezone":
+		return ec.fieldContext_ActivitySeries_timezone(ctx, field)
+	case "buckets":
+		return ec.fieldContext_ActivitySeries_buckets(ctx, field)
+	case "series":
+		return ec.fieldContext_ActivitySeries_series(ctx, field)
+	case "total":
+		return ec.fieldContext_ActivitySeries_total(ctx, field)
+	case "asOf":
+		return ec.fieldContext_ActivitySeries_asOf(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActivitySeries", field.Name)
+}
+
+func (ec *executionContext) childFields_ActivitySeriesLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_ActivitySeriesLine_key(ctx, field)
+	case "counts":
+		return ec.fieldContext_ActivitySeriesLine_counts(ctx, field)
+	case "total":
+		return ec.fieldContext_ActivitySeriesLine_total(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActivitySeriesLine", field.Name)
+}
+
 func (ec *executionContext) childFields_ActivityStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "total":
@@ -2653,6 +3074,8 @@ func (ec *executionContext) childFields_ActivityStats(ctx context.Context, field
 		return ec.fieldContext_ActivityStats_cached(ctx, field)
 	case "timezone":
 		return ec.fieldContext_ActivityStats_timezone(ctx, field)
+	case "source":
+		return ec.fieldContext_ActivityStats_source(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ActivityStats", field.Name)
 }
@@ -2679,6 +3102,10 @@ func (ec *executionContext) childFields_ActivityStatsKey(ctx context.Context, fi
 		return ec.fieldContext_ActivityStatsKey_campaignId(ctx, field)
 	case "userId":
 		return ec.fieldContext_ActivityStatsKey_userId(ctx, field)
+	case "campaign":
+		return ec.fieldContext_ActivityStatsKey_campaign(ctx, field)
+	case "user":
+		return ec.fieldContext_ActivityStatsKey_user(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ActivityStatsKey", field.Name)
 }
@@ -2703,6 +3130,8 @@ func (ec *executionContext) childFields_CampaignEmailRates(ctx context.Context, 
 	switch field.Name {
 	case "campaignId":
 		return ec.fieldContext_CampaignEmailRates_campaignId(ctx, field)
+	case "campaign":
+		return ec.fieldContext_CampaignEmailRates_campaign(ctx, field)
 	case "leadsSent":
 		return ec.fieldContext_CampaignEmailRates_leadsSent(ctx, field)
 	case "leadsOpened":
@@ -2785,6 +3214,32 @@ func (ec *executionContext) childFields_Lead(ctx context.Context, field graphql.
 		return ec.fieldContext_Lead_activities(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Lead", field.Name)
+}
+
+func (ec *executionContext) childFields_MirrorStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "state":
+		return ec.fieldContext_MirrorStatus_state(ctx, field)
+	case "activities":
+		return ec.fieldContext_MirrorStatus_activities(ctx, field)
+	case "coveredFrom":
+		return ec.fieldContext_MirrorStatus_coveredFrom(ctx, field)
+	case "coveredTo":
+		return ec.fieldContext_MirrorStatus_coveredTo(ctx, field)
+	case "coversAllTime":
+		return ec.fieldContext_MirrorStatus_coversAllTime(ctx, field)
+	case "lagSeconds":
+		return ec.fieldContext_MirrorStatus_lagSeconds(ctx, field)
+	case "lastReconciledAt":
+		return ec.fieldContext_MirrorStatus_lastReconciledAt(ctx, field)
+	case "lastError":
+		return ec.fieldContext_MirrorStatus_lastError(ctx, field)
+	case "syncing":
+		return ec.fieldContext_MirrorStatus_syncing(ctx, field)
+	case "backfillProgress":
+		return ec.fieldContext_MirrorStatus_backfillProgress(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MirrorStatus", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3193,6 +3648,60 @@ func (ec *executionContext) field_Query_activities_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_activitySeries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.ActivityFilter, error) {
+			return ec.unmarshalOActivityFilter2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (model.Timestamp, error) {
+			return ec.unmarshalNTimestamp2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐTimestamp(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (model.Timestamp, error) {
+			return ec.unmarshalNTimestamp2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐTimestamp(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "interval",
+		func(ctx context.Context, v any) (model.SeriesInterval, error) {
+			return ec.unmarshalNSeriesInterval2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐSeriesInterval(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["interval"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "timezone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timezone"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) ([]model.StatsGroup, error) {
+			return ec.unmarshalOStatsGroup2ᚕgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐStatsGroupᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_activityStats_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3540,6 +4049,231 @@ func (ec *executionContext) fieldContext_ActivityEdge_node(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _ActivitySeries_interval(ctx context.Context, field graphql.CollectedField, obj *model.ActivitySeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivitySeries_interval(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Interval, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SeriesInterval) graphql.Marshaler {
+			return ec.marshalNSeriesInterval2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐSeriesInterval(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivitySeries_interval(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivitySeries", field, false, false, "SeriesInterval")
+}
+
+func (ec *executionContext) _ActivitySeries_timezone(ctx context.Context, field graphql.CollectedField, obj *model.ActivitySeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivitySeries_timezone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Timezone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivitySeries_timezone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivitySeries", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActivitySeries_buckets(ctx context.Context, field graphql.CollectedField, obj *model.ActivitySeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivitySeries_buckets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Buckets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2ᚕᚖtimeᚐTimeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivitySeries_buckets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivitySeries", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ActivitySeries_series(ctx context.Context, field graphql.CollectedField, obj *model.ActivitySeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivitySeries_series(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Series, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ActivitySeriesLine) graphql.Marshaler {
+			return ec.marshalNActivitySeriesLine2ᚕᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivitySeriesLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivitySeries_series(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActivitySeries",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActivitySeriesLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActivitySeries_total(ctx context.Context, field graphql.CollectedField, obj *model.ActivitySeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivitySeries_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivitySeries_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivitySeries", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ActivitySeries_asOf(ctx context.Context, field graphql.CollectedField, obj *model.ActivitySeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivitySeries_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivitySeries_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivitySeries", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ActivitySeriesLine_key(ctx context.Context, field graphql.CollectedField, obj *model.ActivitySeriesLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivitySeriesLine_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ActivityStatsKey) graphql.Marshaler {
+			return ec.marshalNActivityStatsKey2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityStatsKey(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivitySeriesLine_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActivitySeriesLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActivityStatsKey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActivitySeriesLine_counts(ctx context.Context, field graphql.CollectedField, obj *model.ActivitySeriesLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivitySeriesLine_counts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Counts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalNInt2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivitySeriesLine_counts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivitySeriesLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ActivitySeriesLine_total(ctx context.Context, field graphql.CollectedField, obj *model.ActivitySeriesLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivitySeriesLine_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivitySeriesLine_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivitySeriesLine", field, false, false, "Int")
+}
+
 func (ec *executionContext) _ActivityStats_total(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3811,6 +4545,29 @@ func (ec *executionContext) fieldContext_ActivityStats_timezone(_ context.Contex
 	return graphql.NewScalarFieldContext("ActivityStats", field, false, false, "String")
 }
 
+func (ec *executionContext) _ActivityStats_source(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.StatsSource) graphql.Marshaler {
+			return ec.marshalNStatsSource2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐStatsSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStats", field, false, false, "StatsSource")
+}
+
 func (ec *executionContext) _ActivityStatsGroup_key(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStatsGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3979,6 +4736,70 @@ func (ec *executionContext) _ActivityStatsKey_userId(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_ActivityStatsKey_userId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ActivityStatsKey", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ActivityStatsKey_campaign(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStatsKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStatsKey_campaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ActivityStatsKey().Campaign(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Campaign) graphql.Marshaler {
+			return ec.marshalOCampaign2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐCampaign(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStatsKey_campaign(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActivityStatsKey",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Campaign(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActivityStatsKey_user(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStatsKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStatsKey_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ActivityStatsKey().User(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStatsKey_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActivityStatsKey",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Annotation_id(ctx context.Context, field graphql.CollectedField, obj *model.Annotation) (ret graphql.Marshaler) {
@@ -5051,6 +5872,38 @@ func (ec *executionContext) _CampaignEmailRates_campaignId(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_CampaignEmailRates_campaignId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CampaignEmailRates", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CampaignEmailRates_campaign(ctx context.Context, field graphql.CollectedField, obj *model.CampaignEmailRates) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignEmailRates_campaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CampaignEmailRates().Campaign(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Campaign) graphql.Marshaler {
+			return ec.marshalOCampaign2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐCampaign(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignEmailRates_campaign(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CampaignEmailRates",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Campaign(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _CampaignEmailRates_leadsSent(ctx context.Context, field graphql.CollectedField, obj *model.CampaignEmailRates) (ret graphql.Marshaler) {
@@ -8032,6 +8885,236 @@ func (ec *executionContext) fieldContext_MessagingActivity_errorMessage(_ contex
 	return graphql.NewScalarFieldContext("MessagingActivity", field, true, false, "String")
 }
 
+func (ec *executionContext) _MirrorStatus_state(ctx context.Context, field graphql.CollectedField, obj *model.MirrorStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MirrorStatus_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.MirrorState) graphql.Marshaler {
+			return ec.marshalNMirrorState2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐMirrorState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MirrorStatus_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MirrorStatus", field, false, false, "MirrorState")
+}
+
+func (ec *executionContext) _MirrorStatus_activities(ctx context.Context, field graphql.CollectedField, obj *model.MirrorStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MirrorStatus_activities(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Activities, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MirrorStatus_activities(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MirrorStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _MirrorStatus_coveredFrom(ctx context.Context, field graphql.CollectedField, obj *model.MirrorStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MirrorStatus_coveredFrom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CoveredFrom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MirrorStatus_coveredFrom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MirrorStatus", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _MirrorStatus_coveredTo(ctx context.Context, field graphql.CollectedField, obj *model.MirrorStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MirrorStatus_coveredTo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CoveredTo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MirrorStatus_coveredTo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MirrorStatus", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _MirrorStatus_coversAllTime(ctx context.Context, field graphql.CollectedField, obj *model.MirrorStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MirrorStatus_coversAllTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CoversAllTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MirrorStatus_coversAllTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MirrorStatus", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _MirrorStatus_lagSeconds(ctx context.Context, field graphql.CollectedField, obj *model.MirrorStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MirrorStatus_lagSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LagSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MirrorStatus_lagSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MirrorStatus", field, false, false, "Float")
+}
+
+func (ec *executionContext) _MirrorStatus_lastReconciledAt(ctx context.Context, field graphql.CollectedField, obj *model.MirrorStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MirrorStatus_lastReconciledAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastReconciledAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MirrorStatus_lastReconciledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MirrorStatus", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _MirrorStatus_lastError(ctx context.Context, field graphql.CollectedField, obj *model.MirrorStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MirrorStatus_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MirrorStatus_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MirrorStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _MirrorStatus_syncing(ctx context.Context, field graphql.CollectedField, obj *model.MirrorStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MirrorStatus_syncing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Syncing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MirrorStatus_syncing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MirrorStatus", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _MirrorStatus_backfillProgress(ctx context.Context, field graphql.CollectedField, obj *model.MirrorStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MirrorStatus_backfillProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BackfillProgress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MirrorStatus_backfillProgress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MirrorStatus", field, false, false, "Float")
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8426,6 +9509,82 @@ func (ec *executionContext) fieldContext_Query_activityStats(ctx context.Context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_activityStats_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_mirrorStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_mirrorStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().MirrorStatus(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MirrorStatus) graphql.Marshaler {
+			return ec.marshalNMirrorStatus2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐMirrorStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_mirrorStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MirrorStatus(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_activitySeries(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_activitySeries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ActivitySeries(ctx, fc.Args["filter"].(*model.ActivityFilter), fc.Args["from"].(model.Timestamp), fc.Args["to"].(model.Timestamp), fc.Args["interval"].(model.SeriesInterval), fc.Args["timezone"].(*string), fc.Args["groupBy"].([]model.StatsGroup))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ActivitySeries) graphql.Marshaler {
+			return ec.marshalNActivitySeries2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivitySeries(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_activitySeries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActivitySeries(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_activitySeries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9827,7 +10986,7 @@ func (ec *executionContext) unmarshalInputActivityFilter(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"type", "types", "channel", "campaignId", "leadId", "isFirst", "minDate", "maxDate", "startDate", "endDate"}
+	fieldsInOrder := [...]string{"type", "types", "channel", "campaignId", "campaignIds", "userId", "leadId", "isFirst", "minDate", "maxDate", "startDate", "endDate"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -9862,6 +11021,20 @@ func (ec *executionContext) unmarshalInputActivityFilter(ctx context.Context, ob
 				return it, err
 			}
 			it.CampaignID = data
+		case "campaignIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("campaignIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CampaignIds = data
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
 		case "leadId":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("leadId"))
 			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
@@ -10179,6 +11352,107 @@ func (ec *executionContext) _ActivityEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var activitySeriesImplementors = []string{"ActivitySeries"}
+
+func (ec *executionContext) _ActivitySeries(ctx context.Context, sel ast.SelectionSet, obj *model.ActivitySeries) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, activitySeriesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActivitySeries")
+		case "interval":
+			out.Values[i] = ec._ActivitySeries_interval(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timezone":
+			out.Values[i] = ec._ActivitySeries_timezone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "buckets":
+			out.Values[i] = ec._ActivitySeries_buckets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "series":
+			out.Values[i] = ec._ActivitySeries_series(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._ActivitySeries_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "asOf":
+			out.Values[i] = ec._ActivitySeries_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var activitySeriesLineImplementors = []string{"ActivitySeriesLine"}
+
+func (ec *executionContext) _ActivitySeriesLine(ctx context.Context, sel ast.SelectionSet, obj *model.ActivitySeriesLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, activitySeriesLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActivitySeriesLine")
+		case "key":
+			out.Values[i] = ec._ActivitySeriesLine_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "counts":
+			out.Values[i] = ec._ActivitySeriesLine_counts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._ActivitySeriesLine_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var activityStatsImplementors = []string{"ActivityStats"}
 
 func (ec *executionContext) _ActivityStats(ctx context.Context, sel ast.SelectionSet, obj *model.ActivityStats) graphql.Marshaler {
@@ -10242,6 +11516,11 @@ func (ec *executionContext) _ActivityStats(ctx context.Context, sel ast.Selectio
 			}
 		case "timezone":
 			out.Values[i] = ec._ActivityStats_timezone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._ActivityStats_source(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -10314,28 +11593,40 @@ func (ec *executionContext) _ActivityStatsKey(ctx context.Context, sel ast.Selec
 		case "type":
 			out.Values[i] = ec._ActivityStatsKey_type(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "channel":
 			out.Values[i] = ec._ActivityStatsKey_channel(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "day":
 			out.Values[i] = ec._ActivityStatsKey_day(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "campaignId":
 			out.Values[i] = ec._ActivityStatsKey_campaignId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "userId":
 			out.Values[i] = ec._ActivityStatsKey_userId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "campaign":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ActivityStatsKey_campaign(ctx, field, obj)
+				})
+		case "user":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ActivityStatsKey_user(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10680,37 +11971,43 @@ func (ec *executionContext) _CampaignEmailRates(ctx context.Context, sel ast.Sel
 		case "campaignId":
 			out.Values[i] = ec._CampaignEmailRates_campaignId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "campaign":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CampaignEmailRates_campaign(ctx, field, obj)
+				})
 		case "leadsSent":
 			out.Values[i] = ec._CampaignEmailRates_leadsSent(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "leadsOpened":
 			out.Values[i] = ec._CampaignEmailRates_leadsOpened(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "emailsSent":
 			out.Values[i] = ec._CampaignEmailRates_emailsSent(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "emailsReplied":
 			out.Values[i] = ec._CampaignEmailRates_emailsReplied(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "openRate":
 			out.Values[i] = ec._CampaignEmailRates_openRate(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "replyRate":
 			out.Values[i] = ec._CampaignEmailRates_replyRate(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -11565,6 +12862,84 @@ func (ec *executionContext) _MessagingActivity(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var mirrorStatusImplementors = []string{"MirrorStatus"}
+
+func (ec *executionContext) _MirrorStatus(ctx context.Context, sel ast.SelectionSet, obj *model.MirrorStatus) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mirrorStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MirrorStatus")
+		case "state":
+			out.Values[i] = ec._MirrorStatus_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activities":
+			out.Values[i] = ec._MirrorStatus_activities(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "coveredFrom":
+			out.Values[i] = ec._MirrorStatus_coveredFrom(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "coveredTo":
+			out.Values[i] = ec._MirrorStatus_coveredTo(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "coversAllTime":
+			out.Values[i] = ec._MirrorStatus_coversAllTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lagSeconds":
+			out.Values[i] = ec._MirrorStatus_lagSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastReconciledAt":
+			out.Values[i] = ec._MirrorStatus_lastReconciledAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastError":
+			out.Values[i] = ec._MirrorStatus_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "syncing":
+			out.Values[i] = ec._MirrorStatus_syncing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "backfillProgress":
+			out.Values[i] = ec._MirrorStatus_backfillProgress(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *model.PageInfo) graphql.Marshaler {
@@ -11673,6 +13048,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_activityStats(ctx, field)
+				})
+		case "mirrorStatus":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_mirrorStatus(ctx, field)
+				})
+		case "activitySeries":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_activitySeries(ctx, field)
 				})
 		case "_entities":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -12246,6 +13633,38 @@ func (ec *executionContext) marshalNActivityEdge2ᚖgithubᚗcomᚋlemlistᚑgra
 	return ec._ActivityEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNActivitySeries2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivitySeries(ctx context.Context, sel ast.SelectionSet, v *model.ActivitySeries) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActivitySeries!")
+		return graphql.Null
+	}
+	return ec._ActivitySeries(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNActivitySeriesLine2ᚕᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivitySeriesLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ActivitySeriesLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNActivitySeriesLine2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivitySeriesLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNActivitySeriesLine2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivitySeriesLine(ctx context.Context, sel ast.SelectionSet, v *model.ActivitySeriesLine) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActivitySeriesLine!")
+		return graphql.Null
+	}
+	return ec._ActivitySeriesLine(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNActivityStats2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐActivityStats(ctx context.Context, sel ast.SelectionSet, v *model.ActivityStats) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ActivityStats!")
@@ -12378,6 +13797,53 @@ func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, se
 	return res
 }
 
+func (ec *executionContext) unmarshalNDateTime2ᚕᚖtimeᚐTimeᚄ(ctx context.Context, v any) ([]*time.Time, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*time.Time, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNDateTime2ᚖtimeᚐTime(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNDateTime2ᚕᚖtimeᚐTimeᚄ(ctx context.Context, sel ast.SelectionSet, v []*time.Time) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNDateTime2ᚖtimeᚐTime(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNDateTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	res, err := model.UnmarshalDateTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDateTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DateTime!")
+		return graphql.Null
+	}
+	_ = sel
+	res := model.MarshalDateTime(*v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNFieldSet2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -12449,6 +13915,35 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalNInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNInt2ᚕintᚄ(ctx context.Context, sel ast.SelectionSet, v []int) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNJSON2encodingᚋjsonᚐRawMessage(ctx context.Context, v any) (json.RawMessage, error) {
 	res, err := model.UnmarshalJSON(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -12475,6 +13970,24 @@ func (ec *executionContext) marshalNLead2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋs
 	return ec._Lead(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNMirrorState2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐMirrorState(ctx context.Context, v any) (model.MirrorState, error) {
+	var res model.MirrorState
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMirrorState2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐMirrorState(ctx context.Context, sel ast.SelectionSet, v model.MirrorState) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNMirrorStatus2ᚖgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐMirrorStatus(ctx context.Context, sel ast.SelectionSet, v *model.MirrorStatus) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MirrorStatus!")
+		return graphql.Null
+	}
+	return ec._MirrorStatus(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v []model.Node) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -12491,6 +14004,16 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋlemlistᚑgraphql
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSeriesInterval2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐSeriesInterval(ctx context.Context, v any) (model.SeriesInterval, error) {
+	var res model.SeriesInterval
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSeriesInterval2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐSeriesInterval(ctx context.Context, sel ast.SelectionSet, v model.SeriesInterval) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNStatsGroup2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐStatsGroup(ctx context.Context, v any) (model.StatsGroup, error) {
@@ -12533,6 +14056,16 @@ func (ec *executionContext) marshalNStatsGroup2ᚕgithubᚗcomᚋlemlistᚑgraph
 	return ret
 }
 
+func (ec *executionContext) unmarshalNStatsSource2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐStatsSource(ctx context.Context, v any) (model.StatsSource, error) {
+	var res model.StatsSource
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStatsSource2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐStatsSource(ctx context.Context, sel ast.SelectionSet, v model.StatsSource) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -12545,6 +14078,16 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNTimestamp2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐTimestamp(ctx context.Context, v any) (model.Timestamp, error) {
+	var res model.Timestamp
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTimestamp2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐTimestamp(ctx context.Context, sel ast.SelectionSet, v model.Timestamp) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalN_Any2map(ctx context.Context, v any) (map[string]any, error) {
@@ -13013,6 +14556,41 @@ func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel as
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
+func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -13061,6 +14639,42 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋlemlistᚑgraphqlᚋserv
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOStatsGroup2ᚕgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐStatsGroupᚄ(ctx context.Context, v any) ([]model.StatsGroup, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.StatsGroup, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNStatsGroup2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐStatsGroup(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOStatsGroup2ᚕgithubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐStatsGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []model.StatsGroup) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStatsGroup2githubᚗcomᚋlemlistᚑgraphqlᚋserverᚋgraphᚋmodelᚐStatsGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

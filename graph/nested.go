@@ -356,6 +356,9 @@ func toFilter(in *model.ActivityFilter, sc scope) (activityfilter.Filter, error)
 	if in == nil {
 		return f, nil
 	}
+	if err := refuseMirrorConds(in); err != nil {
+		return f, err
+	}
 	if in.Type != nil {
 		if !typePattern.MatchString(*in.Type) {
 			return f, &activityfilter.InputError{Arg: "filter.type", Msg: "must be a lemlist activity type such as emailsReplied"}

@@ -12,20 +12,13 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/lemlist-graphql/server/activityfilter"
+	"github.com/lemlist-graphql/server/feed"
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/graph/model"
-	"github.com/lemlist-graphql/server/lemlist"
 )
 
 // MaxNodes caps Query.nodes' ids.
 const MaxNodes = 100
-
-// ActivityByID finds one activity by id, for node(id: "act_…"). lemlist
-// has no GET /activities/{id}, so only a local copy of the activities (the
-// mirror) can answer. It returns nil, nil or loaders.ErrNotFound for an id
-// it does not hold, and must only answer the request's tenant
-// (loaders.For(ctx).Tenant).
-type ActivityByID func(ctx context.Context, id string) (*lemlist.Activity, error)
 
 // node answers Query.node: the object id names, chosen by lemlist's id
 // prefix and read through the request's loaders. It is nil, without error,
@@ -124,19 +117,26 @@ func userByID(ctx context.Context, id string) (*model.User, error) {
 	return found(u, err, "user", id, model.UserFromLemlist)
 }
 
-// activityByID answers node(id: "act_…") from r.ActivityByID, or null
-// when there is none. The activity's object fields are answered as in a
-// connection, for what the query selects under node.
+// activityByID answers node(id: "act_…") from the tenant's mirror, the
+// only place that can: lemlist has no GET /activities/{id}. It is null
+// when the mirror is off or does not hold the id. The activity's object
+// fields are answered as in a connection, for what the query selects under
+// node.
 func (r *Resolver) activityByID(ctx context.Context, id string) (model.Node, error) {
-	if r.ActivityByID == nil {
+	e := r.engine(ctx)
+	if e == nil {
 		return nil, nil
 	}
-	a, err := r.ActivityByID(ctx, id)
+	row, ok, err := e.Get(ctx, id)
 	switch {
-	case errors.Is(err, loaders.ErrNotFound) || (err == nil && a == nil):
-		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("find activity %s: %w", id, err)
+		return nil, fmt.Errorf("find activity %s in the mirror: %w", id, err)
+	case !ok:
+		return nil, nil
+	}
+	a, err := feed.DecodeActivity(row.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("decode mirrored activity %s: %w", id, err)
 	}
 	plans := newNodePlans(ctx, graphql.GetFieldContext(ctx).Field.Selections)
 	return model.NewActivity(a, plans.For), nil

@@ -1,7 +1,6 @@
 package graph_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -12,14 +11,12 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/client"
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lemlist-graphql/server/graph"
 	"github.com/lemlist-graphql/server/graph/fastrows"
-	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/upstream"
@@ -43,19 +40,6 @@ func newNodeEnv(t *testing.T) (e *env, other *lemlisttest.Tenant, up upstream.Up
 	up = upstream.Client(tenant.Client(counted(nil), lemlist.WithRetry(lemlist.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})))
 	h := graphServer(t, stackOptions{up: up, rows: fastrows.New(), deadline: 5 * time.Second})
 	return &env{c: client.New(h, client.Path("/graphql")), fake: fake, t: tenant}, fake.Tenant("other"), up
-}
-
-// withResolver serves res over up with what a resolver needs beside
-// gqlgen's executor: per-operation loaders and the error presenter. The
-// server's stack (graphServer) builds its own Resolver, which has no
-// ActivityByID until the mirror is wired.
-func withResolver(res *graph.Resolver, up upstream.Upstream) *client.Client {
-	srv := handlerFor(res)
-	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		return next(loaders.NewContext(ctx, loaders.New(up, loaders.Options{})))
-	})
-	srv.SetErrorPresenter(graph.ErrorPresenter(slog.New(slog.DiscardHandler)))
-	return client.New(srv)
 }
 
 // nodeData is what the node tests select on every Node type.
@@ -195,38 +179,19 @@ func TestNodesRefusesMoreThanMaxNodes(t *testing.T) {
 	}
 }
 
-// An activity is a Node when Resolver.ActivityByID finds it (the mirror),
-// with its object fields answered as in a connection; without
-// ActivityByID, act_ ids are null.
+// An activity is a Node when the tenant's mirror holds it, with its object
+// fields answered as in a connection; without the mirror, act_ ids are
+// null.
 func TestActivityNode(t *testing.T) {
 	t.Parallel()
-	var fake *lemlisttest.Tenant
-	byID := func(ctx context.Context, id string) (*lemlist.Activity, error) {
-		rows, err := fake.Expected(url.Values{})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rows {
-			if r.ID == id {
-				var a lemlist.Activity
-				if err := json.Unmarshal(r.JSON(), &a); err != nil {
-					return nil, err
-				}
-				return &a, nil
-			}
-		}
-		return nil, loaders.ErrNotFound
-	}
-	base, _, up := newNodeEnv(t)
-	fake = base.t
-	e := &env{c: withResolver(&graph.Resolver{ActivityByID: byID}, up), fake: base.fake, t: base.t}
-	rows, err := e.t.Expected(url.Values{"type": {"emailsSent"}})
+	e := newMirrorEnv(t, 300, time.Time{})
+	rows, err := e.tn.Expected(url.Values{"type": {"emailsSent"}})
 	if err != nil || len(rows) == 0 {
 		t.Fatalf("no emailsSent in the fake: %v", err)
 	}
 	act := rows[0]
 	var lead lemlisttest.Lead
-	for _, l := range e.t.Leads() {
+	for _, l := range e.tn.Leads() {
 		if l.ID == act.LeadID {
 			lead = l
 		}
@@ -235,29 +200,31 @@ func TestActivityNode(t *testing.T) {
 	  ... on Activity { type }
 	  ... on EmailActivity { lead { id email firstName } } } }`
 	type leadData struct{ ID, Email, FirstName string }
-	var data struct {
+	type nodeAnswer struct {
 		Node *struct {
 			Typename string `json:"__typename"`
 			ID, Type string
 			Lead     *leadData
 		}
 	}
-	e.mustDo(t, q, map[string]any{"id": act.ID}, &data)
+	var data nodeAnswer
+	if errs := run(t, e.mirrored, q, map[string]any{"id": act.ID}, &data); len(errs) > 0 {
+		t.Fatalf("errors: %+v", errs)
+	}
 	if data.Node == nil {
 		t.Fatalf("node(%s) is null", act.ID)
 	}
 	if got, want := *data.Node.Lead, (leadData{lead.ID, lead.Email, lead.FirstName}); data.Node.Typename != "EmailActivity" || data.Node.ID != act.ID || data.Node.Type != "emailsSent" || got != want {
 		t.Errorf("node = %+v lead %+v, want an EmailActivity %s with lead %+v", *data.Node, got, act.ID, want)
 	}
-	e.mustDo(t, q, map[string]any{"id": "act_unknown"}, &data)
-	if data.Node != nil {
-		t.Errorf("node(act_unknown) = %+v, want null", *data.Node)
+	data = nodeAnswer{}
+	if errs := run(t, e.mirrored, q, map[string]any{"id": "act_unknown"}, &data); len(errs) > 0 || data.Node != nil {
+		t.Errorf("node(act_unknown) = %+v, %+v; want null without error", data.Node, errs)
 	}
-
-	// The server's stack, which has no ActivityByID yet.
-	base.mustDo(t, q, map[string]any{"id": act.ID}, &data)
-	if data.Node != nil {
-		t.Errorf("without ActivityByID, node(%s) = %+v, want null", act.ID, *data.Node)
+	// The same stack without a mirror.
+	data = nodeAnswer{}
+	if errs := run(t, e.upstream, q, map[string]any{"id": act.ID}, &data); len(errs) > 0 || data.Node != nil {
+		t.Errorf("without the mirror, node(%s) = %+v, %+v; want null without error", act.ID, data.Node, errs)
 	}
 }
 

@@ -32,9 +32,6 @@ type Resolver struct {
 	// Mirror is the incremental mirror of each tenant's activities (MIRROR);
 	// nil when it is off.
 	Mirror MirrorSource
-	// ActivityByID answers node(id: "act_…") (node.go), from the activity
-	// mirror; nil, until the mirror runs, makes such nodes null.
-	ActivityByID ActivityByID
 }
 
 func (r *Resolver) concurrency() int {

@@ -13,9 +13,24 @@ import (
 	"github.com/lemlist-graphql/server/graph/relay"
 )
 
+// Campaign is the resolver for the campaign field.
+func (r *activityStatsKeyResolver) Campaign(ctx context.Context, obj *model.ActivityStatsKey) (*model.Campaign, error) {
+	return keyCampaign(ctx, obj.CampaignID)
+}
+
+// User is the resolver for the user field.
+func (r *activityStatsKeyResolver) User(ctx context.Context, obj *model.ActivityStatsKey) (*model.User, error) {
+	return keyUser(ctx, obj.UserID)
+}
+
 // Activities is the resolver for the activities field.
 func (r *campaignResolver) Activities(ctx context.Context, obj *model.Campaign, first *int, after *string, last *int, before *string, filter *model.ActivityFilter) (*model.ActivityConnection, error) {
 	return r.connection(ctx, relay.Args{First: first, After: after, Last: last, Before: before}, filter, scope{campaignID: obj.ID})
+}
+
+// Campaign is the resolver for the campaign field.
+func (r *campaignEmailRatesResolver) Campaign(ctx context.Context, obj *model.CampaignEmailRates) (*model.Campaign, error) {
+	return keyCampaign(ctx, &obj.CampaignID)
 }
 
 // Activities is the resolver for the activities field.
@@ -78,13 +93,31 @@ func (r *queryResolver) ActivityStats(ctx context.Context, filter *model.Activit
 	return r.activityStats(ctx, filter, groupBy, timezone, maxUpstreamCalls)
 }
 
+// MirrorStatus is the resolver for the mirrorStatus field.
+func (r *queryResolver) MirrorStatus(ctx context.Context) (*model.MirrorStatus, error) {
+	return r.mirrorStatus(ctx)
+}
+
+// ActivitySeries is the resolver for the activitySeries field.
+func (r *queryResolver) ActivitySeries(ctx context.Context, filter *model.ActivityFilter, from model.Timestamp, to model.Timestamp, interval model.SeriesInterval, timezone *string, groupBy []model.StatsGroup) (*model.ActivitySeries, error) {
+	return r.activitySeries(ctx, seriesArgs{filter: filter, from: from.Time, to: to.Time, interval: interval, timezone: timezone, groupBy: groupBy})
+}
+
 // ActivityAdded is the resolver for the activityAdded field.
 func (r *subscriptionResolver) ActivityAdded(ctx context.Context, filter *model.ActivityFilter) (<-chan model.Activity, error) {
 	return r.activityAdded(ctx, filter)
 }
 
+// ActivityStatsKey returns ActivityStatsKeyResolver implementation.
+func (r *Resolver) ActivityStatsKey() ActivityStatsKeyResolver { return &activityStatsKeyResolver{r} }
+
 // Campaign returns CampaignResolver implementation.
 func (r *Resolver) Campaign() CampaignResolver { return &campaignResolver{r} }
+
+// CampaignEmailRates returns CampaignEmailRatesResolver implementation.
+func (r *Resolver) CampaignEmailRates() CampaignEmailRatesResolver {
+	return &campaignEmailRatesResolver{r}
+}
 
 // Contact returns ContactResolver implementation.
 func (r *Resolver) Contact() ContactResolver { return &contactResolver{r} }
@@ -102,10 +135,12 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
-	campaignResolver        struct{ *Resolver }
-	contactResolver         struct{ *Resolver }
-	contactCampaignResolver struct{ *Resolver }
-	leadResolver            struct{ *Resolver }
-	queryResolver           struct{ *Resolver }
-	subscriptionResolver    struct{ *Resolver }
+	activityStatsKeyResolver   struct{ *Resolver }
+	campaignResolver           struct{ *Resolver }
+	campaignEmailRatesResolver struct{ *Resolver }
+	contactResolver            struct{ *Resolver }
+	contactCampaignResolver    struct{ *Resolver }
+	leadResolver               struct{ *Resolver }
+	queryResolver              struct{ *Resolver }
+	subscriptionResolver       struct{ *Resolver }
 )

@@ -66,18 +66,8 @@ func newStatsQuery(in *model.ActivityFilter, groupBy []model.StatsGroup, tz *str
 			q.dims = append(q.dims, g)
 		}
 	}
-	if tz != nil {
-		// LoadLocation also takes "" and "Local" (this server's zone), and
-		// reads files: only IANA names are let through.
-		name := *tz
-		if name == "" || name == "Local" || len(name) > 64 || strings.Contains(name, "..") {
-			return nil, &activityfilter.InputError{Arg: "timezone", Msg: "must be an IANA time zone name such as Europe/Paris"}
-		}
-		loc, err := time.LoadLocation(name)
-		if err != nil {
-			return nil, &activityfilter.InputError{Arg: "timezone", Msg: fmt.Sprintf("unknown IANA time zone %q", name)}
-		}
-		q.loc = loc
+	if q.loc, err = parseZone(tz); err != nil {
+		return nil, err
 	}
 	if maxCalls != nil {
 		q.budget = *maxCalls
@@ -91,6 +81,24 @@ func newStatsQuery(in *model.ActivityFilter, groupBy []model.StatsGroup, tz *str
 		return nil, &activityfilter.InputError{Arg: "maxUpstreamCalls", Msg: fmt.Sprintf("must be at least %d: the filter merges %d upstream lists, each needing a call, plus one", need, len(streams))}
 	}
 	return q, nil
+}
+
+// parseZone reads a timezone argument: UTC when nil.
+func parseZone(tz *string) (*time.Location, error) {
+	if tz == nil {
+		return time.UTC, nil
+	}
+	// LoadLocation also takes "" and "Local" (this server's zone), and
+	// reads files: only IANA names are let through.
+	name := *tz
+	if name == "" || name == "Local" || len(name) > 64 || strings.Contains(name, "..") {
+		return nil, &activityfilter.InputError{Arg: "timezone", Msg: "must be an IANA time zone name such as Europe/Paris"}
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, &activityfilter.InputError{Arg: "timezone", Msg: fmt.Sprintf("unknown IANA time zone %q", name)}
+	}
+	return loc, nil
 }
 
 // statsWants is what the selection of an ActivityStats needs.
@@ -143,6 +151,7 @@ func (q *statsQuery) run(ctx context.Context, list relay.Lister, w statsWants, c
 		Groups:        []*model.ActivityStatsGroup{},
 		CampaignRates: []*model.CampaignEmailRates{},
 		Timezone:      q.loc.String(),
+		Source:        model.StatsSourceUpstream,
 	}
 	sc := relay.NewScanner(list, q.streams, q.budget, concurrency)
 	if w.estimate {
@@ -176,11 +185,19 @@ func (q *statsQuery) run(ctx context.Context, list relay.Lister, w statsWants, c
 	return res, nil
 }
 
-// activityStats answers Query.activityStats.
+// activityStats answers Query.activityStats: from the mirror when it
+// covers the filter's range (mirrorStats), else by a scan.
 func (r *Resolver) activityStats(ctx context.Context, in *model.ActivityFilter, groupBy []model.StatsGroup, tz *string, maxCalls *int) (*model.ActivityStats, error) {
+	in, conds, err := splitMirrorConds(in)
+	if err != nil {
+		return nil, err
+	}
 	q, err := newStatsQuery(in, groupBy, tz, maxCalls)
 	if err != nil {
 		return nil, err
+	}
+	if res, err := r.mirrorStats(ctx, q, conds); res != nil || err != nil {
+		return res, err
 	}
 	w := statsSelection(ctx)
 	l := loaders.For(ctx)
@@ -302,11 +319,7 @@ func (s *statsAgg) fill(res *model.ActivityStats) {
 	})
 	res.Groups = make([]*model.ActivityStatsGroup, len(keys))
 	for i, k := range keys {
-		key := &model.ActivityStatsKey{Type: optional(k.typ), Day: optional(k.day), CampaignID: optional(k.campaign), UserID: optional(k.user)}
-		if k.channel != "" {
-			ch := model.ActivityChannel(k.channel)
-			key.Channel = &ch
-		}
+		key := statsKeyOf(k.typ, k.channel, k.day, k.campaign, k.user)
 		res.Groups[i] = &model.ActivityStatsGroup{Key: key, Count: s.groups[k]}
 	}
 	ids := make([]string, 0, len(s.campaigns))
@@ -317,20 +330,34 @@ func (s *statsAgg) fill(res *model.ActivityStats) {
 	res.CampaignRates = make([]*model.CampaignEmailRates, len(ids))
 	for i, id := range ids {
 		c := s.campaigns[id]
-		r := &model.CampaignEmailRates{
+		res.CampaignRates[i] = withRates(&model.CampaignEmailRates{
 			CampaignID: id, LeadsSent: len(c.sentLeads), LeadsOpened: len(c.openedLeads),
 			EmailsSent: c.sent, EmailsReplied: c.replied,
-		}
-		if r.LeadsSent > 0 {
-			v := float64(r.LeadsOpened) / float64(r.LeadsSent)
-			r.OpenRate = &v
-		}
-		if r.EmailsSent > 0 {
-			v := float64(r.EmailsReplied) / float64(r.EmailsSent)
-			r.ReplyRate = &v
-		}
-		res.CampaignRates[i] = r
+		})
 	}
+}
+
+// withRates sets r's openRate and replyRate from its counts.
+func withRates(r *model.CampaignEmailRates) *model.CampaignEmailRates {
+	if r.LeadsSent > 0 {
+		v := float64(r.LeadsOpened) / float64(r.LeadsSent)
+		r.OpenRate = &v
+	}
+	if r.EmailsSent > 0 {
+		v := float64(r.EmailsReplied) / float64(r.EmailsSent)
+		r.ReplyRate = &v
+	}
+	return r
+}
+
+// statsKeyOf is a group key; empty strings are nulls.
+func statsKeyOf(typ, channel, day, campaign, user string) *model.ActivityStatsKey {
+	key := &model.ActivityStatsKey{Type: optional(typ), Day: optional(day), CampaignID: optional(campaign), UserID: optional(user)}
+	if channel != "" {
+		ch := model.ActivityChannel(channel)
+		key.Channel = &ch
+	}
+	return key
 }
 
 func optional(s string) *string {

@@ -1,6 +1,7 @@
 // Package metrics is the server's Prometheus instrumentation, on a private
 // registry (no global state): GraphQL requests, lemlist calls, the upstream
-// cache, the loaders' batches, and the Go runtime and process.
+// cache, the loaders' batches, the mirror (mirror.go: its state, and
+// lemlist calls by rate limiter lane), and the Go runtime and process.
 //
 // A *Metrics is the lemlist.Observer of every client and the
 // upstream.CacheObserver of the cache, so those packages stay free of
@@ -64,6 +65,9 @@ type Metrics struct {
 	cacheRequests    *prometheus.CounterVec
 	cacheCoalesced   *prometheus.CounterVec
 	loaderBatch      *prometheus.HistogramVec
+
+	laneOnce sync.Once
+	lanes    *prometheus.CounterVec // LaneTransport's
 
 	mu        sync.Mutex
 	ops       map[string]struct{} // the labelled names

@@ -59,7 +59,7 @@ func TestKill9MidWindow(t *testing.T) {
 	var requests atomic.Int64
 	var killAt atomic.Int64 // request number at which to kill the child
 	var delay atomic.Int64  // how long after answering it
-	var child atomic.Pointer[exec.Cmd]
+	var child atomic.Pointer[os.Process]
 	h := fake.Handler()
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(r.URL.Path, "/activities") {
@@ -76,8 +76,12 @@ func TestKill9MidWindow(t *testing.T) {
 			w.(http.Flusher).Flush()
 			time.Sleep(d)
 		}
-		if c := child.Load(); c != nil {
-			c.Process.Kill() // SIGKILL
+		for range 5000 { // the child is started before it can call
+			if p := child.Load(); p != nil {
+				p.Kill() // SIGKILL
+				return
+			}
+			time.Sleep(time.Millisecond)
 		}
 	}))
 	t.Cleanup(proxy.Close)
@@ -91,10 +95,15 @@ func TestKill9MidWindow(t *testing.T) {
 		delay.Store(int64(kill.delay))
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), envChild+"=1", envURL+"="+proxy.URL+"/api", envDB+"="+db)
-		child.Store(cmd)
-		out, err := cmd.CombinedOutput()
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		child.Store(cmd.Process)
+		err := cmd.Wait()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ProcessState.String() != "signal: killed" {
-			t.Fatalf("child: %v\n%s", err, out)
+			t.Fatalf("child: %v\n%s", err, out.String())
 		}
 		child.Store(nil)
 	}

@@ -71,10 +71,11 @@ type Options struct {
 	// Background marks the context of each upstream call, e.g. with
 	// lemlist's low-priority lane; nil means none.
 	Background func(context.Context) context.Context
-	// OnIngest receives the rows that are new to the mirror from the head
-	// (polls and Ingest) and from the lookback reconciliation (late
-	// arrivals), oldest first, after they are committed. Backfill and full
-	// reconciliation do not publish. It must not block.
+	// OnIngest receives the rows that are new to the mirror, oldest first,
+	// once committed: from the head (polls and Ingest) and from
+	// reconciliation (late arrivals), whichever stores a row first. The
+	// backfill's rows are history and are not published. It must not
+	// block.
 	OnIngest func(tenant string, rows []*lemlist.Activity)
 	// Logger logs failures; nil discards.
 	Logger *slog.Logger
@@ -462,7 +463,7 @@ func (e *Engine) reconcile(ctx context.Context) error {
 			next.LastReconciled = now
 			st = &next
 		}
-		if err := e.diff(ctx, sp, st, true); err != nil {
+		if err := e.diff(ctx, sp, st); err != nil {
 			return err
 		}
 		if sp.last {
@@ -507,14 +508,16 @@ func (e *Engine) fullStep(ctx context.Context) (done bool, err error) {
 	if sp.last {
 		st.FullReconciled, st.FullCursor, st.FullTop = e.now(), time.Time{}, time.Time{}
 	}
-	return sp.last, e.diff(ctx, sp, &st, false)
+	return sp.last, e.diff(ctx, sp, &st)
 }
 
 // diff makes the stored activities of [sp.from, sp.to] match sp's: it
 // upserts the missing or moved ones and deletes those lemlist no longer
 // lists, except rows written since the read began (a webhook may have
-// brought them after lemlist answered), and commits st with them.
-func (e *Engine) diff(ctx context.Context, sp span, st *State, publish bool) error {
+// brought them after lemlist answered), and commits st with them. The
+// rows it adds are published: a reconciliation may store a new row
+// before the next poll does.
+func (e *Engine) diff(ctx context.Context, sp span, st *State) error {
 	stored, err := e.store.IDsInRange(ctx, e.tenant, sp.from, sp.to)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -547,9 +550,7 @@ func (e *Engine) diff(ctx context.Context, sp span, st *State, publish bool) err
 	}
 	e.added.Add(int64(len(res.Inserted)))
 	e.removed.Add(int64(res.Deleted))
-	if publish {
-		e.notify(add, res)
-	}
+	e.notify(add, res)
 	return nil
 }
 

@@ -215,8 +215,8 @@ func TestReconcileLateArrivalsAndDeletions(t *testing.T) {
 		t.Errorf("full reconciliation: %+v", s.Counters)
 	}
 	checkExact(t, store, truth(t, fake, time.Time{}))
-	if len(published) != 3 {
-		t.Errorf("the full reconciliation published %d", len(published)-3)
+	if len(published) != 4 || published[3] != late[3].ID {
+		t.Errorf("the full reconciliation published %v, want the old late arrival %s", published[3:], late[3].ID)
 	}
 }
 

@@ -31,6 +31,9 @@ go vet ./...
 step "redis-server (the Redis tests use a real one)"
 bash scripts/install-redis.sh
 
+step "PostgreSQL (the mirror's PostgreSQL tests use a real one)"
+bash scripts/install-postgres.sh
+
 step "go test -race"
 go test -race -count=1 ./...
 

@@ -49,3 +49,21 @@ func TestNoCacheDoesNotFillTheCache(t *testing.T) {
 		t.Fatalf("a NoCache call left %d entries in the cache", n)
 	}
 }
+
+// ListUncached's calls go upstream every time, and leave the cache empty.
+func TestListUncached(t *testing.T) {
+	c, _, _ := newTestCache(CacheOptions{TTL: ttl})
+	f := newFake("A")
+	list := ListUncached(Cached(f, c, TenantID("key-a")))
+	for range 2 {
+		if _, err := list(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.calls.Load(); n != 2 {
+		t.Fatalf("2 calls made %d upstream calls", n)
+	}
+	if n, _ := c.Size(); n != 0 {
+		t.Fatalf("ListUncached left %d entries in the cache", n)
+	}
+}

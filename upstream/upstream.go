@@ -54,3 +54,14 @@ func (u clientUpstream) GetTeam(ctx context.Context) (*lemlist.Team, error) {
 	t, _, err := u.c.Team.Get(ctx)
 	return t, err
 }
+
+// ListUncached returns up's ListActivities bypassing its cache (NoCache):
+// the same client, hence the same per-key rate limiter, as up's other
+// calls. It is the list function of a mirror's sync (mirror.ListFunc),
+// which needs lemlist's current answers and would only fill the cache with
+// pages nobody asks for again.
+func ListUncached(up Upstream) func(context.Context, *lemlist.ActivityListOptions) ([]*lemlist.Activity, error) {
+	return func(ctx context.Context, o *lemlist.ActivityListOptions) ([]*lemlist.Activity, error) {
+		return up.ListActivities(NoCache(ctx), o)
+	}
+}

@@ -57,6 +57,17 @@ type ActivityFilter struct {
 	Channel *ActivityChannel `json:"channel,omitempty"`
 	// Only activities of this campaign (cam_…).
 	CampaignID *string `json:"campaignId,omitempty"`
+	// Only activities of any of these campaigns (cam_…), 1 to 100; with
+	// campaignId, both must hold. lemlist cannot filter so: only activityStats
+	// and activitySeries take it, answered from the mirror (mirrorStatus), and
+	// activityStats refuses it with MIRROR_REQUIRED when the mirror cannot
+	// answer. Lists and subscriptions refuse it with UNSUPPORTED_FILTER.
+	CampaignIds []string `json:"campaignIds,omitempty"`
+	// Only activities of this team member (usr_…): the actor, else the sender,
+	// else the creator, as activityStats' USER dimension says. lemlist cannot
+	// filter so: like campaignIds, only activityStats and activitySeries take
+	// it, from the mirror.
+	UserID *string `json:"userId,omitempty"`
 	// Only activities of this lead (lea_…).
 	LeadID *string `json:"leadId,omitempty"`
 	// Only first activities (true) or only the others (false).
@@ -69,6 +80,34 @@ type ActivityFilter struct {
 	StartDate *DateInput `json:"startDate,omitempty"`
 	// Alias of maxDate; ignored when maxDate is given.
 	EndDate *DateInput `json:"endDate,omitempty"`
+}
+
+// Activity counts per time bucket: the answer of Query.activitySeries.
+type ActivitySeries struct {
+	// The bucket size.
+	Interval SeriesInterval `json:"interval"`
+	// The IANA time zone of the buckets.
+	Timezone string `json:"timezone"`
+	// The buckets' start instants, oldest first: the first holds `from`, the
+	// last `to`. The first and last count only activities within [from, to].
+	Buckets []*time.Time `json:"buckets"`
+	// One series per distinct key among the counted activities, ordered by
+	// key; with an empty groupBy, exactly one with an empty key.
+	Series []*ActivitySeriesLine `json:"series"`
+	// The activities counted, over every bucket and series.
+	Total int `json:"total"`
+	// The mirror's coveredTo: activities created later are not counted.
+	AsOf *time.Time `json:"asOf,omitempty"`
+}
+
+// One series of ActivitySeries.
+type ActivitySeriesLine struct {
+	// The series' key: the groupBy dimensions, others null (DAY is never set).
+	Key *ActivityStatsKey `json:"key"`
+	// The count of each bucket, in the order of ActivitySeries.buckets, zeros included.
+	Counts []int `json:"counts"`
+	// The sum of counts.
+	Total int `json:"total"`
 }
 
 // Activity counts: the answer of Query.activityStats.
@@ -98,18 +137,25 @@ type ActivityStats struct {
 	ScannedActivities int `json:"scannedActivities"`
 	// The newest createdAt among the selected activities when the scan began;
 	// activities created later are not counted. Null when there are none.
+	// From the mirror (source MIRROR): the mirror's coveredTo, up to which it
+	// holds every activity.
 	AsOf *time.Time `json:"asOf,omitempty"`
 	// The upstream calls this result took, probes included (some may have been answered by the server's cache).
 	UpstreamCalls int `json:"upstreamCalls"`
 	// What a complete scan costs at most, in upstream calls: the probes that
 	// find each list's length (a galloping search, O(log n) calls per list)
 	// plus ⌈length/100⌉ per list. Selected without any count, only the probes
-	// run. Null when maxUpstreamCalls ran out before every length was known.
+	// run. Null when maxUpstreamCalls ran out before every length was known,
+	// and when the answer comes from the mirror (source MIRROR), which runs
+	// neither probes nor scan.
 	EstimatedUpstreamCalls *int `json:"estimatedUpstreamCalls,omitempty"`
-	// Whether this answer came from the server's stats cache rather than a scan.
+	// Whether this answer came from the server's stats cache rather than a scan (never with source MIRROR).
 	Cached bool `json:"cached"`
 	// The IANA time zone of DAY keys.
 	Timezone string `json:"timezone"`
+	// Where the counts come from: MIRROR (the server's copy of the team's
+	// activities, exact as of asOf, no upstream call) or UPSTREAM (a scan).
+	Source StatsSource `json:"source"`
 }
 
 // One group of ActivityStats: a key and its count.
@@ -134,6 +180,13 @@ type ActivityStatsKey struct {
 	CampaignID *string `json:"campaignId,omitempty"`
 	// With USER: the team member's id (usr_…).
 	UserID *string `json:"userId,omitempty"`
+	// With CAMPAIGN: the campaign, whose id needs no upstream call and whose
+	// other fields are read from lemlist (one call per distinct campaign, shared
+	// within the request).
+	Campaign *Campaign `json:"campaign,omitempty"`
+	// With USER: the team member, whose id needs no upstream call and whose
+	// other fields are read from lemlist's team (one call per request).
+	User *User `json:"user,omitempty"`
 }
 
 // Email rates of one campaign among the counted activities. Opens and
@@ -142,6 +195,10 @@ type ActivityStatsKey struct {
 type CampaignEmailRates struct {
 	// The campaign id (cam_…).
 	CampaignID string `json:"campaignId"`
+	// The campaign, whose id needs no upstream call and whose other fields are
+	// read from lemlist (one call per distinct campaign, shared within the
+	// request).
+	Campaign *Campaign `json:"campaign,omitempty"`
 	// Distinct leads with at least one counted emailsSent.
 	LeadsSent int `json:"leadsSent"`
 	// Distinct leads with at least one counted emailsOpened.
@@ -154,6 +211,36 @@ type CampaignEmailRates struct {
 	OpenRate *float64 `json:"openRate,omitempty"`
 	// emailsReplied / emailsSent; null when emailsSent is 0.
 	ReplyRate *float64 `json:"replyRate,omitempty"`
+}
+
+// The server's mirror of the caller's team's activities: a copy kept in sync
+// with lemlist, from which activityStats and activitySeries answer exactly
+// without upstream calls. Never served from a cache.
+type MirrorStatus struct {
+	// Where the mirror stands.
+	State MirrorState `json:"state"`
+	// The activities stored for the team (0 when OFF).
+	Activities int `json:"activities"`
+	// The oldest createdAt from which every activity is stored; null when OFF
+	// or before the first sync.
+	CoveredFrom *time.Time `json:"coveredFrom,omitempty"`
+	// The newest createdAt up to which every activity is stored (the head).
+	CoveredTo *time.Time `json:"coveredTo,omitempty"`
+	// Whether lemlist has nothing older than coveredFrom: a filter without
+	// minDate (all time) is then answered from the mirror.
+	CoversAllTime bool `json:"coversAllTime"`
+	// How many seconds coveredTo trails now; null when OFF.
+	LagSeconds *float64 `json:"lagSeconds,omitempty"`
+	// When the recent window was last reconciled (late arrivals, deletions).
+	LastReconciledAt *time.Time `json:"lastReconciledAt,omitempty"`
+	// The last sync or store error, cleared by the next good step; null when none.
+	LastError *string `json:"lastError,omitempty"`
+	// Whether this server process runs the team's sync (with replicas sharing
+	// a store, one of them does); true whenever the mirror is on, on one
+	// machine.
+	Syncing bool `json:"syncing"`
+	// The share of the history the backfill has read, 0 to 1; null when OFF.
+	BackfillProgress *float64 `json:"backfillProgress,omitempty"`
 }
 
 // Relay page information.
@@ -258,6 +345,134 @@ func (e ActivityChannel) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// The state of the mirror of the caller's team.
+type MirrorState string
+
+const (
+	// The server keeps no mirror of this team (MIRROR=off).
+	MirrorStateOff MirrorState = "OFF"
+	// The mirror is reading the team's history; coveredFrom goes back as it reads.
+	MirrorStateBackfilling MirrorState = "BACKFILLING"
+	// The history is read; new activities arrive within seconds.
+	MirrorStateLive MirrorState = "LIVE"
+	// The last sync step failed (see lastError); the mirror retries with backoff.
+	MirrorStateFailing MirrorState = "FAILING"
+)
+
+var AllMirrorState = []MirrorState{
+	MirrorStateOff,
+	MirrorStateBackfilling,
+	MirrorStateLive,
+	MirrorStateFailing,
+}
+
+func (e MirrorState) IsValid() bool {
+	switch e {
+	case MirrorStateOff, MirrorStateBackfilling, MirrorStateLive, MirrorStateFailing:
+		return true
+	}
+	return false
+}
+
+func (e MirrorState) String() string {
+	return string(e)
+}
+
+func (e *MirrorState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MirrorState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MirrorState", str)
+	}
+	return nil
+}
+
+func (e MirrorState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MirrorState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MirrorState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The bucket size of activitySeries.
+type SeriesInterval string
+
+const (
+	// A local whole hour in the requested time zone.
+	SeriesIntervalHour SeriesInterval = "HOUR"
+	// A calendar day, from local midnight.
+	SeriesIntervalDay SeriesInterval = "DAY"
+	// An ISO week, from Monday's local midnight.
+	SeriesIntervalWeek SeriesInterval = "WEEK"
+	// A calendar month, from the first day's local midnight.
+	SeriesIntervalMonth SeriesInterval = "MONTH"
+)
+
+var AllSeriesInterval = []SeriesInterval{
+	SeriesIntervalHour,
+	SeriesIntervalDay,
+	SeriesIntervalWeek,
+	SeriesIntervalMonth,
+}
+
+func (e SeriesInterval) IsValid() bool {
+	switch e {
+	case SeriesIntervalHour, SeriesIntervalDay, SeriesIntervalWeek, SeriesIntervalMonth:
+		return true
+	}
+	return false
+}
+
+func (e SeriesInterval) String() string {
+	return string(e)
+}
+
+func (e *SeriesInterval) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SeriesInterval(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SeriesInterval", str)
+	}
+	return nil
+}
+
+func (e SeriesInterval) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SeriesInterval) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SeriesInterval) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // A dimension activityStats groups by.
 type StatsGroup string
 
@@ -320,6 +535,66 @@ func (e *StatsGroup) UnmarshalJSON(b []byte) error {
 }
 
 func (e StatsGroup) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where an ActivityStats answer came from.
+type StatsSource string
+
+const (
+	// The mirror of the team's activities (mirrorStatus), which covers the
+	// filter's date range: exact as of the mirror's coveredTo (asOf), with no
+	// upstream call.
+	StatsSourceMirror StatsSource = "MIRROR"
+	// A scan of lemlist's activities, within maxUpstreamCalls.
+	StatsSourceUpstream StatsSource = "UPSTREAM"
+)
+
+var AllStatsSource = []StatsSource{
+	StatsSourceMirror,
+	StatsSourceUpstream,
+}
+
+func (e StatsSource) IsValid() bool {
+	switch e {
+	case StatsSourceMirror, StatsSourceUpstream:
+		return true
+	}
+	return false
+}
+
+func (e StatsSource) String() string {
+	return string(e)
+}
+
+func (e *StatsSource) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = StatsSource(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid StatsSource", str)
+	}
+	return nil
+}
+
+func (e StatsSource) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *StatsSource) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e StatsSource) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -21,7 +21,7 @@ import (
 // extensions of extensions. The middleware of steps sits in front of it.
 func (g *Gateway) executor() http.Handler {
 	es := graph.NewExecutableSchema(graph.Config{
-		Resolvers:  &graph.Resolver{MaxPageSize: g.o.MaxPageSize, Feed: g.o.Live.resolverFeed(g.keys), Stats: g.o.Stats},
+		Resolvers:  &graph.Resolver{MaxPageSize: g.o.MaxPageSize, Feed: g.o.Live.resolverFeed(g.keys), Stats: g.o.Stats, Mirror: g.mirrorSource()},
 		Complexity: complexityRoot(g.o.MaxPageSize),
 	})
 	srv := handler.New(es)

@@ -34,12 +34,14 @@
 // request that made it. livefeed.go is the live feed's HTTP side: its
 // webhook route is a route of this handler, and its subscriptions run as
 // the tenant auth.go found, so it lives here rather than in a package of
-// its own; the hub itself is package feed.
+// its own; the hub itself is package feed. mirror.go connects the mirror
+// (package mirror's Manager) to the resolvers, to pass-through tenants and
+// to the live feed.
 //
 // Beside gqlgen, it imports graph (the schema, resolvers and error codes),
 // graph/fastrows (the optional row writer), graph/loaders, lemlist (caller
 // keys, typed errors), lemlisttest (the demo's emitter), upstream, feed,
-// metrics, tracing, internal/lru (its caches), internal/sdl and
+// mirror, metrics, tracing, internal/lru (its caches), internal/sdl and
 // internal/trusted (the schema route, trusted documents) and web. Nothing
 // imports it but the server's main package and tests.
 package gateway
@@ -62,6 +64,7 @@ import (
 	"github.com/lemlist-graphql/server/internal/tracing"
 	"github.com/lemlist-graphql/server/internal/trusted"
 	"github.com/lemlist-graphql/server/metrics"
+	"github.com/lemlist-graphql/server/mirror"
 	"github.com/lemlist-graphql/server/web"
 )
 
@@ -101,6 +104,15 @@ type Options struct {
 	FastRows *fastrows.Extension
 	// Stats caches activityStats answers; nil keeps none.
 	Stats *graph.StatsCache
+	// Mirror runs the mirror of each tenant's activities (MIRROR); nil
+	// when it is off. Its engines answer the GraphQL layer
+	// (graph.Resolver.Mirror); the live feed takes it in
+	// LiveFeedOptions.Mirror.
+	Mirror *mirror.Manager
+	// MirrorOnRequest starts a tenant's engine on the tenant's first
+	// operation (pass-through mode, up to the manager's cap); other modes
+	// start their one tenant's engine with the server.
+	MirrorOnRequest bool
 	// Loaders are the settings of each operation's loaders; the gateway
 	// sets their OnBatch (the loader_batch_size metric) and Tenant.
 	Loaders loaders.Options

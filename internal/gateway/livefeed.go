@@ -13,8 +13,10 @@ import (
 
 	"github.com/lemlist-graphql/server/feed"
 	"github.com/lemlist-graphql/server/graph"
+	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/metrics"
+	"github.com/lemlist-graphql/server/mirror"
 )
 
 // The live feed: Subscription.activityAdded over the websocket and SSE
@@ -54,6 +56,13 @@ type LiveFeedOptions struct {
 	// and demo modes: the topic of their webhooks between replicas, so
 	// that deployments with different keys sharing a Redis stay apart.
 	ServerTenant string
+	// Mirror, when set (MIRROR), is the one source of new activities of
+	// the tenants it mirrors: webhooks (this replica's, and those relayed
+	// from the others) go into their engine's Ingest, the engine's
+	// mirror.Options.OnIngest must call Ingested, and their subscriptions
+	// start no poller (the engine polls the head). Tenants it does not
+	// mirror (pass-through tenants beyond its cap) are fed as without it.
+	Mirror *mirror.Manager
 }
 
 // FeedRelay carries activities between replicas: *redisx.Redis, over
@@ -81,6 +90,7 @@ type LiveFeed struct {
 
 	relay        FeedRelay // nil without Redis
 	serverTenant string
+	mirror       *mirror.Manager // nil when off
 	stopRelay    func()
 
 	mu       sync.Mutex
@@ -114,6 +124,7 @@ func NewLiveFeed(o LiveFeedOptions) (*LiveFeed, error) {
 		emitInterval: demoEmitInterval,
 		relay:        o.Relay,
 		serverTenant: o.ServerTenant,
+		mirror:       o.Mirror,
 	}
 	if l.secret == "" && o.Demo {
 		var b [16]byte
@@ -131,6 +142,9 @@ func NewLiveFeed(o LiveFeedOptions) (*LiveFeed, error) {
 		wo := feed.WebhookOptions{Secret: l.secret, PerTenant: l.perTenant, MaxBodyBytes: o.MaxBodyBytes}
 		if l.relay != nil {
 			wo.Relay = l.forward
+		}
+		if l.mirror != nil {
+			wo.Ingest = l.ingest
 		}
 		wh, err := l.hub.Webhook(wo)
 		if err != nil {
@@ -180,7 +194,48 @@ func (l *LiveFeed) receive(topic string, payload []byte) {
 		l.logger.Warn("live feed: dropped an activity from another replica", "error", err.Error())
 		return
 	}
-	l.hub.Publish(tenant, a)
+	if !l.ingest(context.Background(), tenant, a) {
+		l.hub.Publish(tenant, a)
+	}
+}
+
+// engine returns the mirror's engine of a hub tenant, nil when the mirror
+// does not serve it.
+func (l *LiveFeed) engine(tenant string) *mirror.Engine {
+	if l.mirror == nil {
+		return nil
+	}
+	return l.mirror.For(l.topic(tenant))
+}
+
+// ingest hands an activity a webhook brought to the mirror of the hub
+// tenant tenant, which publishes it through Ingested if it is new. It
+// reports false when the mirror does not serve the tenant or failed to
+// store it (a broken store: the caller publishes it, and the engine's
+// status says FAILING).
+func (l *LiveFeed) ingest(ctx context.Context, tenant string, a *lemlist.Activity) bool {
+	e := l.engine(tenant)
+	if e == nil {
+		return false
+	}
+	return e.Ingest(ctx, []*lemlist.Activity{a}) == nil
+}
+
+// Ingested publishes the activities that the mirror of tenant (a
+// upstream.TenantID, as the mirror names it) stored for the first time,
+// oldest first: it is the mirror.Options.OnIngest of the server's
+// engines. It never blocks.
+func (l *LiveFeed) Ingested(tenant string, acts []*lemlist.Activity) {
+	if l == nil {
+		return
+	}
+	hubTenant, ok := l.tenantOf(tenant)
+	if !ok {
+		return
+	}
+	for _, a := range acts {
+		l.hub.Publish(hubTenant, a)
+	}
 }
 
 // topic is the pub/sub topic of a hub tenant: the tenant id itself in
@@ -207,7 +262,7 @@ func (l *LiveFeed) resolverFeed(keys *keyVerdicts) graph.Feed {
 	if l == nil {
 		return nil
 	}
-	return tenantFeed{hub: l.hub, perTenant: l.perTenant, keys: keys}
+	return tenantFeed{hub: l.hub, perTenant: l.perTenant, keys: keys, mirror: l.mirror}
 }
 
 // mount adds the webhook route to mux, each request wrapped by wrap (the
@@ -271,7 +326,8 @@ func (l *LiveFeed) Close() {
 type tenantFeed struct {
 	hub       *feed.Hub
 	perTenant bool
-	keys      *keyVerdicts // renewed by the pollers of pass-through keys
+	keys      *keyVerdicts    // renewed by the pollers of pass-through keys
+	mirror    *mirror.Manager // nil when off
 }
 
 func (f tenantFeed) Subscribe(ctx context.Context, filter feed.Filter) (*feed.Subscription, error) {
@@ -283,7 +339,10 @@ func (f tenantFeed) Subscribe(ctx context.Context, filter feed.Filter) (*feed.Su
 	if f.perTenant {
 		id = t.ID
 	}
-	if t.verify && f.keys != nil {
+	switch {
+	case f.mirror != nil && f.mirror.For(t.ID) != nil:
+		up = nil // the mirror's engine polls the head and publishes (Ingested)
+	case t.verify && f.keys != nil:
 		up = verdictUpstream{Upstream: up, v: f.keys, tenant: t.ID}
 	}
 	return f.hub.Subscribe(ctx, feed.Tenant{ID: id, Upstream: up}, filter)

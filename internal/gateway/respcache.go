@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -54,10 +55,20 @@ func newResponseCache(ttl time.Duration, maxBytes int) *responseCache {
 	}
 }
 
+// uncachedFields are fields whose answers must be current: an operation
+// selecting one anywhere (aliased, nested, or in a fragment) is never
+// answered from the cache. mirrorStatus reports the mirror's progress,
+// which a dashboard polls to see it move.
+var uncachedFields = []string{"mirrorStatus"}
+
 // responseKey returns the key of operation oc for tenant, and false for
-// operations that are never cached (anything but a query).
+// operations that are never cached (anything but a query, and a query
+// selecting one of uncachedFields).
 func responseKey(tenant string, oc *graphql.OperationContext) ([sha256.Size]byte, bool) {
 	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Query {
+		return [sha256.Size]byte{}, false
+	}
+	if selects(oc.Doc, oc.Operation.SelectionSet, uncachedFields, map[string]bool{}) {
 		return [sha256.Size]byte{}, false
 	}
 	vars, err := json.Marshal(oc.Variables) // map keys sorted: canonical
@@ -73,6 +84,38 @@ func responseKey(tenant string, oc *graphql.OperationContext) ([sha256.Size]byte
 	var k [sha256.Size]byte
 	h.Sum(k[:0])
 	return k, true
+}
+
+// selects reports whether set selects a field named (not aliased) one of
+// names, at any depth, following inline fragments and the fragment
+// spreads doc defines; seen holds the fragments already walked. It needs no
+// schema, so it works on documents before and after validation.
+func selects(doc *ast.QueryDocument, set ast.SelectionSet, names []string, seen map[string]bool) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if slices.Contains(names, s.Name) || selects(doc, s.SelectionSet, names, seen) {
+				return true
+			}
+		case *ast.InlineFragment:
+			if selects(doc, s.SelectionSet, names, seen) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if seen[s.Name] {
+				continue
+			}
+			seen[s.Name] = true
+			def := s.Definition
+			if def == nil && doc != nil {
+				def = doc.Fragments.ForName(s.Name)
+			}
+			if def != nil && selects(doc, def.SelectionSet, names, seen) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // lookup returns the operation oc of tenant answered from the cache, if it

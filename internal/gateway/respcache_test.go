@@ -8,6 +8,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 )
 
 // The cache stays within its byte budget, evicting the oldest answers.
@@ -34,6 +35,34 @@ func TestResponseCacheBounded(t *testing.T) {
 	}
 	if newResponseCache(0, 1000) != nil {
 		t.Error("TTL 0 should disable the cache")
+	}
+}
+
+// An operation selecting mirrorStatus anywhere is never cached; the check
+// needs no schema, so the documents are parsed without one.
+func TestResponseKeySkipsMirrorStatus(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		query     string
+		cacheable bool
+	}{
+		{`{ activities(first: 1) { edges { cursor } } }`, true},
+		{`{ mirrorStatus { state } }`, false},
+		{`query Q { s: mirrorStatus { state } activities { totalCount } }`, false},
+		{`{ viewer { ... on Team { mirrorStatus { state } } } }`, false},
+		{`{ ...F } fragment F on Query { ...G } fragment G on Query { mirrorStatus { state } }`, false},
+		{`{ ...F } fragment F on Query { ...F activities { totalCount } }`, true},
+		{`{ mirrorStatusHistory }`, true},
+		{`subscription { activityAdded { id } }`, false},
+	} {
+		doc, err := parser.ParseQuery(&ast.Source{Input: tc.query})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.query, err)
+		}
+		oc := &graphql.OperationContext{RawQuery: tc.query, Doc: doc, Operation: doc.Operations[0]}
+		if _, ok := responseKey("tenant", oc); ok != tc.cacheable {
+			t.Errorf("%s: cacheable = %v, want %v", tc.query, ok, tc.cacheable)
+		}
 	}
 }
 

@@ -475,16 +475,53 @@ func (t *Table) Stats(q mirror.StatsQuery) (*mirror.Stats, error) {
 
 // rateAgg gathers the email rates per campaign.
 type rateAgg struct {
-	sent, opened, replied uint32 // type codes, 0 when never stored
-	perCamp               map[uint32]*mirror.CampaignRates
-	sentPairs, openPairs  []uint64 // campaign<<32 | lead
+	sent, opened, replied uint32                 // type codes, 0 when never stored
+	perCamp               []mirror.CampaignRates // by campaign code
+	seen                  []bool                 // by campaign code: has an entry
+	sentLeads, openLeads  leadSet
+}
+
+// leadSet counts distinct (campaign, lead) pairs. A lead (lea_…) belongs
+// to one campaign, so a mark per lead (its campaign, plus one) settles
+// almost every row; a lead seen under a second campaign goes to extra,
+// deduplicated at the end, so the count stays exact whatever the data.
+type leadSet struct {
+	mark  []uint32 // per lead code: campaign+1 of its first pair
+	extra []uint64 // campaign<<32 | lead
+	count []int    // per campaign code
+}
+
+func newLeadSet(leads, camps int) leadSet {
+	return leadSet{mark: make([]uint32, leads), count: make([]int, camps)}
+}
+
+func (s *leadSet) add(camp, lead uint32) {
+	switch m := s.mark[lead]; m {
+	case camp + 1:
+	case 0:
+		s.mark[lead] = camp + 1
+		s.count[camp]++
+	default:
+		s.extra = append(s.extra, uint64(camp)<<32|uint64(lead))
+	}
+}
+
+// counts returns the distinct leads per campaign code.
+func (s *leadSet) counts() []int {
+	slices.Sort(s.extra)
+	for _, p := range slices.Compact(s.extra) {
+		s.count[uint32(p>>32)]++
+	}
+	return s.count
 }
 
 func (t *Table) newRateAgg() *rateAgg {
-	r := &rateAgg{perCamp: map[uint32]*mirror.CampaignRates{}}
+	nc := len(t.camps.names)
+	r := &rateAgg{perCamp: make([]mirror.CampaignRates, nc), seen: make([]bool, nc)}
 	r.sent, _ = t.types.lookup("emailsSent")
 	r.opened, _ = t.types.lookup("emailsOpened")
 	r.replied, _ = t.types.lookup("emailsReplied")
+	r.sentLeads, r.openLeads = newLeadSet(len(t.leads.names), nc), newLeadSet(len(t.leads.names), nc)
 	return r
 }
 
@@ -493,48 +530,33 @@ func (r *rateAgg) add(b *block, j int) {
 	if camp == 0 || typ == 0 || (typ != r.sent && typ != r.opened && typ != r.replied) {
 		return
 	}
-	c := r.perCamp[camp]
-	if c == nil {
-		c = &mirror.CampaignRates{}
-		r.perCamp[camp] = c
-	}
+	c := &r.perCamp[camp]
+	r.seen[camp] = true
 	lead := b.lead[j]
 	switch typ {
 	case r.sent:
 		c.EmailsSent++
 		if lead != 0 {
-			r.sentPairs = append(r.sentPairs, uint64(camp)<<32|uint64(lead))
+			r.sentLeads.add(camp, lead)
 		}
 	case r.opened:
 		if lead != 0 {
-			r.openPairs = append(r.openPairs, uint64(camp)<<32|uint64(lead))
+			r.openLeads.add(camp, lead)
 		}
 	case r.replied:
 		c.EmailsReplied++
 	}
 }
 
-// distinct counts the distinct leads per campaign in pairs.
-func distinct(pairs []uint64, set func(camp uint32, n int)) {
-	slices.Sort(pairs)
-	pairs = slices.Compact(pairs)
-	for i := 0; i < len(pairs); {
-		j := i
-		for j < len(pairs) && pairs[j]>>32 == pairs[i]>>32 {
-			j++
-		}
-		set(uint32(pairs[i]>>32), j-i)
-		i = j
-	}
-}
-
 func (r *rateAgg) result(t *Table) []mirror.CampaignRates {
-	distinct(r.sentPairs, func(c uint32, n int) { r.perCamp[c].LeadsSent = n })
-	distinct(r.openPairs, func(c uint32, n int) { r.perCamp[c].LeadsOpened = n })
-	out := make([]mirror.CampaignRates, 0, len(r.perCamp))
+	sent, opened := r.sentLeads.counts(), r.openLeads.counts()
+	out := []mirror.CampaignRates{}
 	for code, c := range r.perCamp {
-		c.CampaignID = t.camps.names[code]
-		out = append(out, *c)
+		if !r.seen[code] {
+			continue
+		}
+		c.CampaignID, c.LeadsSent, c.LeadsOpened = t.camps.names[code], sent[code], opened[code]
+		out = append(out, c)
 	}
 	slices.SortFunc(out, func(a, b mirror.CampaignRates) int { return cmp.Compare(a.CampaignID, b.CampaignID) })
 	return out

@@ -27,15 +27,19 @@ ON CONFLICT (tid) DO UPDATE SET
 
 	// qSequence is the last rid handed out: a rid above it is an insert.
 	qSequence = `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'activities'), 0)`
-	qUpsert   = `INSERT INTO activities (tid, id, type, channel, campaign_id, lead_id, contact_id, user_id,
+	// qUpsertHead, n times qUpsertValues (comma-separated) and qUpsertTail
+	// upsert n rows in one statement.
+	qUpsertHead = `INSERT INTO activities (tid, id, type, channel, campaign_id, lead_id, contact_id, user_id,
 	created_at, is_first, sequence_step, written_at, raw)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES `
+	qUpsertValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qUpsertTail   = `
 ON CONFLICT (tid, id) DO UPDATE SET
 	type = excluded.type, channel = excluded.channel, campaign_id = excluded.campaign_id,
 	lead_id = excluded.lead_id, contact_id = excluded.contact_id, user_id = excluded.user_id,
 	created_at = excluded.created_at, is_first = excluded.is_first,
 	sequence_step = excluded.sequence_step, written_at = excluded.written_at, raw = excluded.raw
-RETURNING rid`
+RETURNING rid, id`
 	qDelete = `DELETE FROM activities WHERE tid = ? AND id = ? RETURNING rid`
 
 	qIDsInRange = `SELECT id, created_at, written_at FROM activities

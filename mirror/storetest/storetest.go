@@ -7,6 +7,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -440,11 +441,11 @@ func testInvalid(t *testing.T, s mirror.Store) {
 		"backwards":    {Filter: mirror.Filter{From: base, To: base.Add(-time.Hour)}, Interval: mirror.Day},
 		"too many":     {Filter: mirror.Filter{From: base, To: base.Add(5 * 365 * 24 * time.Hour)}, Interval: mirror.Hour},
 	} {
-		if _, err := s.Series(ctx, "t", q); !errorsIs(err, mirror.ErrInvalidQuery) {
+		if _, err := s.Series(ctx, "t", q); !errors.Is(err, mirror.ErrInvalidQuery) {
 			t.Errorf("%s: err %v, want ErrInvalidQuery", name, err)
 		}
 	}
-	if _, err := s.Stats(ctx, "t", mirror.StatsQuery{GroupBy: []mirror.Dim{"WEEKDAY"}}); !errorsIs(err, mirror.ErrInvalidQuery) {
+	if _, err := s.Stats(ctx, "t", mirror.StatsQuery{GroupBy: []mirror.Dim{"WEEKDAY"}}); !errors.Is(err, mirror.ErrInvalidQuery) {
 		t.Errorf("unknown dimension: err %v", err)
 	}
 }

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lemlist-graphql/server/graph/model"
+	"github.com/lemlist-graphql/server/lemlist"
+	"github.com/lemlist-graphql/server/metrics"
+	"github.com/lemlist-graphql/server/mirror"
+	"github.com/lemlist-graphql/server/mirror/postgres"
+	"github.com/lemlist-graphql/server/mirror/sqlite"
+)
+
+// The mirror's wiring (MIRROR): its store, the manager of its engines,
+// and their metrics. newApp connects the manager to the upstream pool, the
+// gateway and the live feed.
+
+// mirrorOpenTimeout bounds opening and migrating the store at startup.
+const mirrorOpenTimeout = 30 * time.Second
+
+// mirrorStore is an opened store, with where it lives for the startup
+// log (never a password) and what to remove when it is closed.
+type mirrorStore struct {
+	store   mirror.Store
+	where   string
+	cleanup func()
+}
+
+// openMirrorStore opens and migrates the store of cfg.Mirror, or a SQLite
+// file in a new temporary directory with cfg.MirrorTemp; nil when the
+// mirror is off. Any failure is a *configError naming MIRROR: the server
+// does not start with a store it cannot open, while a store failing later
+// only makes the engines FAILING.
+func openMirrorStore(cfg *config) (*mirrorStore, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), mirrorOpenTimeout)
+	defer cancel()
+	switch {
+	case cfg.MirrorTemp:
+		dir, err := os.MkdirTemp("", "lemlist-graphql-mirror-")
+		if err != nil {
+			return nil, settingError("mirror", "cannot make the demo's temporary directory: %v", err)
+		}
+		path := filepath.Join(dir, "mirror.db")
+		s, err := sqlite.Open(ctx, path, sqlite.Options{})
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, settingError("mirror", "%v", err)
+		}
+		return &mirrorStore{store: s, where: path, cleanup: func() { os.RemoveAll(dir) }}, nil
+	case strings.HasPrefix(cfg.Mirror, "sqlite:"):
+		path := strings.TrimPrefix(cfg.Mirror, "sqlite:")
+		s, err := sqlite.Open(ctx, path, sqlite.Options{})
+		if err != nil {
+			return nil, settingError("mirror", "cannot open the SQLite mirror (its directory must exist and be writable): %v", err)
+		}
+		return &mirrorStore{store: s, where: path}, nil
+	case cfg.Mirror != "":
+		u, err := url.Parse(cfg.Mirror)
+		if err != nil { // parseConfig checked it
+			return nil, settingError("mirror", "not a PostgreSQL URL")
+		}
+		s, err := postgres.Open(ctx, cfg.Mirror, postgres.Options{})
+		if err != nil {
+			// mirror/postgres never quotes the password; this is a second
+			// guard, since the message reaches the terminal.
+			msg := err.Error()
+			if pw, ok := u.User.Password(); ok && pw != "" {
+				msg = strings.ReplaceAll(msg, pw, "xxxxx")
+			}
+			return nil, settingError("mirror", "cannot open the PostgreSQL mirror: %s", msg)
+		}
+		return &mirrorStore{store: s, where: u.Redacted()}, nil
+	}
+	return nil, nil
+}
+
+// newMirrorManager returns the manager of the engines over ms, from
+// cfg's settings; onIngest receives the new activities of every engine
+// (the live feed's LiveFeed.Ingested).
+func newMirrorManager(cfg *config, ms *mirrorStore, logger *slog.Logger, onIngest func(string, []*lemlist.Activity)) (*mirror.Manager, error) {
+	since := cfg.MirrorSinceDate
+	if since.IsZero() {
+		since = time.Now().Add(-cfg.MirrorSince)
+	}
+	return mirror.NewManager(ms.store, mirror.ManagerOptions{Engine: mirror.Options{
+		ChannelOf: func(typ string) string { return string(model.ChannelOf(typ)) },
+		Since:     since,
+		// The engine polls the head for the live feed too: at
+		// POLL_INTERVAL, or its default when polling is off.
+		PollInterval:          cmp.Or(cfg.PollInterval, mirror.DefaultPollInterval),
+		ReconcileInterval:     cfg.MirrorReconcileInterval,
+		Lookback:              cfg.MirrorLookback,
+		FullReconcileInterval: cfg.MirrorFullReconcile,
+		LeaseTTL:              cfg.MirrorLeaseTTL,
+		Holder:                holderName(),
+		// The key's low-priority lane: interactive queries go first, and
+		// the sync never takes the slots they keep in reserve.
+		Background: func(ctx context.Context) context.Context {
+			return lemlist.Background(lemlist.WithCaller(ctx, "mirror"))
+		},
+		OnIngest: onIngest,
+		Logger:   logger,
+	}})
+}
+
+// holderName names this process to a store shared by replicas (its
+// leases): the host name and a random suffix, new at each start.
+func holderName() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", cmp.Or(host, "replica"), os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// mirrorStatsTimeout bounds the store reads of one metrics scrape.
+const mirrorStatsTimeout = 5 * time.Second
+
+// mirrorStats reads every engine's status for the metrics.
+func mirrorStats(m *mirror.Manager) metrics.MirrorStats {
+	ctx, cancel := context.WithTimeout(context.Background(), mirrorStatsTimeout)
+	defer cancel()
+	s := metrics.MirrorStats{BackfillProgress: 1, States: map[string]int{}}
+	for _, e := range m.Engines() {
+		st, _ := e.Status(ctx) // a store failure: the engine's own state says so
+		s.Activities += st.Activities
+		s.LagSeconds = max(s.LagSeconds, st.Lag.Seconds())
+		s.BackfillProgress = min(s.BackfillProgress, st.BackfillProgress)
+		s.States[string(st.State)]++
+	}
+	c := m.Counters()
+	s.SyncCalls, s.RowsWritten, s.ReconcileAdded, s.ReconcileRemoved, s.Failures = c.Calls, c.RowsWritten, c.ReconcileAdded, c.ReconcileRemoved, c.Failures
+	return s
+}
+
+// mirrorStates are the states mirror_tenants has a series for.
+var mirrorStates = []string{string(mirror.StateBackfilling), string(mirror.StateLive), string(mirror.StateFailing)}
