@@ -42,9 +42,13 @@ func graphServer(t testing.TB, o stackOptions) http.Handler {
 
 		RequestTimeout: o.deadline,
 		// The defaults of config.go.
-		MaxBodyBytes:     1 << 20,
-		ComplexityLimit:  cmp.Or(o.complexity, 20000),
-		DepthLimit:       12,
+		MaxBodyBytes:    1 << 20,
+		ComplexityLimit: cmp.Or(o.complexity, 20000),
+		DepthLimit:      12,
+		// Every query runs over its budget of upstream calls, as in the
+		// server; a limit no test reaches, so that an underestimate shows
+		// as UPSTREAM_BUDGET_EXCEEDED rather than as a refusal.
+		MaxUpstreamCalls: 1 << 30,
 		ParserTokenLimit: 15000,
 	})
 	if err != nil {

@@ -29,7 +29,9 @@ package graph
 //     the team (users): one call;
 //   - a contact's campaigns: relay.MaxStreams each, a contact's leads being
 //     unknown before it is fetched;
-//   - activityStats: its maxUpstreamCalls;
+//   - activityStats: its maxUpstreamCalls; the campaigns its groups, rates
+//     or a series name, when more than their id is selected: one call each,
+//     for at most assumedCampaigns of them;
 //   - node, nodes and _entities: one lookup per id, and the dearest of the
 //     types an id may name below it.
 //
@@ -217,11 +219,28 @@ func (w *costWalker) field(f graphql.CollectedField, parent string, m int) int {
 		return add(fetch, w.object(f.Selections, typ, m))
 	case parent == "Contact" && f.Name == "campaigns":
 		return w.object(f.Selections, typ, mul(m, relay.MaxStreams))
-	case parent == "ActivityConnection", parent == "ActivityEdge":
-		return 0 // priced by connection
+	case parent == "ActivityStatsKey" || parent == "CampaignEmailRates":
+		// The campaign or user of a stats group, a series or a rate:
+		// fetched once per distinct id in the operation.
+		switch {
+		case f.Name == "campaign" && needsMore(w.fields(f.Selections, typ), "activities"):
+			return add(mul(m, assumedCampaigns), w.object(f.Selections, typ, mul(m, assumedCampaigns)))
+		case f.Name == "campaign":
+			return w.object(f.Selections, typ, mul(m, assumedCampaigns))
+		case f.Name == "user" && needsMore(w.fields(f.Selections, typ)):
+			return 1
+		}
+		return 0
 	}
-	return 0
+	// Anything else costs what it selects, once per object (the groups of a
+	// stats answer, the lines of a series).
+	return w.object(f.Selections, typ, m)
 }
+
+// assumedCampaigns bounds the distinct campaigns a stats answer or a
+// series names (a team's campaigns; a team with more gets
+// UPSTREAM_BUDGET_EXCEEDED for the names beyond).
+const assumedCampaigns = 500
 
 // lookups prices n lookups by id for each of m objects (node ids, entity
 // representations), and what they select.

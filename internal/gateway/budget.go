@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -65,6 +66,9 @@ func (b upstreamBudget) MutateOperationContext(ctx context.Context, oc *graphql.
 type budget struct {
 	estimate, limit int
 	calls           atomic.Int64
+
+	mu     sync.Mutex
+	failed map[string]error // lookups that failed, by kind and id
 }
 
 // budgetFrom returns the budget upstreamBudget gave oc, nil for none.
@@ -78,17 +82,52 @@ func budgetFrom(oc *graphql.OperationContext) *budget {
 // *graph.UpstreamBudgetError (UPSTREAM_BUDGET_EXCEEDED) without being
 // made. Lookups the upstream cache answers count too: the estimate bounds
 // them all.
+//
+// The estimate counts a lookup once per row, but the loaders do not keep
+// failures: a lookup that failed (lemlist down) is made again by every
+// field that needs it. Beyond the estimate, such a repeat gets the
+// lookup's own error again, without a call, rather than the budget's: the
+// operation's answer then says what failed.
 type budgeted struct {
 	up upstream.Upstream
 	b  *budget
 }
 
-// take takes one call from the budget.
-func (u budgeted) take() error {
-	if u.b.calls.Add(1) > int64(u.b.estimate) {
-		return &graph.UpstreamBudgetError{Estimate: u.b.estimate, Limit: u.b.limit, Stopped: true}
+// take takes one call from the budget for the lookups of keys; beyond it,
+// it returns the error of keys' failed lookup if they all failed, or the
+// budget's error.
+func (u budgeted) take(keys ...string) error {
+	if u.b.calls.Add(1) <= int64(u.b.estimate) {
+		return nil
 	}
-	return nil
+	u.b.mu.Lock()
+	defer u.b.mu.Unlock()
+	var err error
+	for _, k := range keys {
+		if err = u.b.failed[k]; err == nil {
+			break
+		}
+	}
+	if err == nil {
+		err = &graph.UpstreamBudgetError{Estimate: u.b.estimate, Limit: u.b.limit, Stopped: true}
+	}
+	return err
+}
+
+// fail notes that the lookups of keys failed with err (not found is an
+// answer, and is cached by the loaders).
+func (u budgeted) fail(err error, keys ...string) {
+	if err == nil || lemlist.IsNotFound(err) {
+		return
+	}
+	u.b.mu.Lock()
+	defer u.b.mu.Unlock()
+	if u.b.failed == nil {
+		u.b.failed = map[string]error{}
+	}
+	for _, k := range keys {
+		u.b.failed[k] = err
+	}
 }
 
 func (u budgeted) ListActivities(ctx context.Context, o *lemlist.ActivityListOptions) ([]*lemlist.Activity, error) {
@@ -99,29 +138,41 @@ func (u budgeted) ListActivities(ctx context.Context, o *lemlist.ActivityListOpt
 }
 
 func (u budgeted) GetLead(ctx context.Context, id string) (*lemlist.Lead, error) {
-	if err := u.take(); err != nil {
+	if err := u.take("lead:" + id); err != nil {
 		return nil, err
 	}
-	return u.up.GetLead(ctx, id)
+	l, err := u.up.GetLead(ctx, id)
+	u.fail(err, "lead:"+id)
+	return l, err
 }
 
 func (u budgeted) GetContacts(ctx context.Context, ids []string) ([]*lemlist.Contact, error) {
-	if err := u.take(); err != nil {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = "contact:" + id
+	}
+	if err := u.take(keys...); err != nil {
 		return nil, err
 	}
-	return u.up.GetContacts(ctx, ids)
+	cs, err := u.up.GetContacts(ctx, ids)
+	u.fail(err, keys...)
+	return cs, err
 }
 
 func (u budgeted) GetCampaign(ctx context.Context, id string) (*lemlist.Campaign, error) {
-	if err := u.take(); err != nil {
+	if err := u.take("campaign:" + id); err != nil {
 		return nil, err
 	}
-	return u.up.GetCampaign(ctx, id)
+	c, err := u.up.GetCampaign(ctx, id)
+	u.fail(err, "campaign:"+id)
+	return c, err
 }
 
 func (u budgeted) GetTeam(ctx context.Context) (*lemlist.Team, error) {
-	if err := u.take(); err != nil {
+	if err := u.take("team"); err != nil {
 		return nil, err
 	}
-	return u.up.GetTeam(ctx)
+	t, err := u.up.GetTeam(ctx)
+	u.fail(err, "team")
+	return t, err
 }

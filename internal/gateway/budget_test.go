@@ -110,3 +110,37 @@ func TestCallerPerClient(t *testing.T) {
 		t.Errorf("the open tenant's caller %q", c)
 	}
 }
+
+// failingCampaigns answers every campaign lookup with lemlist's 503.
+type failingCampaigns struct{ callerUpstream }
+
+func (f *failingCampaigns) GetCampaign(context.Context, string) (*lemlist.Campaign, error) {
+	f.mu.Lock()
+	f.got = append(f.got, "campaign")
+	f.mu.Unlock()
+	return nil, &lemlist.ErrorResponse{StatusCode: http.StatusServiceUnavailable, Message: "down"}
+}
+
+// Beyond the estimate, a lookup that failed before (which the loaders make
+// again for every field needing it) gets its own error again, without a
+// call; a new one gets the budget's.
+func TestBudgetedRepeatsFailures(t *testing.T) {
+	t.Parallel()
+	up := &failingCampaigns{callerUpstream{Upstream: fakeUpstream(t)}}
+	u := budgeted{up: up, b: &budget{estimate: 2, limit: 100}}
+	for range 2 {
+		if _, err := u.GetCampaign(t.Context(), "cam_x"); !errors.As(err, new(*lemlist.ErrorResponse)) {
+			t.Fatalf("within the estimate: %v", err)
+		}
+	}
+	_, err := u.GetCampaign(t.Context(), "cam_x")
+	if e, ok := errors.AsType[*lemlist.ErrorResponse](err); !ok || e.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a failed lookup again, beyond the estimate: %v, want its 503", err)
+	}
+	if _, err := u.GetCampaign(t.Context(), "cam_y"); !errors.As(err, new(*graph.UpstreamBudgetError)) {
+		t.Errorf("a new lookup beyond the estimate: %v, want the budget's error", err)
+	}
+	if n := len(up.calls()); n != 2 {
+		t.Errorf("%d calls made, want 2", n)
+	}
+}

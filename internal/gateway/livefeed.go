@@ -262,7 +262,7 @@ func (l *LiveFeed) resolverFeed(keys *keyVerdicts) graph.Feed {
 	if l == nil {
 		return nil
 	}
-	return tenantFeed{hub: l.hub, perTenant: l.perTenant, mirror: l.mirror, keys: keys}
+	return tenantFeed{hub: l.hub, perTenant: l.perTenant, keys: keys, mirror: l.mirror}
 }
 
 // mount adds the webhook route to mux, each request wrapped by wrap (the
@@ -326,8 +326,8 @@ func (l *LiveFeed) Close() {
 type tenantFeed struct {
 	hub       *feed.Hub
 	perTenant bool
-	mirror    *mirror.Manager // nil when off
 	keys      *keyVerdicts    // renewed by the pollers of pass-through keys
+	mirror    *mirror.Manager // nil when off
 }
 
 func (f tenantFeed) Subscribe(ctx context.Context, filter feed.Filter) (*feed.Subscription, error) {

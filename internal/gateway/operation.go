@@ -52,7 +52,7 @@ func (s *tenantScope) InterceptOperation(ctx context.Context, next graphql.Opera
 		return g.presentOnce(ctx, err) // before any cache: a rejected key reads nothing
 	}
 	ctx = withKeyNote(ctx, g.keys, t)
-	g.startMirror(t) // pass-through mode: the tenant's engine, on its first operation
+	g.startMirror(t) // pass-through mode: the tenant's engine, on its first operation (a key lemlist accepts)
 	var keep func(graphql.ResponseHandler) graphql.ResponseHandler
 	if g.answers != nil {
 		var hit graphql.ResponseHandler
