@@ -69,6 +69,8 @@ type UpstreamBudgetError struct {
 	Stopped         bool
 }
 
+// Error says what the limit was, or that the estimate was reached, and
+// how to ask for less.
 func (e *UpstreamBudgetError) Error() string {
 	if e.Stopped {
 		return fmt.Sprintf("the operation made the %d upstream calls it was estimated at: no more are made for it", e.Estimate)
