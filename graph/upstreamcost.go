@@ -69,6 +69,8 @@ type UpstreamBudgetError struct {
 	Stopped         bool
 }
 
+// Error says what the limit was, or that the estimate was reached, and
+// how to ask for less.
 func (e *UpstreamBudgetError) Error() string {
 	if e.Stopped {
 		return fmt.Sprintf("the operation made the %d upstream calls it was estimated at: no more are made for it", e.Estimate)
@@ -188,9 +190,9 @@ func (w *costWalker) field(f graphql.CollectedField, parent string, m int) int {
 		case "_entities":
 			return w.lookups(f, m, listLen(args["representations"]))
 		case "activityStats":
-			return mul(m, statsBudget(args["maxUpstreamCalls"]))
+			return add(mul(m, statsBudget(args["maxUpstreamCalls"])), w.object(f.Selections, typ, m))
 		}
-		return 0
+		return w.object(f.Selections, typ, m) // activitySeries, answered by the mirror
 	case f.Name == "activities": // Lead, Campaign, Contact
 		if parent == "Contact" {
 			return w.connection(f, args, m, filterLeadID(args["filter"]))

@@ -2,10 +2,16 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/validator"
 
 	"github.com/lemlist-graphql/server/activityfilter"
 	"github.com/lemlist-graphql/server/graph/relay"
@@ -93,6 +99,63 @@ func TestConnectionCallsBound(t *testing.T) {
 					run("last after", relay.Args{Last: &n, After: &last.Cursors[0]}, true, false)
 				}
 			}
+		}
+	}
+}
+
+// estimate prices query with the JSON variables vars, coerced as the
+// executor coerces them.
+func estimate(t *testing.T, query, vars string) int {
+	t.Helper()
+	doc, errs := gqlparser.LoadQuery(parsedSchema, query)
+	if errs != nil {
+		t.Fatalf("%s: %v", query, errs)
+	}
+	raw := map[string]any{}
+	if vars != "" {
+		dec := json.NewDecoder(strings.NewReader(vars))
+		dec.UseNumber()
+		if err := dec.Decode(&raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	coerced, err := validator.VariableValues(parsedSchema, doc.Operations[0], raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return EstimateUpstreamCalls(&graphql.OperationContext{Doc: doc, Operation: doc.Operations[0], Variables: coerced}, 500)
+}
+
+// Arguments price the same as literals or as variables, and each part of
+// an operation adds its own: types, aliases, nesting, stats.
+func TestEstimateUpstreamCalls(t *testing.T) {
+	t.Parallel()
+	page := func(n int) int { return connectionCalls(1, n, false, false) }
+	for _, tc := range []struct {
+		name, query, vars string
+		want              int
+	}{
+		{"first literal", `{ activities(first: 100) { nodes { id } } }`, "", page(100)},
+		{"first variable", `query($n: Int) { activities(first: $n) { nodes { id } } }`, `{"n": 100}`, page(100)},
+		{"default page", `{ activities { nodes { id } } }`, "", page(DefaultPageSize)},
+		{"three types", `query($f: ActivityFilter) { activities(first: 10, filter: $f) { nodes { id } } }`,
+			`{"f": {"types": ["emailsSent", "emailsOpened", "emailsReplied"]}}`, connectionCalls(3, 10, false, false)},
+		{"two aliases", `{ a: activities(first: 10) { nodes { id } } b: activities(first: 10) { nodes { id } } }`, "", 2 * page(10)},
+		{"last", `{ activities(last: 10) { nodes { id } } }`, "", connectionCalls(1, 10, true, false)},
+		{"lead lookups", `{ activities(first: 10) { nodes { lead { email } } } }`, "", page(10) + 10},
+		{"snapshot ids only", `{ activities(first: 10) { nodes { lead { id } campaign { id } contact { id } user { id } } } }`, "", page(10)},
+		{"contacts by the hundred", `{ activities(first: 250) { nodes { contact { email } } } }`, "", page(250) + 4},
+		{"nested connection", `{ activities(first: 10) { nodes { lead { activities(first: 5) { nodes { id } } } } } }`, "", page(10) + 10*page(5)},
+		{"stats default", `{ activityStats(groupBy: [TYPE]) { total } }`, "", DefaultStatsCalls},
+		{"stats variable", `query($m: Int) { activityStats(groupBy: [TYPE], maxUpstreamCalls: $m) { total } }`, `{"m": 500}`, 500},
+		{"stats campaigns", `{ activityStats(groupBy: [CAMPAIGN], maxUpstreamCalls: 10) { groups { key { campaign { name } } } } }`, "", 10 + assumedCampaigns},
+		{"series campaigns", `{ activitySeries(from: "2026-01-01", to: "2026-02-01", interval: DAY, groupBy: [CAMPAIGN, USER]) { series { key { campaign { name } user { name } } } } }`, "", assumedCampaigns + 1},
+		{"nodes", `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, `{"ids": ["lea_1", "cam_1", "ctc_1"]}`, 3},
+		{"subscription", `subscription { activityAdded { id lead { email } } }`, "", 0},
+		{"skipped", `query($s: Boolean!) { activities(first: 10) @skip(if: $s) { nodes { id } } }`, `{"s": true}`, 0},
+	} {
+		if got := estimate(t, tc.query, tc.vars); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
 		}
 	}
 }

@@ -130,6 +130,8 @@ func (u budgeted) fail(err error, keys ...string) {
 	}
 }
 
+// ListActivities, GetLead, GetContacts, GetCampaign and GetTeam implement
+// upstream.Upstream, each taking a call from the budget first.
 func (u budgeted) ListActivities(ctx context.Context, o *lemlist.ActivityListOptions) ([]*lemlist.Activity, error) {
 	if err := u.take(); err != nil {
 		return nil, err

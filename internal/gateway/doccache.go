@@ -117,10 +117,13 @@ type pendingQuery struct{ hash, query string }
 // persistedQueries.MutateOperationContext to keep.
 type pendingAPQ struct{ store *sizedCache[string] }
 
+// Get implements graphql.Cache: the persisted query of hash.
 func (c pendingAPQ) Get(ctx context.Context, hash string) (string, bool) {
 	return c.store.Get(ctx, hash)
 }
 
+// Add implements graphql.Cache: it notes query as the operation's pending
+// persisted query.
 func (c pendingAPQ) Add(ctx context.Context, hash, query string) {
 	if graphql.HasOperationContext(ctx) {
 		graphql.GetOperationContext(ctx).Stats.SetExtension(pendingAPQKey, &pendingQuery{hash: hash, query: query})
