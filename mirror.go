@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -144,3 +146,89 @@ func mirrorStats(m *mirror.Manager) metrics.MirrorStats {
 
 // mirrorStates are the states mirror_tenants has a series for.
 var mirrorStates = []string{string(mirror.StateBackfilling), string(mirror.StateLive), string(mirror.StateFailing)}
+
+// The parsers of the mirror's settings (config.go's table).
+
+// mirrorVar takes MIRROR: off, auto, sqlite:PATH, or a postgres:// or
+// postgresql:// URL. Its errors never quote the value, which may hold a
+// password.
+func mirrorVar(p *string) func(string) error {
+	return func(v string) error {
+		v = strings.TrimSpace(v)
+		switch low := strings.ToLower(v); {
+		case low == "off" || low == "auto":
+			*p = low
+		case strings.HasPrefix(v, "sqlite:"):
+			if strings.TrimPrefix(v, "sqlite:") == "" {
+				return errors.New("sqlite: needs a file, such as sqlite:/var/lib/lemlist-graphql/mirror.db")
+			}
+			*p = v
+		case strings.HasPrefix(low, "postgres://") || strings.HasPrefix(low, "postgresql://"):
+			if u, err := url.Parse(v); err != nil || u.Host == "" {
+				return errors.New("not a PostgreSQL URL such as postgres://user:password@host:5432/db")
+			}
+			*p = v
+		default:
+			return errors.New("not off, auto, sqlite:PATH or a postgres:// URL")
+		}
+		return nil
+	}
+}
+
+// parseDays parses a Go duration, or a whole number of days with a d
+// suffix (365d).
+func parseDays(v string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 100*366 {
+			return 0, fmt.Errorf("%q is not a number of days such as 7d", v)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration such as 7d, 24h or 10m", v)
+	}
+	return d, nil
+}
+
+// dayDurVar takes a positive duration: a Go duration or days (7d).
+func dayDurVar(p *time.Duration) func(string) error {
+	return func(v string) error {
+		d, err := parseDays(strings.TrimSpace(v))
+		if err != nil {
+			return err
+		}
+		if d <= 0 {
+			return fmt.Errorf("%q is not positive", v)
+		}
+		*p = d
+		return nil
+	}
+}
+
+// sinceVar takes a positive duration back from now (365d, 8760h) into d,
+// or a date in the past (2025-01-31, or RFC 3339) into date.
+func sinceVar(d *time.Duration, date *time.Time) func(string) error {
+	return func(v string) error {
+		v = strings.TrimSpace(v)
+		for _, layout := range []string{time.DateOnly, time.RFC3339Nano} {
+			if t, err := time.Parse(layout, v); err == nil {
+				if !t.Before(time.Now()) {
+					return fmt.Errorf("%q is in the future", v)
+				}
+				*d, *date = 0, t.UTC()
+				return nil
+			}
+		}
+		dur, err := parseDays(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration such as 365d or a date such as 2025-01-31", v)
+		}
+		if dur <= 0 {
+			return fmt.Errorf("%q is not positive", v)
+		}
+		*d, *date = dur, time.Time{}
+		return nil
+	}
+}

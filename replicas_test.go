@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lemlist-graphql/server/internal/pgtest"
+	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
+	"github.com/lemlist-graphql/server/redisx/redistest"
+	"github.com/lemlist-graphql/server/upstream"
+)
+
+// replicaStatus is mirrorStatus and activityStats as one replica answers
+// them over GraphQL.
+type replicaStatus struct {
+	MirrorStatus struct {
+		State      string
+		Syncing    bool
+		Activities int
+		CoveredTo  *string
+	} `json:"mirrorStatus"`
+	ActivityStats *struct {
+		Source string
+		Total  int
+	} `json:"activityStats"`
+}
+
+// status asks s for its mirrorStatus and, with stats, for activityStats
+// over all time.
+func (s *testServer) replicaStatus(t *testing.T, stats bool) (replicaStatus, *gqlResponse) {
+	t.Helper()
+	q := `{ mirrorStatus { state syncing activities coveredTo } }`
+	if stats {
+		q = `{ mirrorStatus { state syncing activities coveredTo } activityStats(groupBy: [], maxUpstreamCalls: 500) { source total } }`
+	}
+	r := s.post(t, q)
+	var out replicaStatus
+	if len(r.Data) > 0 && string(r.Data) != "null" {
+		if err := json.Unmarshal(r.Data, &out); err != nil {
+			t.Fatalf("%s: %v", r.Raw, err)
+		}
+	}
+	return out, r
+}
+
+// TestMirrorReplicas runs three replicas on one key against one fake
+// lemlist at lemlist's own budget (20 requests per 2 s, 429 past it), one
+// real Redis (the shared limiter) and one real PostgreSQL as MIRROR, with
+// a 2 s lease:
+//
+//   - one replica syncs, the others answer from what it writes, and the
+//     history is downloaded once;
+//   - the syncing replica is abandoned mid-backfill without releasing its
+//     lease; another takes it after the TTL and finishes, with no gap and
+//     no duplicate;
+//   - PostgreSQL is killed and restarted: the replicas report FAILING,
+//     then LIVE again without a second backfill;
+//   - the fake never saw more than 20 requests in any 2 s, nor a 429.
+func TestMirrorReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three replicas, Redis and PostgreSQL: about 30 s")
+	}
+	const n, budget, window = 3000, 20, 2 * time.Second
+	const ttl = 2 * time.Second
+	pg := pgtest.Start(t)
+	rs := redistest.Start(t)
+	fake := newFake(t, lemlisttest.Options{
+		Dataset:   lemlisttest.DatasetOptions{Activities: n, Now: time.Now(), Span: 30 * 24 * time.Hour},
+		RateLimit: lemlisttest.DefaultRateLimit,
+	})
+	all, err := fake.Expected(url.Values{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := len(all) // the brute-force count of the fake's dataset
+	start := time.Now()
+	var replicas []*testServer
+	for range 3 {
+		replicas = append(replicas, startApp(t, serverEnv(fake,
+			"LEMLIST_RATE_LIMIT", "20", "REQUEST_TIMEOUT", "20s", "WRITE_TIMEOUT", "30s",
+			"REDIS_URL", rs.URL(), "REDIS_FALLBACK_REPLICAS", "3",
+			"MIRROR", pg.URL("postgres"), "MIRROR_LEASE_TTL", ttl.String(), "POLL_INTERVAL", "1s",
+			"WEBHOOK_SECRET", testWebhookSecret)))
+	}
+	syncers := func(rs []*testServer) []int {
+		var out []int
+		for i, s := range rs {
+			if st, _ := s.replicaStatus(t, false); st.MirrorStatus.Syncing {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+
+	// 1. One replica syncs; stop it abruptly once it has written part of
+	// the history.
+	var killed int
+	waitFor(t, "one replica to sync and write part of the history", 30*time.Second, func() bool {
+		s := syncers(replicas)
+		if len(s) > 1 {
+			t.Fatalf("replicas %v all report syncing", s)
+		}
+		if len(s) == 0 {
+			return false
+		}
+		killed = s[0]
+		st, _ := replicas[killed].replicaStatus(t, false)
+		return st.MirrorStatus.Activities > 0
+	})
+	st, _ := replicas[killed].replicaStatus(t, false)
+	t.Logf("replica %d syncs; abandoned at %s with %d of %d activities written, after %v",
+		killed, st.MirrorStatus.State, st.MirrorStatus.Activities, want, time.Since(start).Round(time.Millisecond))
+	// As close to kill -9 as in-process allows: its connection pool is
+	// closed first, so that the engine's release of the lease on the way
+	// out fails and the lease row stays until its TTL runs out; then its
+	// engines and the rest of the app stop.
+	k := replicas[killed]
+	_ = k.app.mstore.store.Close()
+	k.app.Close()
+	abandoned := time.Now()
+	var rest []*testServer
+	for i, s := range replicas {
+		if i != killed {
+			rest = append(rest, s)
+		}
+	}
+
+	// 2. Another takes the lease about a TTL later and finishes.
+	waitFor(t, "another replica to take the lease", 5*ttl, func() bool { return len(syncers(rest)) == 1 })
+	t.Logf("the lease moved %v after the syncer was abandoned (TTL %v)", time.Since(abandoned).Round(time.Millisecond), ttl)
+	waitFor(t, "the backfill to finish, seen by both replicas", 45*time.Second, func() bool {
+		for _, s := range rest {
+			if st, _ := s.replicaStatus(t, false); st.MirrorStatus.State != "LIVE" {
+				return false
+			}
+		}
+		return true
+	})
+	backfilled := fake.CountRequests("/activities")
+	for i, s := range rest {
+		st, r := s.replicaStatus(t, true)
+		if st.ActivityStats == nil {
+			t.Fatalf("replica %d activityStats: %s", i, r.Raw)
+		}
+		if st.ActivityStats.Source != "MIRROR" || st.ActivityStats.Total != want || st.MirrorStatus.Activities != want {
+			t.Errorf("replica %d: activityStats %+v, mirror %+v; want source MIRROR and total %d", i, *st.ActivityStats, st.MirrorStatus, want)
+		}
+	}
+	if s := syncers(rest); len(s) != 1 {
+		t.Errorf("syncing replicas after the failover: %v, want one", s)
+	}
+	// The history was read once: n/100 pages, plus the killed syncer's
+	// page in flight, and the polls (1 s) since.
+	pages := (want + 99) / 100
+	t.Logf("/activities calls at the end of the backfill: %d (history %d pages), after %v", backfilled, pages, time.Since(start).Round(time.Millisecond))
+	if backfilled > pages+pages/2+10 {
+		t.Errorf("%d /activities calls for a %d-page history: it was read more than once", backfilled, pages)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, pg.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows, distinct int
+	if err := conn.QueryRow(ctx, `SELECT count(*), count(DISTINCT id) FROM activities`).Scan(&rows, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	if rows != want || distinct != want {
+		t.Errorf("the store holds %d rows, %d distinct ids; want %d of each", rows, distinct, want)
+	}
+
+	// 3. PostgreSQL crashes and comes back.
+	pg.Kill()
+	waitFor(t, "both replicas to report FAILING", 30*time.Second, func() bool {
+		for _, s := range rest {
+			if st, _ := s.replicaStatus(t, false); st.MirrorStatus.State != "FAILING" {
+				return false
+			}
+		}
+		return true
+	})
+	for i, s := range rest {
+		st, r := s.replicaStatus(t, true)
+		if st.ActivityStats != nil {
+			t.Logf("replica %d during the outage: activityStats source %s total %d", i, st.ActivityStats.Source, st.ActivityStats.Total)
+		} else {
+			t.Logf("replica %d during the outage: activityStats %s", i, r.Raw)
+		}
+	}
+	// The fallback's scans above read the history from upstream (and may
+	// still be paging): count the mirror's own calls, which its engines
+	// count, from here.
+	mirrorCalls := func() int {
+		n := 0
+		for _, s := range rest {
+			n += int(mirrorStatus(t, s, upstream.TenantID(keyDefault)).Counters.Calls)
+		}
+		return n
+	}
+	down := mirrorCalls()
+	pg.Restart()
+	restarted := time.Now()
+	waitFor(t, "both replicas LIVE again", 30*time.Second, func() bool {
+		live := true
+		for i, s := range rest {
+			st, _ := s.replicaStatus(t, false)
+			if st.MirrorStatus.State != "LIVE" {
+				live = false
+				if time.Since(restarted) > 25*time.Second {
+					t.Logf("replica %d: %+v; engine %+v", i, st.MirrorStatus, mirrorStatus(t, s, upstream.TenantID(keyDefault)))
+				}
+			}
+		}
+		return live
+	})
+	t.Logf("LIVE again %v after PostgreSQL's restart", time.Since(restarted).Round(time.Millisecond))
+	for i, s := range rest {
+		st, r := s.replicaStatus(t, true)
+		if st.ActivityStats == nil || st.ActivityStats.Source != "MIRROR" || st.ActivityStats.Total != want {
+			t.Errorf("replica %d after PostgreSQL's restart: %s", i, r.Raw)
+		}
+	}
+	after := mirrorCalls()
+	t.Logf("the mirror's upstream calls: %d before PostgreSQL's restart, %d once LIVE again", down, after)
+	if after-down >= pages {
+		t.Errorf("the mirror made %d upstream calls from PostgreSQL's restart to LIVE: a new backfill (%d pages)", after-down, pages)
+	}
+
+	// 4. The budget held.
+	refused := 0
+	for _, r := range fake.Requests() {
+		if r.Status == http.StatusTooManyRequests {
+			refused++
+		}
+	}
+	most := fake.MaxInWindow()
+	t.Logf("upstream: %d requests, at most %d in any %v, %d refused; %v in all", len(fake.Requests()), most, window, refused, time.Since(start).Round(time.Millisecond))
+	if most > budget || refused > 0 {
+		t.Errorf("the fake saw up to %d requests in %v and refused %d; want <= %d and 0", most, window, refused, budget)
+	}
+}
