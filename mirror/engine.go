@@ -318,11 +318,15 @@ func (e *Engine) read(ctx context.Context, lo, hi time.Time, probe bool) (span, 
 // Backfill reads history down to Since, one committed span at a time,
 // until it is done or fails. Run calls backfillStep instead, to poll the
 // head between spans.
-func (e *Engine) Backfill(ctx context.Context) error {
+func (e *Engine) Backfill(ctx context.Context) error { return e.untilDone(ctx, e.backfillStep) }
+
+// untilDone runs step under the engine's work lock until it is done or
+// fails, and records the outcome.
+func (e *Engine) untilDone(ctx context.Context, step func(context.Context) (bool, error)) error {
 	e.work.Lock()
 	defer e.work.Unlock()
 	for {
-		done, err := e.backfillStep(ctx)
+		done, err := step(ctx)
 		if err != nil || done {
 			return e.result(err)
 		}

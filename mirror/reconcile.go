@@ -53,16 +53,7 @@ func (e *Engine) reconcile(ctx context.Context) error {
 
 // ReconcileAll reconciles all history, [Since, CoveredTo], one committed
 // span at a time; a full reconciliation interrupted by a restart resumes.
-func (e *Engine) ReconcileAll(ctx context.Context) error {
-	e.work.Lock()
-	defer e.work.Unlock()
-	for {
-		done, err := e.fullStep(ctx)
-		if err != nil || done {
-			return e.result(err)
-		}
-	}
-}
+func (e *Engine) ReconcileAll(ctx context.Context) error { return e.untilDone(ctx, e.fullStep) }
 
 // fullStep reconciles one span of the full reconciliation, starting one
 // when none is running.
