@@ -49,6 +49,10 @@ type LiveFeedOptions struct {
 	MaxBodyBytes  int64         // of a webhook call; 0 means 1 MiB
 	Logger        *slog.Logger
 	Metrics       *metrics.Metrics // nil: no gauges
+	// Buffer bounds each subscription's queue (feed.Options.Buffer): a
+	// subscriber that many activities behind is dropped with
+	// SUBSCRIBER_TOO_SLOW. 0 means feed.DefaultBuffer.
+	Buffer int
 	// Relay passes webhook activities to the other replicas and back
 	// (REDIS_URL); nil: this replica's webhooks reach its subscribers only.
 	Relay FeedRelay
@@ -109,7 +113,7 @@ func NewLiveFeed(o LiveFeedOptions) (*LiveFeed, error) {
 	if interval <= 0 {
 		interval = -1 // the hub's "off"
 	}
-	fo := feed.Options{PollInterval: interval, Logger: o.Logger}
+	fo := feed.Options{PollInterval: interval, Buffer: o.Buffer, Logger: o.Logger}
 	if !o.PerTenant {
 		// One tenant: its share is the whole feed.
 		fo.MaxSubscriptionsPerTenant = feed.DefaultMaxSubscriptions
@@ -263,6 +267,15 @@ func (l *LiveFeed) resolverFeed(keys *keyVerdicts) graph.Feed {
 		return nil
 	}
 	return tenantFeed{hub: l.hub, perTenant: l.perTenant, keys: keys, mirror: l.mirror}
+}
+
+// Hub returns the live feed's hub (nil without a live feed), whose Stats
+// the feed's metrics read; tests also Publish to it, as a webhook does.
+func (l *LiveFeed) Hub() *feed.Hub {
+	if l == nil {
+		return nil
+	}
+	return l.hub
 }
 
 // mount adds the webhook route to mux, each request wrapped by wrap (the
