@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -25,6 +26,9 @@ const (
 	// RegisterPath is Registrar.Handler's route (POST).
 	RegisterPath = WebhookPath + "/register"
 )
+
+// MaxRegisterBody bounds the body of a registration (a HookSpec).
+const MaxRegisterBody = 64 << 10
 
 // HookService is the part of lemlist's hooks API a Registrar uses;
 // *lemlist.HooksService satisfies it.
@@ -126,36 +130,47 @@ func (e *storeError) Unwrap() error { return e.err }
 
 // Handler returns the HTTP form of Register, for RegisterPath: a POST with
 // the tenant's lemlist key (see RegistrarOptions.Key) and a JSON HookSpec
-// body ({} for every event). It answers 201 with the hook
-// ({"id","targetUrl","type","campaignId","isFirst"}, never the secret);
-// 401 without a key or when lemlist refuses it; 400 for a bad body; 429
-// when lemlist rate-limits; 502 when lemlist fails otherwise; 503 when
-// the store fails; 405 to other methods.
+// body ({} for every event) of at most MaxRegisterBody bytes. It answers
+// 201 with the hook ({"id","targetUrl","type","campaignId","isFirst"},
+// never the secret). Failures are answered as the GraphQL endpoint's HTTP
+// errors, {"errors":[{"message":…,"extensions":{"code":…}}]}: 401
+// UNAUTHENTICATED without a key or when lemlist refuses it; 400
+// BAD_REQUEST for a body that is not such an object, 413
+// PAYLOAD_TOO_LARGE beyond the bound (both before any call to lemlist);
+// 400 BAD_USER_INPUT when lemlist refuses the hook; 429 RATE_LIMITED when
+// lemlist rate-limits; 502 UPSTREAM_UNAVAILABLE when lemlist fails
+// otherwise; 503 UNAVAILABLE when the store fails; 405
+// METHOD_NOT_ALLOWED to other methods.
 func (g *Registrar) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			answer(w, http.StatusMethodNotAllowed, "POST only")
+			answer(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "POST only")
 			return
 		}
 		key, ok := g.o.Key(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="lemlist-graphql"`)
-			answer(w, http.StatusUnauthorized, "missing lemlist API key: send Authorization: Bearer KEY")
+			answer(w, http.StatusUnauthorized, codeUnauthenticated, "missing lemlist API key: send Authorization: Bearer KEY")
 			return
 		}
 		var spec HookSpec
-		dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRegisterBody))
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			answer(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", fmt.Sprintf("the body exceeds %d bytes", MaxRegisterBody))
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&spec); err != nil {
-			answer(w, http.StatusBadRequest, `the body must be a JSON object such as {"type":"emailsReplied","campaignId":"cam_…","isFirst":true}, or {}`)
+		if err != nil || dec.Decode(&spec) != nil || dec.More() {
+			answer(w, http.StatusBadRequest, "BAD_REQUEST", `the body must be a JSON object such as {"type":"emailsReplied","campaignId":"cam_…","isFirst":true}, or {}`)
 			return
 		}
 		h, err := g.Register(r.Context(), key, spec)
 		if err != nil {
-			status, msg := registerStatus(err)
+			status, code, msg := registerStatus(err)
 			g.o.Logger.Warn("live feed: hook registration failed", "tenant", upstream.TenantID(key), "status", status, "error", err.Error())
-			answer(w, status, msg)
+			answer(w, status, code, msg)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -170,30 +185,45 @@ func (g *Registrar) Handler() http.Handler {
 	})
 }
 
-// registerStatus is the answer to a failed registration.
-func registerStatus(err error) (int, string) {
+// codeUnauthenticated is the code of a missing or refused key, as the
+// GraphQL endpoint's (graph.CodeUnauthenticated).
+const codeUnauthenticated = "UNAUTHENTICATED"
+
+// registerStatus is the answer to a failed registration: its status,
+// code and message.
+func registerStatus(err error) (int, string, string) {
 	if _, ok := errors.AsType[*storeError](err); ok {
-		return http.StatusServiceUnavailable, "cannot store the webhook secret; try again"
+		return http.StatusServiceUnavailable, "UNAVAILABLE", "cannot store the webhook secret; try again"
 	}
 	if _, ok := errors.AsType[*lemlist.RateLimitError](err); ok {
-		return http.StatusTooManyRequests, "lemlist rate-limits this key; try again"
+		return http.StatusTooManyRequests, "RATE_LIMITED", "lemlist rate-limits this key; try again"
 	}
 	if e, ok := errors.AsType[*lemlist.ErrorResponse](err); ok && e.Response != nil {
 		switch e.Response.StatusCode {
 		case http.StatusUnauthorized, http.StatusForbidden:
-			return http.StatusUnauthorized, "lemlist refused this API key"
+			return http.StatusUnauthorized, codeUnauthenticated, "lemlist refused this API key"
 		case http.StatusBadRequest:
-			return http.StatusBadRequest, "lemlist refused the hook: " + e.Message
+			return http.StatusBadRequest, "BAD_USER_INPUT", "lemlist refused the hook: " + e.Message
 		}
 	}
-	return http.StatusBadGateway, "lemlist failed; list the hooks before trying again"
+	return http.StatusBadGateway, "UPSTREAM_UNAVAILABLE", "lemlist failed; list the hooks before trying again"
 }
 
-func answer(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+// answer writes an error as the GraphQL endpoint writes its HTTP errors:
+// {"errors":[{"message":msg,"extensions":{"code":code}}]}.
+func answer(w http.ResponseWriter, status int, code, msg string) {
+	type gqlError struct {
+		Message    string            `json:"message"`
+		Extensions map[string]string `json:"extensions"`
+	}
+	body, _ := json.Marshal(struct {
+		Errors []gqlError `json:"errors"`
+	}{[]gqlError{{Message: msg, Extensions: map[string]string{"code": code}}}})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, msg+"\n")
+	_, _ = w.Write(append(body, '\n'))
 }
 
 // lemlistKey reads a lemlist key as pass-through mode does: "Bearer KEY",
