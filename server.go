@@ -246,9 +246,10 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 	if rate == 0 {
 		rate = -1 // the pool's "off"
 	}
+	upstreamHTTP := &http.Client{Transport: a.metrics.LaneTransport(gateway.UpstreamTransport(a.tracing.Transport(tr)))}
 	pool, err := upstream.NewPool(upstream.PoolOptions{
 		BaseURL:       base,
-		HTTPClient:    &http.Client{Transport: a.metrics.LaneTransport(gateway.UpstreamTransport(a.tracing.Transport(tr)))},
+		HTTPClient:    upstreamHTTP,
 		RateLimit:     rate,
 		Limiters:      limiters,
 		Cache:         a.cache,
@@ -320,11 +321,18 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		}
 		a.metrics.Mirror(mirrorStates, func() metrics.MirrorStats { return mirrorStats(a.mirror) })
 	}
+	// Pass-through tenants' webhook secrets and hook registration
+	// (webhooks.go).
+	secrets, registrar, err := a.webhooks(cfg, base, upstreamHTTP)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	lo := gateway.LiveFeedOptions{
 		PerTenant: cfg.Mode == modePassthrough, Demo: cfg.demo(),
 		PollInterval: cfg.PollInterval, WebhookSecret: cfg.WebhookSecret,
 		MaxBodyBytes: cfg.MaxBodyBytes, Logger: logger, Metrics: a.metrics,
-		ServerTenant: serverTenant, Mirror: a.mirror,
+		ServerTenant: serverTenant, Mirror: a.mirror, Secrets: secrets,
 	}
 	if a.redis != nil {
 		lo.Relay = a.redis
@@ -375,6 +383,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		// Whole answers take a quarter of the cache's memory budget.
 		ResponseMaxBytes: int(cfg.CacheMaxBytes / 4),
 		TrustedDocuments: manifest,
+		Registrar:        registrar,
 
 		Ready:        a.ready,
 		ServeMetrics: cfg.MetricsAddr == "",

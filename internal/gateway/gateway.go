@@ -34,9 +34,10 @@
 // request that made it. livefeed.go is the live feed's HTTP side: its
 // webhook route is a route of this handler, and its subscriptions run as
 // the tenant auth.go found, so it lives here rather than in a package of
-// its own; the hub itself is package feed. mirror.go connects the mirror
-// (package mirror's Manager) to the resolvers, to pass-through tenants and
-// to the live feed.
+// its own; the hub itself is package feed. register.go mounts the
+// registration of pass-through tenants' hooks (feed.Registrar) beside it.
+// mirror.go connects the mirror (package mirror's Manager) to the
+// resolvers, to pass-through tenants and to the live feed.
 //
 // Beside gqlgen, it imports graph (the schema, resolvers and error codes),
 // graph/fastrows (the optional row writer), graph/loaders, lemlist (caller
@@ -156,6 +157,11 @@ type Options struct {
 	// persisted queries are then off.
 	TrustedDocuments *trusted.Manifest
 
+	// Registrar, in pass-through mode with a persistent webhook secret
+	// store, registers tenants' hooks at POST /webhooks/lemlist/register
+	// (register.go); nil leaves the route out.
+	Registrar *feed.Registrar
+
 	// Ready answers GET /readyz; nil answers "ready".
 	Ready http.HandlerFunc
 	// ServeMetrics serves GET /metrics from Metrics on this handler
@@ -252,6 +258,7 @@ func (g *Gateway) routes() http.Handler {
 	// (auth included) as /graphql, introspection on or off.
 	mux.Handle("GET /graphql/schema.graphql", chain(sdl.Handler(graph.NewExecutableSchema(graph.Config{}).Schema()), g.steps()))
 	g.o.Live.mount(mux, g.observe) // POST /webhooks/lemlist[/{tenant}]
+	g.mountRegistrar(mux)          // POST /webhooks/lemlist/register
 	// GraphiQL, with its scripts embedded rather than from a CDN.
 	mux.Handle("GET /{$}", g.checkHost(web.Handler("lemlist GraphQL", "/graphql")))
 	mux.Handle("GET "+web.AssetsPath, web.Assets())
