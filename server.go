@@ -6,10 +6,12 @@
 // each client send its own lemlist key. Run with --help for every setting;
 // docs/operations.md describes them.
 //
-// Package main is wiring only, in three files: server.go (main, run, and
+// Package main is wiring only, in four files: server.go (main, run, and
 // newApp, which builds every part from the settings and connects them),
-// config.go (the settings table, flags and environment) and mirror.go
-// (the mirror's store, engines and metrics, MIRROR). The HTTP edge, the
+// config.go (the settings table, flags and environment), mirror.go (the
+// mirror's store, engines and metrics, MIRROR) and webhooks.go (where
+// pass-through tenants' webhook secrets are kept, and the registration of
+// their hooks, PUBLIC_URL). The HTTP edge, the
 // path of a request through the server, is package internal/gateway;
 // OpenTelemetry tracing is package internal/tracing.
 package main
