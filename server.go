@@ -325,7 +325,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 	}
 	// Pass-through tenants' webhook secrets and hook registration
 	// (webhooks.go).
-	secrets, registrar, err := a.webhooks(cfg, base, upstreamHTTP)
+	secrets, registration, err := a.webhooks(cfg, base, upstreamHTTP)
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -385,7 +385,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		// Whole answers take a quarter of the cache's memory budget.
 		ResponseMaxBytes: int(cfg.CacheMaxBytes / 4),
 		TrustedDocuments: manifest,
-		Registrar:        registrar,
+		Registration:     registration,
 
 		Ready:        a.ready,
 		ServeMetrics: cfg.MetricsAddr == "",

@@ -44,10 +44,11 @@ func pickWebhookStore(ms *mirrorStore, redis feed.SecretBackend) *webhookStore {
 	return local
 }
 
-// webhooks returns the pass-through webhooks' secret store and registrar,
-// each nil when off, and logs how webhooks are checked. base is lemlist's
+// webhooks returns the pass-through webhooks' secret store and the
+// settings of their registrar (gateway.Options.Registration), each nil
+// when off, and logs how webhooks are checked. base is lemlist's
 // API root ("" for lemlist's own), hc the upstream HTTP client.
-func (a *app) webhooks(cfg *config, base string, hc *http.Client) (feed.SecretStore, *feed.Registrar, error) {
+func (a *app) webhooks(cfg *config, base string, hc *http.Client) (feed.SecretStore, *feed.RegistrarOptions, error) {
 	log := a.logger
 	if cfg.Mode != modePassthrough || cfg.WebhookSecret == "" {
 		if cfg.PublicURL != "" {
@@ -72,10 +73,10 @@ func (a *app) webhooks(cfg *config, base string, hc *http.Client) (feed.SecretSt
 		return nil, nil, err
 	}
 	if cfg.PublicURL == "" {
-		log.Warn("webhooks: each tenant's secret is random and kept sealed in "+ws.where+", but PUBLIC_URL is not set: tenants cannot register hooks through the server", "store", ws.where)
+		log.Warn("webhooks: each tenant's secret is random and kept sealed, but PUBLIC_URL is not set: tenants cannot register hooks through the server", "store", ws.where)
 		return store, nil, nil
 	}
-	reg, err := feed.NewRegistrar(feed.RegistrarOptions{
+	reg := &feed.RegistrarOptions{
 		Secrets: store, BaseURL: cfg.PublicURL, Logger: log,
 		Hooks: func(key string) (feed.HookService, error) {
 			opts := []lemlist.Option{lemlist.WithHTTPClient(hc), lemlist.WithUserAgent("lemlist-graphql/register")}
@@ -88,9 +89,6 @@ func (a *app) webhooks(cfg *config, base string, hc *http.Client) (feed.SecretSt
 			}
 			return c.Hooks, nil
 		},
-	})
-	if err != nil {
-		return nil, nil, settingError("public-url", "%v", err)
 	}
 	log.Info("webhooks: each tenant's secret is random and kept sealed; tenants register hooks with their key at POST "+feed.RegisterPath,
 		"store", ws.where, "hooks", strings.TrimSuffix(cfg.PublicURL, "/")+feed.WebhookPath+"/<tenant>")

@@ -293,3 +293,21 @@ func TestPickWebhookStore(t *testing.T) {
 		}
 	}
 }
+
+// With a store but no PUBLIC_URL, calls are checked against the stored
+// secrets (the derived one is refused) and registration is off.
+func TestWebhookStoreWithoutPublicURL(t *testing.T) {
+	t.Parallel()
+	fake := newFake(t, lemlisttest.Options{})
+	s := startPublic(t, fake, map[string]string{"MIRROR": "sqlite:" + filepath.Join(t.TempDir(), "m.db"), "PUBLIC_URL": ""})
+	if !strings.Contains(s.logs.String(), "PUBLIC_URL is not set") {
+		t.Fatalf("no warning in %s", s.logs)
+	}
+	if r := s.do(t, http.MethodPost, feed.RegisterPath, strings.NewReader(`{}`), bearerHeader(keyAlpha)); r.Status != http.StatusNotFound {
+		t.Fatalf("registration without PUBLIC_URL: %d, want 404", r.Status)
+	}
+	alpha := upstream.TenantID(keyAlpha)
+	if code := postHook(t, s.url+"/webhooks/lemlist/"+alpha, hookBody("act_derived2", feed.TenantSecret(testWebhookSecret, alpha))); code != http.StatusForbidden {
+		t.Fatalf("the derived secret with a store: %d, want 403", code)
+	}
+}

@@ -54,6 +54,11 @@ type RegistrarOptions struct {
 	Key func(*http.Request) (string, bool)
 	// Logger receives failures. Nil discards them.
 	Logger *slog.Logger
+	// WriteError answers a refused registration with its HTTP status, an
+	// error code (e.g. UNAUTHENTICATED) and a message: the gateway's
+	// writer, so that the route answers as /graphql does. Nil writes
+	// "CODE: message" as text/plain.
+	WriteError func(w http.ResponseWriter, r *http.Request, status int, code, msg string)
 }
 
 // Registrar registers lemlist webhooks for tenants in pass-through mode:
@@ -81,6 +86,9 @@ func NewRegistrar(o RegistrarOptions) (*Registrar, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.WriteError == nil {
+		o.WriteError = plainError
 	}
 	return &Registrar{o: o, base: strings.TrimSuffix(u.String(), "/")}, nil
 }
@@ -132,9 +140,8 @@ func (e *storeError) Unwrap() error { return e.err }
 // the tenant's lemlist key (see RegistrarOptions.Key) and a JSON HookSpec
 // body ({} for every event) of at most MaxRegisterBody bytes. It answers
 // 201 with the hook ({"id","targetUrl","type","campaignId","isFirst"},
-// never the secret). Failures are answered as the GraphQL endpoint's HTTP
-// errors, {"errors":[{"message":…,"extensions":{"code":…}}]}: 401
-// UNAUTHENTICATED without a key or when lemlist refuses it; 400
+// never the secret). Failures go to RegistrarOptions.WriteError with a
+// code: 401 UNAUTHENTICATED without a key or when lemlist refuses it; 400
 // BAD_REQUEST for a body that is not such an object, 413
 // PAYLOAD_TOO_LARGE beyond the bound (both before any call to lemlist);
 // 400 BAD_USER_INPUT when lemlist refuses the hook; 429 RATE_LIMITED when
@@ -145,32 +152,32 @@ func (g *Registrar) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			answer(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "POST only")
+			g.o.WriteError(w, r, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "POST only")
 			return
 		}
 		key, ok := g.o.Key(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="lemlist-graphql"`)
-			answer(w, http.StatusUnauthorized, codeUnauthenticated, "missing lemlist API key: send Authorization: Bearer KEY")
+			g.o.WriteError(w, r, http.StatusUnauthorized, codeUnauthenticated, "missing lemlist API key: send Authorization: Bearer KEY")
 			return
 		}
 		var spec HookSpec
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRegisterBody))
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			answer(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", fmt.Sprintf("the body exceeds %d bytes", MaxRegisterBody))
+			g.o.WriteError(w, r, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", fmt.Sprintf("the body exceeds %d bytes", MaxRegisterBody))
 			return
 		}
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err != nil || dec.Decode(&spec) != nil || dec.More() {
-			answer(w, http.StatusBadRequest, "BAD_REQUEST", `the body must be a JSON object such as {"type":"emailsReplied","campaignId":"cam_…","isFirst":true}, or {}`)
+			g.o.WriteError(w, r, http.StatusBadRequest, "BAD_REQUEST", `the body must be a JSON object such as {"type":"emailsReplied","campaignId":"cam_…","isFirst":true}, or {}`)
 			return
 		}
 		h, err := g.Register(r.Context(), key, spec)
 		if err != nil {
 			status, code, msg := registerStatus(err)
 			g.o.Logger.Warn("live feed: hook registration failed", "tenant", upstream.TenantID(key), "status", status, "error", err.Error())
-			answer(w, status, code, msg)
+			g.o.WriteError(w, r, status, code, msg)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -209,21 +216,12 @@ func registerStatus(err error) (int, string, string) {
 	return http.StatusBadGateway, "UPSTREAM_UNAVAILABLE", "lemlist failed; list the hooks before trying again"
 }
 
-// answer writes an error as the GraphQL endpoint writes its HTTP errors:
-// {"errors":[{"message":msg,"extensions":{"code":code}}]}.
-func answer(w http.ResponseWriter, status int, code, msg string) {
-	type gqlError struct {
-		Message    string            `json:"message"`
-		Extensions map[string]string `json:"extensions"`
-	}
-	body, _ := json.Marshal(struct {
-		Errors []gqlError `json:"errors"`
-	}{[]gqlError{{Message: msg, Extensions: map[string]string{"code": code}}}})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+// plainError is the default RegistrarOptions.WriteError.
+func plainError(w http.ResponseWriter, _ *http.Request, status int, code, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = io.WriteString(w, code+": "+msg+"\n")
 }
 
 // lemlistKey reads a lemlist key as pass-through mode does: "Bearer KEY",

@@ -281,13 +281,7 @@ func TestRegistrar(t *testing.T) {
 		{"too large", `{"type":"` + strings.Repeat("x", MaxRegisterBody) + `"}`, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE"},
 	} {
 		w := call("Bearer "+key, tc.body)
-		var e struct {
-			Errors []struct {
-				Extensions struct{ Code string }
-			}
-		}
-		_ = json.Unmarshal(w.Body.Bytes(), &e)
-		if w.Code != tc.status || len(e.Errors) != 1 || e.Errors[0].Extensions.Code != tc.code {
+		if w.Code != tc.status || !strings.HasPrefix(w.Body.String(), tc.code+": ") {
 			t.Errorf("%s: %d %s, want %d %s", tc.name, w.Code, w.Body, tc.status, tc.code)
 		}
 	}

@@ -157,10 +157,11 @@ type Options struct {
 	// persisted queries are then off.
 	TrustedDocuments *trusted.Manifest
 
-	// Registrar, in pass-through mode with a persistent webhook secret
-	// store, registers tenants' hooks at POST /webhooks/lemlist/register
-	// (register.go); nil leaves the route out.
-	Registrar *feed.Registrar
+	// Registration, in pass-through mode with a persistent webhook secret
+	// store, configures the registrar of tenants' hooks at POST
+	// /webhooks/lemlist/register (register.go; its WriteError is the
+	// gateway's); nil leaves the route out.
+	Registration *feed.RegistrarOptions
 
 	// Ready answers GET /readyz; nil answers "ready".
 	Ready http.HandlerFunc
@@ -181,6 +182,7 @@ type Gateway struct {
 	apq     persistedQueries
 	docs    *sizedCache[*ast.QueryDocument] // parsed queries
 	handler http.Handler
+	hooks   *feed.Registrar // nil without Registration
 }
 
 // New builds the gateway of o.
@@ -238,6 +240,15 @@ func New(o Options) (*Gateway, error) {
 			_, b := c.size()
 			return float64(b)
 		})
+	}
+	if o.Registration != nil {
+		ro := *o.Registration
+		ro.WriteError = writeError
+		hooks, err := feed.NewRegistrar(ro)
+		if err != nil {
+			return nil, errors.New("gateway: hook registration: " + err.Error())
+		}
+		g.hooks = hooks
 	}
 	g.handler = g.routes()
 	return g, nil

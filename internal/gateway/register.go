@@ -18,10 +18,10 @@ import (
 // itself, before anything is stored.
 
 // mountRegistrar adds the registration route to mux, with the request
-// log, when the server has a Registrar.
+// log, when the server registers hooks (Options.Registration).
 func (g *Gateway) mountRegistrar(mux *http.ServeMux) {
-	if g.o.Registrar == nil {
+	if g.hooks == nil {
 		return
 	}
-	mux.Handle(http.MethodPost+" "+feed.RegisterPath, g.observe(g.o.Registrar.Handler()))
+	mux.Handle(http.MethodPost+" "+feed.RegisterPath, g.observe(g.hooks.Handler()))
 }
