@@ -235,22 +235,38 @@ func testWebhookRegistration(t *testing.T, bin string, env map[string]string) {
 	}
 }
 
-// Without a persistent store, pass-through webhooks keep the deprecated
-// secret derived from WEBHOOK_SECRET, the server says so at start, and
-// offers no registration.
-func TestWebhookDerivedSecretDeprecated(t *testing.T) {
+// Without registration: with no persistent store, pass-through webhooks
+// keep the deprecated secret derived from WEBHOOK_SECRET and the server
+// says so at start; with a store but no PUBLIC_URL, calls are checked
+// against the stored secrets, so the derived one is refused. Neither
+// offers the registration route.
+func TestWebhookWithoutRegistration(t *testing.T) {
 	t.Parallel()
-	fake := newFake(t, lemlisttest.Options{})
-	s := startPublic(t, fake, map[string]string{"MIRROR": "off"})
-	if !strings.Contains(s.logs.String(), "deprecated per-tenant secrets derived from WEBHOOK_SECRET") {
-		t.Fatalf("no deprecation warning in %s", s.logs)
-	}
-	if r := s.do(t, http.MethodPost, feed.RegisterPath, strings.NewReader(`{}`), bearerHeader(keyAlpha)); r.Status != http.StatusNotFound {
-		t.Fatalf("registration without a store: %d, want 404", r.Status)
-	}
-	alpha := upstream.TenantID(keyAlpha)
-	if code := postHook(t, s.url+"/webhooks/lemlist/"+alpha, hookBody("act_derived1", feed.TenantSecret(testWebhookSecret, alpha))); code != http.StatusNoContent {
-		t.Fatalf("the derived secret without a store: %d, want 204", code)
+	for _, tc := range []struct {
+		name, mirror, log string
+		derived           int // the derived secret's answer
+	}{
+		{"no store", "off", "deprecated per-tenant secrets derived from WEBHOOK_SECRET", http.StatusNoContent},
+		{"a store without PUBLIC_URL", "sqlite:" + filepath.Join(t.TempDir(), "m.db"), "PUBLIC_URL is not set", http.StatusForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := newFake(t, lemlisttest.Options{})
+			env := map[string]string{"MIRROR": tc.mirror}
+			if tc.mirror != "off" {
+				env["PUBLIC_URL"] = ""
+			}
+			s := startPublic(t, fake, env)
+			if !strings.Contains(s.logs.String(), tc.log) {
+				t.Fatalf("no %q in the logs:\n%s", tc.log, s.logs)
+			}
+			if r := s.do(t, http.MethodPost, feed.RegisterPath, strings.NewReader(`{}`), bearerHeader(keyAlpha)); r.Status != http.StatusNotFound {
+				t.Fatalf("registration: %d, want 404", r.Status)
+			}
+			alpha := upstream.TenantID(keyAlpha)
+			if code := postHook(t, s.url+"/webhooks/lemlist/"+alpha, hookBody("act_derived1", feed.TenantSecret(testWebhookSecret, alpha))); code != tc.derived {
+				t.Fatalf("the derived secret: %d, want %d", code, tc.derived)
+			}
+		})
 	}
 }
 
@@ -291,23 +307,5 @@ func TestPickWebhookStore(t *testing.T) {
 		case tc.want != "" && (got == nil || !strings.Contains(got.where, tc.want)):
 			t.Errorf("%s: picked %+v, want %s", tc.name, got, tc.want)
 		}
-	}
-}
-
-// With a store but no PUBLIC_URL, calls are checked against the stored
-// secrets (the derived one is refused) and registration is off.
-func TestWebhookStoreWithoutPublicURL(t *testing.T) {
-	t.Parallel()
-	fake := newFake(t, lemlisttest.Options{})
-	s := startPublic(t, fake, map[string]string{"MIRROR": "sqlite:" + filepath.Join(t.TempDir(), "m.db"), "PUBLIC_URL": ""})
-	if !strings.Contains(s.logs.String(), "PUBLIC_URL is not set") {
-		t.Fatalf("no warning in %s", s.logs)
-	}
-	if r := s.do(t, http.MethodPost, feed.RegisterPath, strings.NewReader(`{}`), bearerHeader(keyAlpha)); r.Status != http.StatusNotFound {
-		t.Fatalf("registration without PUBLIC_URL: %d, want 404", r.Status)
-	}
-	alpha := upstream.TenantID(keyAlpha)
-	if code := postHook(t, s.url+"/webhooks/lemlist/"+alpha, hookBody("act_derived2", feed.TenantSecret(testWebhookSecret, alpha))); code != http.StatusForbidden {
-		t.Fatalf("the derived secret with a store: %d, want 403", code)
 	}
 }
