@@ -29,6 +29,11 @@
 // "lgql:<namespace>:feed:<tenant>", Options.Namespace), authenticated with
 // an HMAC under Options.FeedSecret, over the same client and health
 // tracking.
+//
+// In pass-through mode it also keeps each tenant's webhook secret
+// (secrets.go, a feed.SecretBackend) under
+// "lgql:[<namespace>:]webhook-secret:<tenant>", without expiry: a Redis
+// that holds them must not use an allkeys-* eviction policy.
 package redisx
 
 import (

@@ -71,6 +71,11 @@ type LiveFeedOptions struct {
 	// it does not mirror (pass-through tenants beyond its cap) are fed as
 	// without it.
 	Mirror *mirror.Manager
+	// Secrets, in pass-through mode, holds each tenant's random webhook
+	// secret (register.go): calls must carry it, and the secret derived
+	// from WebhookSecret is refused. Nil keeps that deprecated derived
+	// secret (feed.TenantSecret).
+	Secrets feed.SecretStore
 }
 
 // FeedRelay carries activities between replicas: *redisx.Redis, over
@@ -149,6 +154,9 @@ func NewLiveFeed(o LiveFeedOptions) (*LiveFeed, error) {
 			l.pattern = webhookTenantPattern
 		}
 		wo := feed.WebhookOptions{Secret: l.secret, PerTenant: l.perTenant, MaxBodyBytes: o.MaxBodyBytes}
+		if l.perTenant {
+			wo.Secrets = o.Secrets
+		}
 		if l.relay != nil {
 			wo.Relay = l.forward
 		}

@@ -412,10 +412,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			res = text(http.StatusTooManyRequests, "Too Many Requests")
 			break
 		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			res = text(http.StatusMethodNotAllowed, "Method Not Allowed")
-		} else {
+		switch {
+		case r.Method == http.MethodGet || r.Method == http.MethodHead:
 			res = route(t, q, rel)
+		case r.Method == http.MethodPost && rel == "/hooks":
+			res = t.createHook(r, q, arrived)
+		case r.Method == http.MethodDelete && strings.HasPrefix(rel, "/hooks/"):
+			res = t.deleteHook(strings.TrimPrefix(rel, "/hooks/"))
+		default:
+			res = text(http.StatusMethodNotAllowed, "Method Not Allowed")
 		}
 		if fault != nil {
 			res = applyFault(r, h, *fault, res)
@@ -495,6 +500,8 @@ func findRoute(p string) routeFunc {
 		return (*Tenant).serveCampaignList
 	case "/team":
 		return (*Tenant).serveTeam
+	case "/hooks":
+		return (*Tenant).serveHooks
 	}
 	for _, r := range [...]struct {
 		prefix string
@@ -503,6 +510,7 @@ func findRoute(p string) routeFunc {
 		{"/leads/", (*Tenant).serveLeadByEmail},
 		{"/contacts/", (*Tenant).serveContact},
 		{"/campaigns/", (*Tenant).serveCampaign},
+		{"/hooks/", (*Tenant).serveHookByID},
 	} {
 		if rest, ok := strings.CutPrefix(p, r.prefix); ok && rest != "" && !strings.Contains(rest, "/") {
 			return r.fn

@@ -28,6 +28,8 @@ type Tenant struct {
 	lim limiter // guarded by s.mu
 
 	revoked atomic.Bool // Revoke: the key is refused from now on
+
+	hooks hookStore // POST /hooks
 }
 
 // Revoke makes the tenant's key unknown from now on, as when a team
