@@ -70,7 +70,7 @@ type config struct {
 	MaxSubsPerConn int
 	WebhookSecret  string // live feed webhooks; "": off (demo mode makes one up)
 	// PublicURL is the server's root URL as lemlist reaches it: pass-through
-	// tenants' hooks are registered to point below it (webhooks.go); "":
+	// tenants' hooks are registered to point below it (stores.go); "":
 	// no registration.
 	PublicURL string
 

@@ -6,12 +6,12 @@
 // each client send its own lemlist key. Run with --help for every setting;
 // docs/operations.md describes them.
 //
-// Package main is wiring only, in four files: server.go (main, run, and
+// Package main is wiring only, in three files: server.go (main, run, and
 // newApp, which builds every part from the settings and connects them),
-// config.go (the settings table, flags and environment), mirror.go (the
-// mirror's store, engines and metrics, MIRROR) and webhooks.go (where
-// pass-through tenants' webhook secrets are kept, and the registration of
-// their hooks, PUBLIC_URL). The HTTP edge, the
+// config.go (the settings table, flags and environment) and stores.go
+// (what the server keeps: the mirror's store, engines and metrics, MIRROR;
+// where pass-through tenants' webhook secrets are kept, and the
+// registration of their hooks, PUBLIC_URL). The HTTP edge, the
 // path of a request through the server, is package internal/gateway;
 // OpenTelemetry tracing is package internal/tracing.
 package main
@@ -324,7 +324,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		a.metrics.Mirror(mirrorStates, func() metrics.MirrorStats { return mirrorStats(a.mirror) })
 	}
 	// Pass-through tenants' webhook secrets and hook registration
-	// (webhooks.go).
+	// (stores.go).
 	secrets, registration, err := a.webhooks(cfg, base, upstreamHTTP)
 	if err != nil {
 		a.Close()
