@@ -69,6 +69,24 @@ func sameIDs(t *testing.T, store mirror.Store, fake *lemlisttest.Server) {
 	}
 }
 
+// reconcile runs the lookback reconciliation, then the full one when
+// full, and fails t unless the engine's counters then show added and
+// removed rows in all.
+func reconcile(t *testing.T, e *mirror.Engine, full bool, added, removed int64) {
+	t.Helper()
+	if err := e.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if full {
+		if err := e.ReconcileAll(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := status(t, e).Counters; c.ReconcileAdded != added || c.ReconcileRemoved != removed {
+		t.Errorf("reconciliation added %d and removed %d, want %d and %d", c.ReconcileAdded, c.ReconcileRemoved, added, removed)
+	}
+}
+
 func actIDs(acts []lemlisttest.Activity) []string {
 	return ids(acts, func(a lemlisttest.Activity) string { return a.ID })
 }
@@ -147,15 +165,7 @@ func TestSecondPrecisionUpstream(t *testing.T) {
 				t.Fatal("delete")
 			}
 			clk.Add(10 * time.Minute)
-			if err := e.Reconcile(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			if err := e.ReconcileAll(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			if c := status(t, e).Counters; c.ReconcileAdded != 3 || c.ReconcileRemoved != 2 {
-				t.Errorf("reconciliation added %d and removed %d, want 3 and 2", c.ReconcileAdded, c.ReconcileRemoved)
-			}
+			reconcile(t, e, true, 3, 2)
 			checkExact(t, store, truth(t, fake, time.Time{}))
 			pub.check(t, append(head, actIDs(late)...))
 		})
@@ -212,15 +222,7 @@ func TestFutureCreatedAt(t *testing.T) {
 	// (c) Reconciliation leaves it alone and adds nothing.
 	clk.Add(10 * time.Minute)
 	poll()
-	if err := e.Reconcile(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.ReconcileAll(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if c := status(t, e).Counters; c.ReconcileAdded != 0 || c.ReconcileRemoved != 0 {
-		t.Errorf("reconciliation added %d and removed %d, want none", c.ReconcileAdded, c.ReconcileRemoved)
-	}
+	reconcile(t, e, true, 0, 0)
 	if _, ok, _ := store.Get(t.Context(), "tenant", future[0].ID); !ok {
 		t.Fatal("reconciliation deleted the future activity")
 	}
@@ -228,12 +230,7 @@ func TestFutureCreatedAt(t *testing.T) {
 	// Once the clock passes it, it is an ordinary activity.
 	clk.Add(time.Hour)
 	poll()
-	if err := e.Reconcile(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if c := status(t, e).Counters; c.ReconcileAdded != 0 || c.ReconcileRemoved != 0 {
-		t.Errorf("reconciliation added %d and removed %d, want none", c.ReconcileAdded, c.ReconcileRemoved)
-	}
+	reconcile(t, e, false, 0, 0)
 	checkExact(t, store, truth(t, fake, time.Time{}))
 	pub.check(t, []string{future[0].ID, soon[0].ID})
 }
