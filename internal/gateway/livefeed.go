@@ -50,7 +50,9 @@ type LiveFeedOptions struct {
 	Logger        *slog.Logger
 	Metrics       *metrics.Metrics // nil: no gauges
 	// Relay passes webhook activities to the other replicas and back
-	// (REDIS_URL); nil: this replica's webhooks reach its subscribers only.
+	// (REDIS_URL), and with Mirror the rows this replica's mirror stored
+	// first (storedrelay.go); nil: this replica's webhooks and mirror
+	// reach its subscribers only.
 	Relay FeedRelay
 	// ServerTenant is the upstream.TenantID of the server's key in server
 	// and demo modes: the topic of their webhooks between replicas, so
@@ -59,9 +61,11 @@ type LiveFeedOptions struct {
 	// Mirror, when set (MIRROR), is the one source of new activities of
 	// the tenants it mirrors: webhooks (this replica's, and those relayed
 	// from the others) go into their engine's Ingest, the engine's
-	// mirror.Options.OnIngest must call Ingested, and their subscriptions
-	// start no poller (the engine polls the head). Tenants it does not
-	// mirror (pass-through tenants beyond its cap) are fed as without it.
+	// mirror.Options.OnIngest must call Ingested, which publishes the new
+	// rows here and, with Relay, on every other replica, and their
+	// subscriptions start no poller (the engine polls the head). Tenants
+	// it does not mirror (pass-through tenants beyond its cap) are fed as
+	// without it.
 	Mirror *mirror.Manager
 }
 
@@ -92,6 +96,7 @@ type LiveFeed struct {
 	serverTenant string
 	mirror       *mirror.Manager // nil when off
 	stopRelay    func()
+	stored       *storedRelay // the mirror's new rows to the other replicas; nil without relay or mirror
 
 	mu       sync.Mutex
 	stopEmit func()
@@ -154,6 +159,9 @@ func NewLiveFeed(o LiveFeedOptions) (*LiveFeed, error) {
 		l.webhook = wh
 	}
 	if l.relay != nil {
+		if l.mirror != nil {
+			l.stored = newStoredRelay(l.relay, l.logger)
+		}
 		l.stopRelay = l.relay.Subscribe(context.Background(), l.receive)
 	}
 	if m := o.Metrics; m != nil {
@@ -172,6 +180,11 @@ func NewLiveFeed(o LiveFeedOptions) (*LiveFeed, error) {
 		m.CounterFunc("feed_webhooks_relay_failed_total", "Webhook calls answered 503 because the other replicas could not be told (Redis down).", func() float64 {
 			return float64(l.hub.Stats().WebhooksRelayFailed)
 		})
+		if l.stored != nil {
+			m.CounterFunc("feed_stored_relay_dropped_total", "Activities new to the mirror that could not be passed to the other replicas' subscribers (Redis down, or a full queue).", func() float64 {
+				return float64(l.stored.dropped.Load())
+			})
+		}
 	}
 	return l, nil
 }
@@ -183,11 +196,17 @@ func (l *LiveFeed) forward(ctx context.Context, tenant string, activity []byte) 
 	return l.relay.Publish(ctx, l.topic(tenant), activity)
 }
 
-// receive delivers an activity another replica's webhook brought.
+// receive delivers an activity another replica's webhook brought, or the
+// rows another replica's mirror stored (receiveStored).
 func (l *LiveFeed) receive(topic string, payload []byte) {
+	topic, stored := storedTopic(topic)
 	tenant, ok := l.tenantOf(topic)
 	if !ok {
 		return // another deployment's, or another key's
+	}
+	if stored {
+		l.receiveStored(tenant, payload)
+		return
 	}
 	a, err := feed.DecodeActivity(payload)
 	if err != nil {
@@ -223,8 +242,9 @@ func (l *LiveFeed) ingest(ctx context.Context, tenant string, a *lemlist.Activit
 
 // Ingested publishes the activities that the mirror of tenant (a
 // upstream.TenantID, as the mirror names it) stored for the first time,
-// oldest first: it is the mirror.Options.OnIngest of the server's
-// engines. It never blocks.
+// oldest first, to this replica's subscribers and, with a Relay, to the
+// other replicas' (storedrelay.go): it is the mirror.Options.OnIngest of
+// the server's engines. It never blocks.
 func (l *LiveFeed) Ingested(tenant string, acts []*lemlist.Activity) {
 	if l == nil {
 		return
@@ -235,6 +255,9 @@ func (l *LiveFeed) Ingested(tenant string, acts []*lemlist.Activity) {
 	}
 	for _, a := range acts {
 		l.hub.Publish(hubTenant, a)
+	}
+	if l.stored != nil {
+		l.stored.send(l.topic(hubTenant), acts)
 	}
 }
 
@@ -313,6 +336,9 @@ func (l *LiveFeed) Close() {
 	}
 	if l.stopRelay != nil {
 		l.stopRelay()
+	}
+	if l.stored != nil {
+		l.stored.stop()
 	}
 	l.hub.Close()
 }
