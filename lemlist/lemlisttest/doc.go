@@ -50,7 +50,8 @@
 //     both inclusive. A value is unix seconds (an integer, even a 13-digit
 //     one) or ISO 8601: RFC 3339 with or without fractional seconds, Z or an
 //     offset; a date-time without zone and a bare date (2026-05-11) are UTC.
-//     Precision beyond the millisecond is truncated. The primary name wins
+//     Precision beyond the millisecond is truncated (beyond
+//     Options.DatePrecision when set). The primary name wins
 //     when both are non-empty, even when its value is invalid; an empty
 //     value counts as absent. An unparsable date is 400 "<name> must be a
 //     unix timestamp in seconds or an ISO 8601 date"; maxDate <= minDate is

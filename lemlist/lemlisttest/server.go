@@ -55,6 +55,12 @@ type Options struct {
 	// Now is the clock of the rate limiter and of the request log. Nil
 	// means time.Now. It does not move the dataset (see DatasetOptions.Now).
 	Now func() time.Time
+	// DatePrecision, when set, truncates minDate and maxDate to a multiple
+	// of it before they bound createdAt (and before maxDate > minDate is
+	// checked): time.Second emulates an upstream that ignores their
+	// milliseconds, which lemlist's docs leave open. Zero keeps
+	// milliseconds.
+	DatePrecision time.Duration
 }
 
 // TenantOptions describes one extra tenant (a lemlist team).
@@ -126,6 +132,7 @@ type Server struct {
 	window  time.Duration
 	latency time.Duration
 	now     func() time.Time
+	prec    int64 // Options.DatePrecision in ms; 0 or 1 keeps every ms
 
 	tenants []*Tenant
 	byKey   map[string]*Tenant
@@ -149,6 +156,7 @@ type pendingFault struct {
 func NewServer(opts Options) *Server {
 	s := &Server{
 		limit: opts.RateLimit, window: opts.RateWindow, latency: opts.Latency, now: opts.Now,
+		prec:  opts.DatePrecision.Milliseconds(),
 		byKey: map[string]*Tenant{}, byName: map[string]*Tenant{},
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 192<<10); return &b }

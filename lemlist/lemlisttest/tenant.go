@@ -155,7 +155,7 @@ func (t *Tenant) MaxInWindow() int {
 // first, exactly as the fake orders them. It ignores version, offset and
 // limit; a filter the fake refuses returns a *QueryError.
 func (t *Tenant) Expected(q url.Values) ([]Activity, error) {
-	f, err := parseFilter(q)
+	f, err := parseFilter(q, t.s.prec)
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +384,7 @@ func (t *Tenant) serveActivities(q url.Values, _ string) response {
 	if err != nil {
 		return text(400, err.Error())
 	}
-	f, err := parseFilter(q)
+	f, err := parseFilter(q, t.s.prec)
 	if err != nil {
 		return text(400, err.Error())
 	}
