@@ -55,7 +55,14 @@ func TestManager(t *testing.T) {
 	if s.Activities != 450 || !s.Syncing {
 		t.Fatalf("status %+v, want the fake's 450 activities, syncing", s)
 	}
+	// The engine counts a call just before making it, and a head poll may
+	// be starting as it turns LIVE: wait for the counter and the calls
+	// that reached the upstream to agree (no further call comes for an
+	// hour).
 	before := m.Counters()
+	for deadline := time.Now().Add(10 * time.Second); before.Calls != c.calls.Load() && time.Now().Before(deadline); before = m.Counters() {
+		time.Sleep(time.Millisecond)
+	}
 	if before.Calls == 0 || before.Calls != c.calls.Load() || before.RowsInserted != 450 {
 		t.Fatalf("counters %+v, want the %d calls made and 450 rows", before, c.calls.Load())
 	}
