@@ -407,6 +407,36 @@ func TestAnsweredMovesTheSharedSlot(t *testing.T) {
 	}
 }
 
+// A slot's move to its answer that Redis misses (down when the answer
+// comes) is made with the next grant once Redis is back: lemlist counts the
+// request from when it saw it, so the shared log must too. Redis restarts
+// empty here; without the move, the log would not hold the slot at all.
+func TestMissedMoveMadeOnRecovery(t *testing.T) {
+	t.Parallel()
+	const window = time.Minute // longer than the test: no slot leaves it
+	srv := redistest.Start(t)
+	r := newReplica(t, srv)
+	l := limiterOf(r.Limiters(1, window, 1), testKey)
+	answered, err := l.WaitSlot(t.Context())
+	if err != nil || answered == nil {
+		t.Fatalf("WaitSlot = %v, %v", answered != nil, err)
+	}
+	srv.Kill()
+	answered(time.Now()) // Redis fails the move
+	if r.Healthy() {
+		t.Fatal("Redis killed, still healthy after a failed move")
+	}
+	srv.Restart()
+	waitUntil(t, "Redis to be healthy again", 5*time.Second, r.Healthy)
+	// The one slot of the window is the answered request's.
+	if err := l.Wait(withTimeout(t, time.Second)); !errors.Is(err, lemlist.ErrRateLimitWait) {
+		t.Errorf("Wait after recovery: err = %v, want ErrRateLimitWait", err)
+	}
+	if got := sharedGrants(t, srv); got != 1 {
+		t.Errorf("shared log holds %d slots, want 1 (the answered request's)", got)
+	}
+}
+
 func TestLimitersSource(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
