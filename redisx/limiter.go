@@ -200,6 +200,7 @@ type Limiter struct {
 	pending   []slotMove // slots Redis has not been told of, oldest first
 	fellBack  bool       // the fallback decides: Redis failed since its last grant
 	onGrant   func(at time.Time, shared bool)
+	onWait    func() // a test's: a call is about to wait in the fallback
 }
 
 // slotMove is a slot the shared log must hold at (at the latest): a grant
@@ -221,17 +222,27 @@ func (l *Limiter) WaitSlot(ctx context.Context) (func(time.Time), error) {
 	if ctx.Err() != nil {
 		return nil, l.waitError(ctx)
 	}
-	if l.r.Healthy() {
-		if err := l.failFast(ctx); err != nil {
-			return nil, err
+	var (
+		answered func(time.Time)
+		err      error
+	)
+	for {
+		if l.r.Healthy() {
+			if err := l.failFast(ctx); err != nil {
+				return nil, err
+			}
+			answered, err := l.acquire(ctx, lemlist.IsBackground(ctx))
+			if err != errFallback {
+				return answered, err
+			}
 		}
-		answered, err := l.acquire(ctx, lemlist.IsBackground(ctx))
-		if err != errFallback {
-			return answered, err
+		l.enterFallback()
+		var again bool
+		answered, again, err = l.fallbackSlot(ctx)
+		if !again {
+			break
 		}
 	}
-	l.enterFallback()
-	answered, err := l.fallback.WaitSlot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +261,37 @@ func (l *Limiter) WaitSlot(ctx context.Context) (func(time.Time), error) {
 		}
 		l.move(member, at)
 	}, nil
+}
+
+// errRecovered cancels a wait in the fallback when Redis recovers.
+var errRecovered = errors.New("redisx: redis recovered")
+
+// fallbackSlot waits for a slot of the fallback, unless Redis recovers
+// first: then again is set, and the call must ask Redis, since the
+// fallback does not see the grants other replicas made meanwhile.
+func (l *Limiter) fallbackSlot(ctx context.Context) (answered func(time.Time), again bool, err error) {
+	fctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	up, waited := l.r.recovered(), make(chan struct{})
+	defer close(waited)
+	go func() {
+		select {
+		case <-up:
+			cancel(errRecovered)
+		case <-waited:
+		}
+	}()
+	l.mu.Lock()
+	hook := l.onWait
+	l.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	answered, err = l.fallback.WaitSlot(fctx)
+	if err != nil && ctx.Err() == nil && context.Cause(fctx) == errRecovered {
+		return nil, true, nil
+	}
+	return answered, false, err
 }
 
 // newMember returns a unique member for a slot in the shared log.
