@@ -69,6 +69,10 @@ type config struct {
 	// MaxSubsPerConn caps the live subscriptions of one websocket.
 	MaxSubsPerConn int
 	WebhookSecret  string // live feed webhooks; "": off (demo mode makes one up)
+	// PublicURL is the server's root URL as lemlist reaches it: pass-through
+	// tenants' hooks are registered to point below it (stores.go); "":
+	// no registration.
+	PublicURL string
 
 	RedisURL              string // "": no Redis, every replica on its own
 	RedisFallbackReplicas int    // replicas sharing a key's budget while Redis is down
@@ -171,7 +175,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		{name: "shutdown-grace", usage: "how long in-flight requests get to finish on SIGINT or SIGTERM", def: "10s", set: durVar(&c.ShutdownGrace)},
 		{name: "poll-interval", usage: "how often the live feed (subscription activityAdded) asks lemlist for new activities, per API key and filter subscribed to; at least 1s, 0 turns polling off (webhooks only); with MIRROR on, how often the mirror polls the head instead (5s when 0)", def: "5s", set: durVar(&c.PollInterval)},
 		{name: "max-subscriptions-per-connection", usage: "most live subscriptions (activityAdded) one websocket connection may hold at once; more get TOO_MANY_SUBSCRIPTIONS", def: "100", set: intVar(&c.MaxSubsPerConn, 1, 100_000)},
-		{name: "webhook-secret", usage: "secret lemlist echoes in its webhook calls to POST /webhooks/lemlist (/webhooks/lemlist/{tenant} in passthrough mode, with a secret derived per tenant: see cmd/lemlist-hook); at least 16 characters; empty disables webhooks, except in demo mode, which makes one up", set: strVar(&c.WebhookSecret), secret: true},
+		{name: "webhook-secret", usage: "secret lemlist echoes in its webhook calls to POST /webhooks/lemlist; in passthrough mode the calls go to /webhooks/lemlist/{tenant} and carry the tenant's random secret, kept sealed under a key derived from this one in the mirror's store or Redis (see PUBLIC_URL), or without such a store a secret derived from this one (deprecated: its holder can forge into any tenant); at least 16 characters; empty disables webhooks, except in demo mode, which makes one up", set: strVar(&c.WebhookSecret), secret: true},
+		{name: "public-url", usage: "the server's root URL as lemlist reaches it (https://gql.example.com, a path prefix allowed): in passthrough mode, with WEBHOOK_SECRET and a store for the tenants' webhook secrets (MIRROR or REDIS_URL), tenants register their hooks with their key alone at POST /webhooks/lemlist/register (lemlist-hook register -passthrough), which points them at <PUBLIC_URL>/webhooks/lemlist/<tenant>; https, or http on loopback only; empty: no registration", set: urlVar(&c.PublicURL, publicURL, "an https URL (http only on loopback) without credentials, query or fragment, such as https://gql.example.com")},
 		{name: "redis-url", usage: "redis://[:password@]host:port/db (rediss:// for TLS) shared by the replicas: the rate budget per API key, the response cache and the live feed's webhooks; empty keeps everything in memory (one replica)", set: urlVar(&c.RedisURL, redisURL, "a redis:// or rediss:// URL with a host, such as redis://:password@redis:6379/0"), secret: true},
 		{name: "redis-namespace", usage: "separates deployments that share one Redis: the live feed's channels become lgql:<namespace>:feed:*; 1 to 64 letters, digits, '.', '-' or '_'; empty: none. Replicas sign the feed's messages with WEBHOOK_SECRET when it is set", set: patternVar(&c.RedisNamespace, `^[A-Za-z0-9._-]{1,64}$`, "1 to 64 letters, digits, '.', '-' or '_'")},
 		{name: "redis-fallback-replicas", usage: "how many replicas share each key's budget while Redis is down: each then allows LEMLIST_RATE_LIMIT/this per 2 s on its own", def: "3", set: intVar(&c.RedisFallbackReplicas, 1, 1000)},
@@ -500,6 +505,13 @@ func urlVar(p *string, valid func(*url.URL) bool, want string) func(string) erro
 // apiRoot accepts an http(s) URL without credentials or query.
 func apiRoot(u *url.URL) bool {
 	return (u.Scheme == "http" || u.Scheme == "https") && u.User == nil && u.RawQuery == ""
+}
+
+// publicURL accepts the server's public root: https, or http on a
+// loopback host, without credentials, query or fragment.
+func publicURL(u *url.URL) bool {
+	return (u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname())) &&
+		u.User == nil && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery
 }
 
 // redisURL accepts a redis:// or rediss:// URL.

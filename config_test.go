@@ -28,6 +28,7 @@ var allSettings = []string{
 	"poll-interval", "webhook-secret", "redis-url", "redis-namespace", "redis-fallback-replicas", "response-cache-ttl", "fast-rows",
 	"mirror", "mirror-since", "mirror-lookback", "mirror-reconcile-interval", "mirror-full-reconcile-interval", "mirror-lease-ttl",
 	"allowed-hosts", "metrics-token", "max-subscriptions-per-connection", "max-upstream-calls",
+	"public-url",
 }
 
 func TestHelpListsEverySetting(t *testing.T) {
@@ -165,6 +166,11 @@ func TestConfigInvalid(t *testing.T) {
 		{"token with a space", nil, with(key, "GRAPHQL_TOKENS", tokenOne+" x"), "GRAPHQL_TOKENS"},
 		{"tokens in passthrough", nil, with(nil, "AUTH_MODE", "passthrough", "GRAPHQL_TOKENS", tokenOne), "GRAPHQL_TOKENS"},
 		{"tokens file missing", nil, with(key, "GRAPHQL_TOKENS_FILE", "/nonexistent/tokens"), "GRAPHQL_TOKENS_FILE"},
+		{"public URL without scheme", nil, with(nil, "PUBLIC_URL", "gql.example.com"), "PUBLIC_URL"},
+		{"public URL over http", nil, with(nil, "PUBLIC_URL", "http://gql.example.com"), "PUBLIC_URL"},
+		{"public URL with a query", nil, with(nil, "PUBLIC_URL", "https://gql.example.com/?a=1"), "PUBLIC_URL"},
+		{"public URL with credentials", nil, with(nil, "PUBLIC_URL", "https://u:p@gql.example.com"), "PUBLIC_URL"},
+		{"public URL with a fragment", nil, with(nil, "PUBLIC_URL", "https://gql.example.com/#x"), "PUBLIC_URL"},
 		{"redis URL scheme", nil, with(nil, "REDIS_URL", "http://:"+tokenOne+"@redis:6379"), "REDIS_URL"},
 		{"redis URL without host", nil, with(nil, "REDIS_URL", "redis://"), "REDIS_URL"},
 		{"redis fallback replicas", nil, with(nil, "REDIS_FALLBACK_REPLICAS", "0"), "REDIS_FALLBACK_REPLICAS"},

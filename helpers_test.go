@@ -103,6 +103,14 @@ func startApp(t *testing.T, env map[string]string) *testServer {
 // configuration before the app is built.
 func startAppWith(t *testing.T, env map[string]string, tweak func(*config)) *testServer {
 	t.Helper()
+	return startAppOn(t, httptest.NewUnstartedServer(nil), env, tweak)
+}
+
+// startAppOn is startAppWith on srv, an unstarted server whose address
+// env may name (PUBLIC_URL), which it starts.
+func startAppOn(t *testing.T, srv *httptest.Server, env map[string]string, tweak func(*config)) *testServer {
+	t.Helper()
+	t.Cleanup(srv.Close)
 	cfg, err := parseConfig(nil, envFunc(env), io.Discard)
 	if err != nil {
 		t.Fatalf("parseConfig: %v", err)
@@ -116,8 +124,8 @@ func startAppWith(t *testing.T, env map[string]string, tweak func(*config)) *tes
 		t.Fatalf("newApp: %v", err)
 	}
 	t.Cleanup(a.Close)
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
+	srv.Config.Handler = a.Handler()
+	srv.Start()
 	return &testServer{app: a, url: srv.URL, logs: logs}
 }
 

@@ -95,14 +95,17 @@ func TestMirrorDemo(t *testing.T) {
 	}
 }
 
-// sseIDs subscribes to activityAdded over SSE and sends the id of each
-// activity received.
-func sseIDs(t *testing.T, s *testServer) <-chan string {
+// sseIDs subscribes to activityAdded over SSE, with the headers hs, and
+// sends the id of each activity received.
+func sseIDs(t *testing.T, s *testServer, hs ...header) <-chan string {
 	t.Helper()
 	body := `{"query":"subscription { activityAdded { id } }"}`
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.url+"/graphql", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
+	for _, h := range hs {
+		req.Header.Set(h.k, h.v)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 
 	"github.com/lemlist-graphql/server/internal/pgtest"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
+	"github.com/lemlist-graphql/server/mirror"
 	"github.com/lemlist-graphql/server/redisx/redistest"
 	"github.com/lemlist-graphql/server/upstream"
 )
@@ -245,5 +249,175 @@ func TestMirrorReplicas(t *testing.T) {
 	t.Logf("upstream: %d requests, at most %d in any %v, %d refused; %v in all", len(fake.Requests()), most, window, refused, time.Since(start).Round(time.Millisecond))
 	if most > budget || refused > 0 {
 		t.Errorf("the fake saw up to %d requests in %v and refused %d; want <= %d and 0", most, window, refused, budget)
+	}
+}
+
+// feedRecord is what one replica's subscriber received, in order.
+type feedRecord struct {
+	sub *sseSub
+	got []string
+}
+
+// await reads the subscriber's stream until every id of want has come,
+// failing t after d.
+func (r *feedRecord) await(t *testing.T, replica int, d time.Duration, want ...string) {
+	t.Helper()
+	timeout := time.After(d)
+	for slices.ContainsFunc(want, func(id string) bool { return !slices.Contains(r.got, id) }) {
+		select {
+		case id := <-r.sub.ids:
+			r.got = append(r.got, id)
+		case <-timeout:
+			t.Fatalf("replica %d's subscriber: %v did not all come within %v; received %v", replica, want, d, r.got)
+		}
+	}
+}
+
+// hookNow is a webhook call's body for an activity created now.
+func hookNow(id string) string {
+	return `{"_id":"` + id + `","type":"emailsReplied","createdAt":"` + time.Now().UTC().Format(time.RFC3339Nano) + `","secret":"` + testWebhookSecret + `"}`
+}
+
+// TestMirrorReplicasFeed runs three replicas on one key with Redis and a
+// mirror, and a subscriber to activityAdded (SSE) on each: every
+// subscriber receives each new activity exactly once, whichever replica
+// stored it. Two topologies:
+//
+//   - one PostgreSQL shared by the replicas: only the lease holder polls
+//     the head, and a webhook is stored by the replica it reaches; the
+//     others learn of the new rows from the storing replica's relay;
+//   - a SQLite file per replica: each syncs on its own, and each stores
+//     every activity; the subscribers drop the repeats.
+//
+// The activities: one that appears upstream and is found by the head poll;
+// one that a webhook brings to a replica that does not sync, posted again
+// (lemlist's retry) to the third; then two markers, one of each kind.
+// Once every subscriber has both markers, nothing received earlier may
+// come again: a repeat would have travelled ahead of the markers, on the
+// same relay and in the same order.
+func TestMirrorReplicasFeed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three replicas, Redis and a mirror, twice")
+	}
+	t.Parallel()
+	for _, shared := range []bool{true, false} {
+		name := map[bool]string{true: "shared PostgreSQL", false: "SQLite per replica"}[shared]
+		t.Run(name, func(t *testing.T) {
+			rs := redistest.Start(t)
+			fake := mirrorFake(t, 200, true)
+			var pgURL string
+			if shared {
+				pgURL = pgtest.Start(t).URL("postgres")
+			}
+			var replicas []*testServer
+			for i := range 3 {
+				store := pgURL
+				if !shared {
+					store = "sqlite:" + filepath.Join(t.TempDir(), fmt.Sprintf("replica%d.db", i))
+				}
+				replicas = append(replicas, startApp(t, serverEnv(fake,
+					"LEMLIST_RATE_LIMIT", "20", "REDIS_URL", rs.URL(), "REDIS_FALLBACK_REPLICAS", "3",
+					"MIRROR", store, "MIRROR_LEASE_TTL", "2s", "POLL_INTERVAL", "1s",
+					"WEBHOOK_SECRET", testWebhookSecret)))
+			}
+			tenant := upstream.TenantID(keyDefault)
+			var syncing []int
+			waitFor(t, "every replica LIVE", time.Minute, func() bool {
+				syncing = syncing[:0]
+				for i, s := range replicas {
+					st := mirrorStatus(t, s, tenant)
+					if st.State != mirror.StateLive {
+						return false
+					}
+					if st.Syncing {
+						syncing = append(syncing, i)
+					}
+				}
+				return true
+			})
+			// The replicas a webhook goes to: two that do not sync when
+			// the store is shared.
+			hookTo := []int{1, 2}
+			if shared {
+				if len(syncing) != 1 {
+					t.Fatalf("replicas %v sync, want one", syncing)
+				}
+				hookTo = slices.DeleteFunc([]int{0, 1, 2}, func(i int) bool { return i == syncing[0] })
+			}
+			post := func(to int, body string) {
+				t.Helper()
+				if code := postHook(t, replicas[to].url+"/webhooks/lemlist", body); code != http.StatusNoContent {
+					t.Fatalf("webhook on replica %d: %d", to, code)
+				}
+			}
+
+			// The subscriptions start asynchronously: post webhooks to each
+			// replica until its own subscriber gets one.
+			recs := make([]*feedRecord, len(replicas))
+			var warm []string
+			for i, s := range replicas {
+				recs[i] = &feedRecord{sub: subscribeSSE(t, s.url, `subscription { activityAdded { id } }`)}
+				waitFor(t, fmt.Sprintf("replica %d's subscription", i), 10*time.Second, func() bool {
+					id := fmt.Sprintf("act_warm%d_%d", i, len(warm))
+					warm = append(warm, id)
+					post(i, hookNow(id))
+					select {
+					case got := <-recs[i].sub.ids:
+						recs[i].got = append(recs[i].got, got)
+						return true
+					case <-time.After(100 * time.Millisecond):
+						return false
+					}
+				})
+			}
+
+			// One the head poll finds upstream (only the lease holder's,
+			// when the store is shared).
+			polled := insertNow(t, fake).ID
+			for i, r := range recs {
+				r.await(t, i, 15*time.Second, polled)
+			}
+			// One a webhook brings to a replica that does not sync, and
+			// lemlist's retry brings to another.
+			hooked := "act_relay_hooked"
+			post(hookTo[0], hookNow(hooked))
+			post(hookTo[1], hookNow(hooked))
+			for i, r := range recs {
+				r.await(t, i, 15*time.Second, hooked)
+			}
+			// The markers.
+			markPoll := insertNow(t, fake).ID
+			markHook := "act_relay_marker"
+			post(hookTo[0], hookNow(markHook))
+			for i, r := range recs {
+				r.await(t, i, 15*time.Second, markPoll, markHook)
+			}
+
+			for i, r := range recs {
+				count := map[string]int{}
+				for _, id := range r.got {
+					count[id]++
+					if count[id] > 1 || (!slices.Contains(warm, id) && !slices.Contains([]string{polled, hooked, markPoll, markHook}, id)) {
+						t.Errorf("replica %d's subscriber received %s %d times (all: %v)", i, id, count[id], r.got)
+					}
+				}
+			}
+			if shared {
+				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+				defer cancel()
+				conn, err := pgx.Connect(ctx, pgURL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close(ctx)
+				var rows int
+				if err := conn.QueryRow(ctx, `SELECT count(*) FROM activities WHERE id = $1`, hooked).Scan(&rows); err != nil {
+					t.Fatal(err)
+				}
+				if rows != 1 {
+					t.Errorf("the webhook's activity is stored %d times, want once", rows)
+				}
+			}
+		})
 	}
 }

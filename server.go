@@ -8,8 +8,10 @@
 //
 // Package main is wiring only, in three files: server.go (main, run, and
 // newApp, which builds every part from the settings and connects them),
-// config.go (the settings table, flags and environment) and mirror.go
-// (the mirror's store, engines and metrics, MIRROR). The HTTP edge, the
+// config.go (the settings table, flags and environment) and stores.go
+// (what the server keeps: the mirror's store, engines and metrics, MIRROR;
+// where pass-through tenants' webhook secrets are kept, and the
+// registration of their hooks, PUBLIC_URL). The HTTP edge, the
 // path of a request through the server, is package internal/gateway;
 // OpenTelemetry tracing is package internal/tracing.
 package main
@@ -246,9 +248,10 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 	if rate == 0 {
 		rate = -1 // the pool's "off"
 	}
+	upstreamHTTP := &http.Client{Transport: a.metrics.LaneTransport(gateway.UpstreamTransport(a.tracing.Transport(tr)))}
 	pool, err := upstream.NewPool(upstream.PoolOptions{
 		BaseURL:       base,
-		HTTPClient:    &http.Client{Transport: a.metrics.LaneTransport(gateway.UpstreamTransport(a.tracing.Transport(tr)))},
+		HTTPClient:    upstreamHTTP,
 		RateLimit:     rate,
 		Limiters:      limiters,
 		Cache:         a.cache,
@@ -320,11 +323,18 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		}
 		a.metrics.Mirror(mirrorStates, func() metrics.MirrorStats { return mirrorStats(a.mirror) })
 	}
+	// Pass-through tenants' webhook secrets and hook registration
+	// (stores.go).
+	secrets, registration, err := a.webhooks(cfg, base, upstreamHTTP)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	lo := gateway.LiveFeedOptions{
 		PerTenant: cfg.Mode == modePassthrough, Demo: cfg.demo(),
 		PollInterval: cfg.PollInterval, WebhookSecret: cfg.WebhookSecret,
 		MaxBodyBytes: cfg.MaxBodyBytes, Logger: logger, Metrics: a.metrics,
-		ServerTenant: serverTenant, Mirror: a.mirror,
+		ServerTenant: serverTenant, Mirror: a.mirror, Secrets: secrets,
 	}
 	if a.redis != nil {
 		lo.Relay = a.redis
@@ -375,6 +385,7 @@ func newApp(cfg *config, logger *slog.Logger) (*app, error) {
 		// Whole answers take a quarter of the cache's memory budget.
 		ResponseMaxBytes: int(cfg.CacheMaxBytes / 4),
 		TrustedDocuments: manifest,
+		Registration:     registration,
 
 		Ready:        a.ready,
 		ServeMetrics: cfg.MetricsAddr == "",

@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -26,6 +27,9 @@ const (
 	RegisterPath = WebhookPath + "/register"
 )
 
+// MaxRegisterBody bounds the body of a registration (a HookSpec).
+const MaxRegisterBody = 64 << 10
+
 // HookService is the part of lemlist's hooks API a Registrar uses;
 // *lemlist.HooksService satisfies it.
 type HookService interface {
@@ -50,6 +54,11 @@ type RegistrarOptions struct {
 	Key func(*http.Request) (string, bool)
 	// Logger receives failures. Nil discards them.
 	Logger *slog.Logger
+	// WriteError answers a refused registration with its HTTP status, an
+	// error code (e.g. UNAUTHENTICATED) and a message: the gateway's
+	// writer, so that the route answers as /graphql does. Nil writes
+	// "CODE: message" as text/plain.
+	WriteError func(w http.ResponseWriter, r *http.Request, status int, code, msg string)
 }
 
 // Registrar registers lemlist webhooks for tenants in pass-through mode:
@@ -77,6 +86,9 @@ func NewRegistrar(o RegistrarOptions) (*Registrar, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.WriteError == nil {
+		o.WriteError = plainError
 	}
 	return &Registrar{o: o, base: strings.TrimSuffix(u.String(), "/")}, nil
 }
@@ -126,36 +138,46 @@ func (e *storeError) Unwrap() error { return e.err }
 
 // Handler returns the HTTP form of Register, for RegisterPath: a POST with
 // the tenant's lemlist key (see RegistrarOptions.Key) and a JSON HookSpec
-// body ({} for every event). It answers 201 with the hook
-// ({"id","targetUrl","type","campaignId","isFirst"}, never the secret);
-// 401 without a key or when lemlist refuses it; 400 for a bad body; 429
-// when lemlist rate-limits; 502 when lemlist fails otherwise; 503 when
-// the store fails; 405 to other methods.
+// body ({} for every event) of at most MaxRegisterBody bytes. It answers
+// 201 with the hook ({"id","targetUrl","type","campaignId","isFirst"},
+// never the secret). Failures go to RegistrarOptions.WriteError with a
+// code: 401 UNAUTHENTICATED without a key or when lemlist refuses it; 400
+// BAD_REQUEST for a body that is not such an object, 413
+// PAYLOAD_TOO_LARGE beyond the bound (both before any call to lemlist);
+// 400 BAD_USER_INPUT when lemlist refuses the hook; 429 RATE_LIMITED when
+// lemlist rate-limits; 502 UPSTREAM_UNAVAILABLE when lemlist fails
+// otherwise; 503 UNAVAILABLE when the store fails; 405
+// METHOD_NOT_ALLOWED to other methods.
 func (g *Registrar) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			answer(w, http.StatusMethodNotAllowed, "POST only")
+			g.o.WriteError(w, r, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "POST only")
 			return
 		}
 		key, ok := g.o.Key(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="lemlist-graphql"`)
-			answer(w, http.StatusUnauthorized, "missing lemlist API key: send Authorization: Bearer KEY")
+			g.o.WriteError(w, r, http.StatusUnauthorized, codeUnauthenticated, "missing lemlist API key: send Authorization: Bearer KEY")
 			return
 		}
 		var spec HookSpec
-		dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRegisterBody))
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			g.o.WriteError(w, r, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", fmt.Sprintf("the body exceeds %d bytes", MaxRegisterBody))
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&spec); err != nil {
-			answer(w, http.StatusBadRequest, `the body must be a JSON object such as {"type":"emailsReplied","campaignId":"cam_…","isFirst":true}, or {}`)
+		if err != nil || dec.Decode(&spec) != nil || dec.More() {
+			g.o.WriteError(w, r, http.StatusBadRequest, "BAD_REQUEST", `the body must be a JSON object such as {"type":"emailsReplied","campaignId":"cam_…","isFirst":true}, or {}`)
 			return
 		}
 		h, err := g.Register(r.Context(), key, spec)
 		if err != nil {
-			status, msg := registerStatus(err)
+			status, code, msg := registerStatus(err)
 			g.o.Logger.Warn("live feed: hook registration failed", "tenant", upstream.TenantID(key), "status", status, "error", err.Error())
-			answer(w, status, msg)
+			g.o.WriteError(w, r, status, code, msg)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -170,30 +192,36 @@ func (g *Registrar) Handler() http.Handler {
 	})
 }
 
-// registerStatus is the answer to a failed registration.
-func registerStatus(err error) (int, string) {
+// codeUnauthenticated is the code of a missing or refused key, as the
+// GraphQL endpoint's (graph.CodeUnauthenticated).
+const codeUnauthenticated = "UNAUTHENTICATED"
+
+// registerStatus is the answer to a failed registration: its status,
+// code and message.
+func registerStatus(err error) (int, string, string) {
 	if _, ok := errors.AsType[*storeError](err); ok {
-		return http.StatusServiceUnavailable, "cannot store the webhook secret; try again"
+		return http.StatusServiceUnavailable, "UNAVAILABLE", "cannot store the webhook secret; try again"
 	}
 	if _, ok := errors.AsType[*lemlist.RateLimitError](err); ok {
-		return http.StatusTooManyRequests, "lemlist rate-limits this key; try again"
+		return http.StatusTooManyRequests, "RATE_LIMITED", "lemlist rate-limits this key; try again"
 	}
 	if e, ok := errors.AsType[*lemlist.ErrorResponse](err); ok && e.Response != nil {
 		switch e.Response.StatusCode {
 		case http.StatusUnauthorized, http.StatusForbidden:
-			return http.StatusUnauthorized, "lemlist refused this API key"
+			return http.StatusUnauthorized, codeUnauthenticated, "lemlist refused this API key"
 		case http.StatusBadRequest:
-			return http.StatusBadRequest, "lemlist refused the hook: " + e.Message
+			return http.StatusBadRequest, "BAD_USER_INPUT", "lemlist refused the hook: " + e.Message
 		}
 	}
-	return http.StatusBadGateway, "lemlist failed; list the hooks before trying again"
+	return http.StatusBadGateway, "UPSTREAM_UNAVAILABLE", "lemlist failed; list the hooks before trying again"
 }
 
-func answer(w http.ResponseWriter, status int, msg string) {
+// plainError is the default RegistrarOptions.WriteError.
+func plainError(w http.ResponseWriter, _ *http.Request, status int, code, msg string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, msg+"\n")
+	_, _ = io.WriteString(w, code+": "+msg+"\n")
 }
 
 // lemlistKey reads a lemlist key as pass-through mode does: "Bearer KEY",

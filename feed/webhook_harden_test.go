@@ -268,8 +268,25 @@ func TestRegistrar(t *testing.T) {
 	if _, err := store.Secret(t.Context(), upstream.TenantID("wrong-key")); !errors.Is(err, ErrNoSecret) {
 		t.Fatalf("a refused key got a secret: %v", err)
 	}
-	if w := call("Bearer "+key, `{"type":1}`); w.Code != http.StatusBadRequest {
-		t.Fatalf("bad body: %d", w.Code)
+	// Bad input is refused with a code before any call to lemlist.
+	calls := len(fake.calls)
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		code       string
+	}{
+		{"a wrong type", `{"type":1}`, http.StatusBadRequest, "BAD_REQUEST"},
+		{"not JSON", `type=emailsReplied`, http.StatusBadRequest, "BAD_REQUEST"},
+		{"two objects", `{}{}`, http.StatusBadRequest, "BAD_REQUEST"},
+		{"too large", `{"type":"` + strings.Repeat("x", MaxRegisterBody) + `"}`, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE"},
+	} {
+		w := call("Bearer "+key, tc.body)
+		if w.Code != tc.status || !strings.HasPrefix(w.Body.String(), tc.code+": ") {
+			t.Errorf("%s: %d %s, want %d %s", tc.name, w.Code, w.Body, tc.status, tc.code)
+		}
+	}
+	if len(fake.calls) != calls {
+		t.Fatalf("bad input made %d calls to lemlist", len(fake.calls)-calls)
 	}
 	w := call("Bearer "+key, `{"type":"emailsReplied","campaignId":"cam_1","isFirst":true}`)
 	if w.Code != http.StatusCreated {

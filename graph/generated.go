@@ -2757,11 +2757,23 @@ type MirrorStatus {
   backfillProgress: Float
 }
 
-"The bucket size of activitySeries."
+"""
+The bucket size of activitySeries, in the requested time zone. Buckets
+follow the zone's offset changes: a day can last 23 or 25 hours, and an
+hour less than an hour.
+"""
 enum SeriesInterval {
-  "A local whole hour in the requested time zone."
+  """
+  A local hour: the instants that share the local date, hour and UTC
+  offset, from the first of them. It starts at a local whole hour, or at an
+  offset change within an hour, so it never lasts more than an hour. When
+  clocks go back the repeated hour is two buckets (Europe/Paris: 02:00 CEST,
+  then 02:00 CET); a half-hour change cuts its hour (Australia/Lord_Howe
+  going back from +11:00 to +10:30: 01:00 for an hour, then 01:30 +10:30 for
+  half an hour, then 02:00).
+  """
   HOUR
-  "A calendar day, from local midnight."
+  "A calendar day, from local midnight (or from the end of a DST gap that skips midnight)."
   DAY
   "An ISO week, from Monday's local midnight."
   WEEK

@@ -2,8 +2,6 @@ package graph_test
 
 import (
 	"encoding/json"
-	"log/slog"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -12,12 +10,9 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/client"
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/lemlist-graphql/server/graph"
-	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/graph/model"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
@@ -30,22 +25,10 @@ import (
 // activities span the 90 days before it.
 var mirrorNow = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 
-// oneMirror is a graph.MirrorSource serving one tenant's engine.
-type oneMirror struct {
-	tenant string
-	e      *mirror.Engine
-}
-
-func (m oneMirror) For(tenant string) *mirror.Engine {
-	if tenant != m.tenant {
-		return nil
-	}
-	return m.e
-}
-
 // mirrorEnv is a fake team, an engine that mirrored it into a real
-// SQLite store, and two clients over the same upstream: mirrored (the
-// resolvers with the mirror) and upstream (the server's stack without it).
+// SQLite store, and two clients of the server's stack over the same
+// upstream: mirrored (with a mirror.Manager serving the engine) and
+// upstream (without one).
 type mirrorEnv struct {
 	fake     *lemlisttest.Server
 	tn       *lemlisttest.Tenant
@@ -70,38 +53,33 @@ func newMirrorEnv(t *testing.T, n int, since time.Time) *mirrorEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
+	mo := mirror.Options{ChannelOf: func(typ string) string { return string(model.ChannelOf(typ)) }}
+	m, err := mirror.NewManager(store, mirror.ManagerOptions{Engine: mo})
+	if err != nil {
+		store.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() }) // closes store
 	if since.IsZero() {
 		since = mirrorNow.AddDate(-1, 0, 0)
 	}
-	e, err := mirror.NewEngine(mirrorTenant, store, mirror.ClientList(tn.Client()), mirror.Options{
-		ChannelOf: func(typ string) string { return string(model.ChannelOf(typ)) },
-		Since:     since,
-		Now:       func() time.Time { return mirrorNow },
-	})
+	mo.Since, mo.Now = since, func() time.Time { return mirrorNow }
+	e, err := mirror.NewEngine(mirrorTenant, store, mirror.ClientList(tn.Client()), mo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Backfill(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	if err := m.Adopt(e); err != nil {
+		t.Fatal(err)
+	}
 	up := upstream.Client(tn.Client(counted(nil), lemlist.WithRetry(lemlist.RetryPolicy{MaxAttempts: 1})))
 	return &mirrorEnv{
 		fake: fake, tn: tn, engine: e,
-		mirrored: client.New(mirrorHandler(up, oneMirror{tenant: mirrorTenant, e: e}), client.Path("/graphql")),
+		mirrored: client.New(graphServer(t, stackOptions{up: up, tenant: mirrorTenant, mirror: m, deadline: 10 * time.Second}), client.Path("/graphql")),
 		upstream: client.New(graphServer(t, stackOptions{up: up, tenant: mirrorTenant, deadline: 10 * time.Second}), client.Path("/graphql")),
 	}
-}
-
-// mirrorHandler is the resolvers with src as their mirror, behind the
-// request's loaders (as tenant mirrorTenant) and the error presenter:
-// the gateway takes no mirror yet (the mirrorwire branch adds it; then
-// graphServer should serve these tests).
-func mirrorHandler(up upstream.Upstream, src graph.MirrorSource) http.Handler {
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Mirror: src}}))
-	srv.AddTransport(transport.POST{})
-	srv.SetErrorPresenter(graph.ErrorPresenter(slog.New(slog.DiscardHandler)))
-	return loaders.Middleware(func(*http.Request) upstream.Upstream { return up }, loaders.Options{Tenant: mirrorTenant, Wait: time.Millisecond}, srv)
 }
 
 // run posts query to c and returns its errors; data is decoded into out.
@@ -584,11 +562,12 @@ func TestMirrorErrorCodes(t *testing.T) {
 			t.Errorf("%s: %d upstream requests", c.name, n)
 		}
 	}
-	// An unknown interval fails validation (HTTP 422), before any resolver.
+	// An unknown interval fails validation, before any resolver: the
+	// server answers it 200 (application/json), with the error and no data.
 	e.fake.ResetRequests()
-	_, err := e.mirrored.RawPost(seriesQuery, client.Var("from", now-day), client.Var("to", now), client.Var("iv", "FORTNIGHT"))
-	if err == nil || !strings.Contains(err.Error(), "GRAPHQL_VALIDATION_FAILED") || len(e.fake.Requests()) != 0 {
-		t.Errorf("interval FORTNIGHT: %v, %d upstream requests; want GRAPHQL_VALIDATION_FAILED", err, len(e.fake.Requests()))
+	resp, err := e.mirrored.RawPost(seriesQuery, client.Var("from", now-day), client.Var("to", now), client.Var("iv", "FORTNIGHT"))
+	if err != nil || resp.Data != nil || !strings.Contains(string(resp.Errors), "GRAPHQL_VALIDATION_FAILED") || len(e.fake.Requests()) != 0 {
+		t.Errorf("interval FORTNIGHT: %v %+v, %d upstream requests; want GRAPHQL_VALIDATION_FAILED", err, resp, len(e.fake.Requests()))
 	}
 	// Stats the partial mirror does not cover are scanned upstream; those
 	// it covers come from it.

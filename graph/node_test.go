@@ -3,7 +3,6 @@ package graph_test
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/client"
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lemlist-graphql/server/graph"
@@ -260,52 +257,47 @@ func TestEntities(t *testing.T) {
 	}
 }
 
-// _service answers when introspection is off, with ServiceSDL; __schema
-// and __type stay off, alone or beside it.
+// _service answers when introspection is off (graph.ServiceSDL, which the
+// server runs), alone or through fragments; beside another root field it
+// gets gqlgen's default, FORBIDDEN. __schema and __type stay off, alone
+// or beside it.
 func TestServiceSDLWithoutIntrospection(t *testing.T) {
 	t.Parallel()
-	for _, ext := range []bool{false, true} {
-		srv := handlerFor(&graph.Resolver{})
-		srv.SetErrorPresenter(graph.ErrorPresenter(slog.New(slog.DiscardHandler)))
-		if ext {
-			srv.Use(graph.ServiceSDL{})
-		}
-		c := client.New(srv)
+	c := client.New(graphServer(t, stackOptions{deadline: 5 * time.Second}), client.Path("/graphql"))
+	for _, tc := range []struct {
+		query string
+		ok    bool // ServiceSDL lets _service answer
+	}{
+		{`query Compose { __typename ...F } fragment F on Query { _service { sdl } }`, true},
+		{`query Compose { _entities(representations: []) { __typename } ...F } fragment F on Query { _service { sdl } }`, false},
+	} {
 		var data struct {
 			Service *struct{ SDL string } `json:"_service"`
 		}
-		resp, err := c.RawPost(`query Compose { __typename ...F } fragment F on Query { _service { sdl } }`)
+		resp, err := c.RawPost(tc.query)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := json.Marshal(resp.Data)
 		_ = json.Unmarshal(b, &data)
 		switch {
-		case ext && (data.Service == nil || !strings.Contains(data.Service.SDL, `type Lead implements Node @key(fields: "id")`)):
-			t.Errorf("with ServiceSDL: _service = %s, errors %s; want the SDL with Lead's @key", b, resp.Errors)
-		case !ext && (!strings.Contains(string(resp.Errors), `"code":"FORBIDDEN"`) || data.Service != nil):
-			t.Errorf("without ServiceSDL: _service = %s, errors %s; want FORBIDDEN (gqlgen's default)", b, resp.Errors)
-		}
-		for _, q := range []string{
-			`{ _service { sdl } __schema { queryType { name } } }`,
-			`{ _service { sdl } ... on Query { __type(name: "Lead") { name } } }`,
-			`{ __schema { queryType { name } } }`,
-		} {
-			resp, err := c.RawPost(q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(string(resp.Errors), "introspection is disabled") {
-				t.Errorf("ServiceSDL=%v: %s answered %s %s, want introspection disabled", ext, q, resp.Data, resp.Errors)
-			}
+		case tc.ok && (data.Service == nil || !strings.Contains(data.Service.SDL, `type Lead implements Node @key(fields: "id")`)):
+			t.Errorf("%s: _service = %s, errors %s; want the SDL with Lead's @key", tc.query, b, resp.Errors)
+		case !tc.ok && (!strings.Contains(string(resp.Errors), `"code":"FORBIDDEN"`) || data.Service != nil):
+			t.Errorf("%s: _service = %s, errors %s; want FORBIDDEN (gqlgen's default)", tc.query, b, resp.Errors)
 		}
 	}
-}
-
-// handlerFor is gqlgen's handler over res with the POST transport only:
-// no loaders, no introspection, for operations that need no upstream.
-func handlerFor(res *graph.Resolver) *handler.Server {
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res}))
-	srv.AddTransport(transport.POST{})
-	return srv
+	for _, q := range []string{
+		`{ _service { sdl } __schema { queryType { name } } }`,
+		`{ _service { sdl } ... on Query { __type(name: "Lead") { name } } }`,
+		`{ __schema { queryType { name } } }`,
+	} {
+		resp, err := c.RawPost(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(resp.Errors), "introspection is disabled") {
+			t.Errorf("%s answered %s %s, want introspection disabled", q, resp.Data, resp.Errors)
+		}
+	}
 }

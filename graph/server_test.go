@@ -11,6 +11,7 @@ import (
 	"github.com/lemlist-graphql/server/graph/loaders"
 	"github.com/lemlist-graphql/server/internal/gateway"
 	"github.com/lemlist-graphql/server/lemlist"
+	"github.com/lemlist-graphql/server/mirror"
 	"github.com/lemlist-graphql/server/upstream"
 )
 
@@ -26,16 +27,33 @@ type stackOptions struct {
 	loaders  loaders.Options
 	// complexity is the complexity limit; 0 means the server's default.
 	complexity int
+	// tokens, when set, are the bearer tokens requests must carry (the
+	// server's GRAPHQL_TOKENS); none lets every request in.
+	tokens []string
+	// live is the live feed (Subscription.activityAdded and its webhook
+	// route), nil for none; the test closes it.
+	live *gateway.LiveFeed
+	// mirror answers the tenant from its mirror when it holds the
+	// tenant's engine (mirror.Manager.Adopt); nil for none.
+	mirror *mirror.Manager
 }
 
 // graphServer is the server's HTTP stack (gateway.New) for the tests of
-// this package, serving POST /graphql: every request runs as one tenant
-// over o.up, with the server's default limits and without the response
-// cache, so that each query reaches the upstream.
+// this package, serving /graphql (and the live feed's webhook route with
+// o.live): every request runs as one tenant over o.up, with the server's
+// default limits, introspection off and without the response cache, so
+// that each query reaches the upstream.
 func graphServer(t testing.TB, o stackOptions) http.Handler {
 	t.Helper()
+	tenant := &gateway.Tenant{Upstream: o.up, ID: o.tenant}
+	auth := gateway.OpenAuth(tenant)
+	if len(o.tokens) > 0 {
+		auth = gateway.TokenAuth(tenant, o.tokens)
+	}
 	g, err := gateway.New(gateway.Options{
-		Auth:     gateway.OpenAuth(&gateway.Tenant{Upstream: o.up, ID: o.tenant}),
+		Auth:     auth,
+		Live:     o.live,
+		Mirror:   o.mirror,
 		FastRows: o.rows,
 		Stats:    o.stats,
 		Loaders:  o.loaders,

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -16,14 +15,11 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/client"
-	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 
 	"github.com/lemlist-graphql/server/feed"
 	"github.com/lemlist-graphql/server/graph"
-	"github.com/lemlist-graphql/server/graph/loaders"
+	"github.com/lemlist-graphql/server/internal/gateway"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/upstream"
@@ -37,33 +33,18 @@ const (
 }`
 )
 
-// liveEnv is a GraphQL server with the live feed over a fake lemlist that
-// can emit activities: /graphql (websocket, SSE, POST) behind a bearer
-// token check, and /webhooks/lemlist.
+// liveEnv is the server's stack (graphServer) with the live feed, over a
+// fake lemlist that can emit activities: /graphql (websocket, SSE, POST)
+// behind a bearer token, and /webhooks/lemlist.
 type liveEnv struct {
 	fake *lemlisttest.Server
-	hub  *feed.Hub
-	mux  *http.ServeMux
-	srv  *httptest.Server // the same mux, for webhooks and websockets
+	hub  *feed.Hub    // the live feed's
+	mux  http.Handler // the stack
+	srv  *httptest.Server
 }
 
-type tenantKey struct{}
-
-// liveFeed binds the hub to the tenant the auth layer put in the context,
-// as the server does.
-type liveFeed struct {
-	hub *feed.Hub
-	up  upstream.Upstream
-}
-
-func (l liveFeed) Subscribe(ctx context.Context, f feed.Filter) (*feed.Subscription, error) {
-	if ctx.Value(tenantKey{}) == nil {
-		return nil, errors.New("no tenant in the resolver's context")
-	}
-	return l.hub.Subscribe(ctx, feed.Tenant{Upstream: l.up}, f)
-}
-
-func newLiveEnv(t *testing.T, o feed.Options) *liveEnv {
+// newLiveEnv serves the live feed of o, with the webhook secret liveSecret.
+func newLiveEnv(t *testing.T, o gateway.LiveFeedOptions) *liveEnv {
 	t.Helper()
 	fake := lemlisttest.NewServer(lemlisttest.Options{
 		RateLimit: lemlisttest.NoRateLimit,
@@ -71,45 +52,14 @@ func newLiveEnv(t *testing.T, o feed.Options) *liveEnv {
 	})
 	t.Cleanup(fake.Close)
 	up := upstream.Client(fake.Tenant(lemlisttest.DefaultTenant).Client())
-	hub := feed.NewHub(o)
-	t.Cleanup(hub.Close)
-
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Feed: liveFeed{hub: hub, up: up}}}))
-	srv.AddTransport(transport.Websocket{
-		// Like the server: a browser cannot set headers on a websocket, so
-		// connection_init may carry the token instead.
-		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			if ctx.Value(tenantKey{}) != nil {
-				return ctx, nil, nil
-			}
-			if p.Authorization() != "Bearer "+liveToken {
-				return ctx, nil, errors.New("unauthenticated")
-			}
-			return context.WithValue(ctx, tenantKey{}, "t"), nil, nil
-		},
-		KeepAlivePingInterval: 10 * time.Second,
-	})
-	srv.AddTransport(transport.SSE{})
-	srv.AddTransport(transport.POST{})
-	srv.SetErrorPresenter(graph.ErrorPresenter(slog.New(slog.DiscardHandler)))
-	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		return next(loaders.NewContext(ctx, loaders.New(up, loaders.Options{})))
-	})
-	srv.Use(graph.Subscriptions{})
-	auth := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") == "Bearer "+liveToken {
-			r = r.WithContext(context.WithValue(r.Context(), tenantKey{}, "t"))
-		}
-		srv.ServeHTTP(w, r)
-	})
-	wh, err := hub.Webhook(feed.WebhookOptions{Secret: liveSecret})
+	o.WebhookSecret = liveSecret
+	live, err := gateway.NewLiveFeed(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/graphql", auth)
-	mux.Handle("POST /webhooks/lemlist", wh)
-	e := &liveEnv{fake: fake, hub: hub, mux: mux, srv: httptest.NewServer(mux)}
+	t.Cleanup(live.Close)
+	h := graphServer(t, stackOptions{up: up, tokens: []string{liveToken}, live: live, deadline: 5 * time.Second})
+	e := &liveEnv{fake: fake, hub: live.Hub(), mux: h, srv: httptest.NewServer(h)}
 	t.Cleanup(e.srv.Close)
 	return e
 }
@@ -455,7 +405,7 @@ func TestLiveFeedTransportWS(t *testing.T) {
 	}{{"poller", true, false}, {"webhook", false, true}, {"both", true, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkLeaks(t)
-			o := feed.Options{PollInterval: -1}
+			var o gateway.LiveFeedOptions // polling off
 			if tc.poll {
 				o.PollInterval = 50 * time.Millisecond
 			}
@@ -489,7 +439,7 @@ func TestLiveFeedTransportWS(t *testing.T) {
 // authenticates in connection_init, whose context must reach the resolver.
 func TestLiveFeedGqlgenWebsocketClient(t *testing.T) {
 	checkLeaks(t)
-	e := newLiveEnv(t, feed.Options{PollInterval: 50 * time.Millisecond})
+	e := newLiveEnv(t, gateway.LiveFeedOptions{PollInterval: 50 * time.Millisecond})
 	events := e.gqlgenWS(t)
 	waitFor(t, "the baseline", func() bool { return e.hub.Stats().Polls >= 1 })
 	want, err := e.emit(t, 6, true, liveSecret)
@@ -505,7 +455,7 @@ func TestLiveFeedGqlgenWebsocketClient(t *testing.T) {
 
 func TestLiveFeedSSE(t *testing.T) {
 	checkLeaks(t)
-	e := newLiveEnv(t, feed.Options{PollInterval: 50 * time.Millisecond})
+	e := newLiveEnv(t, gateway.LiveFeedOptions{PollInterval: 50 * time.Millisecond})
 	var (
 		mu      sync.Mutex
 		written bytes.Buffer
@@ -541,7 +491,7 @@ func TestLiveFeedSSE(t *testing.T) {
 // A webhook call with a wrong secret is refused and delivers nothing.
 func TestLiveFeedWebhookWrongSecret(t *testing.T) {
 	checkLeaks(t)
-	e := newLiveEnv(t, feed.Options{PollInterval: -1})
+	e := newLiveEnv(t, gateway.LiveFeedOptions{})
 	events := e.transportWS(t, http.Header{"Authorization": {"Bearer " + liveToken}}, nil, nil)
 	waitFor(t, "the subscription", func() bool { return e.hub.Stats().Subscriptions == 1 })
 	emitted, err := e.emit(t, 4, true, "not-the-secret")
@@ -560,7 +510,7 @@ func TestLiveFeedWebhookWrongSecret(t *testing.T) {
 func TestLiveFeedSlowSubscriber(t *testing.T) {
 	checkLeaks(t)
 	const total = 40
-	e := newLiveEnv(t, feed.Options{PollInterval: -1, Buffer: 8})
+	e := newLiveEnv(t, gateway.LiveFeedOptions{Buffer: 8})
 	fast := e.transportWS(t, http.Header{"Authorization": {"Bearer " + liveToken}}, nil, nil)
 	gate := make(chan struct{})
 	cancel, wait := e.sseStream(t, func(w http.ResponseWriter) http.ResponseWriter {
@@ -594,7 +544,7 @@ func TestLiveFeedSlowSubscriber(t *testing.T) {
 
 func TestLiveFeedRefusals(t *testing.T) {
 	checkLeaks(t)
-	e := newLiveEnv(t, feed.Options{PollInterval: -1})
+	e := newLiveEnv(t, gateway.LiveFeedOptions{})
 	// No token in the header or connection_init: the socket is refused.
 	url := strings.Replace(e.srv.URL, "http", "ws", 1) + "/graphql"
 	c, _, err := websocket.Dial(context.Background(), url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
@@ -626,7 +576,7 @@ func TestLiveFeedRefusals(t *testing.T) {
 // Filters apply to both sources, types and channel included.
 func TestLiveFeedFilters(t *testing.T) {
 	checkLeaks(t)
-	e := newLiveEnv(t, feed.Options{PollInterval: -1})
+	e := newLiveEnv(t, gateway.LiveFeedOptions{})
 	hdr := http.Header{"Authorization": {"Bearer " + liveToken}}
 	byTypes := e.transportWS(t, hdr, nil, map[string]any{"filter": map[string]any{"types": []string{"emailsOpened", "paused"}}})
 	byChannel := e.transportWS(t, hdr, nil, map[string]any{"filter": map[string]any{"channel": "LINKEDIN"}})
@@ -665,7 +615,7 @@ func ids(evs []event) string {
 // it does.
 func TestLiveFeedEventsGetFreshLoaders(t *testing.T) {
 	checkLeaks(t)
-	e := newLiveEnv(t, feed.Options{PollInterval: -1})
+	e := newLiveEnv(t, gateway.LiveFeedOptions{})
 	events := e.transportWSQuery(t, http.Header{"Authorization": {"Bearer " + liveToken}}, nil,
 		`subscription { activityAdded { id campaign { id name status } } }`, nil)
 	waitFor(t, "the subscription", func() bool { return e.hub.Stats().Subscriptions == 1 })

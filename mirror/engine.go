@@ -218,7 +218,8 @@ func (e *Engine) notify(acts []*lemlist.Activity, res Applied) {
 }
 
 // span is what one read established: every activity created in
-// [from, to] is among rows (which may hold a few older ones, at from-1ms).
+// [from, to] is among rows (which may hold a few outside it: the rest of
+// the seconds at its ends, and with readHead anything newer).
 type span struct {
 	rows     []*lemlist.Activity
 	from, to time.Time
@@ -237,12 +238,25 @@ func (e *Engine) call(ctx context.Context, minDate, maxDate time.Time, offset in
 	opts := &lemlist.ActivityListOptions{MinDate: minDate, MaxDate: maxDate, Offset: offset, Limit: pageSize}
 	page, err := e.list(e.o.Background(ctx), opts)
 	if err != nil {
+		if maxDate.IsZero() {
+			return nil, fmt.Errorf("list the newest activities: %w", err)
+		}
 		return nil, fmt.Errorf("list activities up to %s: %w", lemlist.FormatTime(maxDate), err)
 	}
 	return page, nil
 }
 
 func ms(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
+
+// floorSec and ceilSec round t to a whole second, down and up.
+func floorSec(t time.Time) time.Time { return t.Truncate(time.Second) }
+
+func ceilSec(t time.Time) time.Time {
+	if f := t.Truncate(time.Second); f.Before(t) {
+		return f.Add(time.Second)
+	}
+	return t
+}
 
 // later returns the later of a and b.
 func later(a, b time.Time) time.Time {
@@ -252,22 +266,47 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// read reads the newest activities created in [lo, hi], one page: a
-// closed window whose maxDate is frozen at hi, so activities created
-// meanwhile do not move it. The next read continues below the page's
-// oldest createdAt, re-reading the activities that share it (keyset
-// paging: offsets never grow, and deletions or late arrivals elsewhere
-// cannot make it skip or repeat). A page whose activities all share hi
-// (more than a page of ties) is read to the end with offsets in the
-// one-millisecond window [hi-1ms, hi]. With probe, minDate is left unset,
-// so that the page that crosses lo tells whether anything older exists.
-func (e *Engine) read(ctx context.Context, lo, hi time.Time, probe bool) (span, error) {
+// readKind says how read bounds its first call.
+type readKind int
+
+const (
+	// readWindow reads [lo, hi].
+	readWindow readKind = iota
+	// readProbe leaves minDate unset, so that the page that crosses lo
+	// tells whether anything older exists (the backfill).
+	readProbe
+	// readHead leaves maxDate unset on the first call, so that activities
+	// dated after hi (the engine's clock: lemlist's may run ahead, or
+	// date an activity in the future) are read too (the head's poll).
+	readHead
+)
+
+// read reads the newest activities created in [lo, hi], one page. The
+// next read continues below the page's oldest createdAt, re-reading what
+// shares its second (keyset paging: offsets never grow, and deletions or
+// late arrivals elsewhere cannot make it skip or repeat; activities
+// created meanwhile are above every maxDate after the first).
+//
+// Bounds go upstream as whole seconds, minDate rounded down and maxDate
+// up: lemlist's docs show them only to the second and leave open whether
+// milliseconds count, and a whole second means the same either way. The
+// extra rows this brings (the rest of the seconds at the window's ends)
+// are upserted by id, harmlessly, or left out by the callers. A page
+// whose activities all fall in maxDate's last second (more than a page
+// of them) is read to the end with offsets within that second.
+func (e *Engine) read(ctx context.Context, lo, hi time.Time, kind readKind) (span, error) {
 	sp := span{readAt: e.now(), to: hi}
-	var minDate time.Time
-	if !probe {
-		minDate = lo.Add(-time.Millisecond) // maxDate must be above minDate
+	var minDate, maxDate time.Time
+	if kind != readProbe {
+		minDate = floorSec(lo)
 	}
-	page, err := e.call(ctx, minDate, hi, 0)
+	if kind != readHead {
+		maxDate = ceilSec(hi)
+		if !minDate.IsZero() && !maxDate.After(minDate) { // lo = hi, a whole second
+			minDate = minDate.Add(-time.Second)
+		}
+	}
+	page, err := e.call(ctx, minDate, maxDate, 0)
 	if err != nil {
 		return sp, err
 	}
@@ -278,16 +317,18 @@ func (e *Engine) read(ctx context.Context, lo, hi time.Time, probe bool) (span, 
 	switch {
 	case len(page) < pageSize || oldest.Before(lo):
 		sp.from, sp.last = lo, true
-		sp.older = probe && len(page) > 0 && oldest.Before(lo)
+		sp.older = kind == readProbe && len(page) > 0 && oldest.Before(lo)
 		sp.rows = page
-	case oldest.Equal(hi): // a page of ties: walk them with offsets
+	case !maxDate.IsZero() && !ceilSec(oldest).Before(maxDate):
+		// A page within maxDate's last second: walk it with offsets.
+		bottom := maxDate.Add(-time.Second)
 		sp.rows = page
 		seen := make(map[string]bool, len(page))
 		for _, a := range page {
 			seen[a.ID] = true
 		}
 		for off := len(page); ; off += pageSize {
-			more, err := e.call(ctx, hi.Add(-time.Millisecond), hi, off)
+			more, err := e.call(ctx, bottom, maxDate, off)
 			if err != nil {
 				return sp, err
 			}
@@ -306,11 +347,16 @@ func (e *Engine) read(ctx context.Context, lo, hi time.Time, probe bool) (span, 
 				break
 			}
 		}
-		sp.from = hi
-		sp.last = !hi.After(lo)
-		sp.older = probe && sp.last // not probed below: assume there is
+		sp.from = bottom
+		if !bottom.After(lo) {
+			sp.from, sp.last = lo, true
+			sp.older = kind == readProbe // not probed below: assume there is
+		}
 	default:
 		sp.from, sp.rows = oldest.Add(time.Millisecond), page
+	}
+	if kind != readProbe { // below lo is another read's business
+		sp.rows = slices.DeleteFunc(sp.rows, func(a *lemlist.Activity) bool { return ms(a.CreatedAt).Before(lo) })
 	}
 	return sp, nil
 }
@@ -342,13 +388,15 @@ func (e *Engine) backfillStep(ctx context.Context) (done bool, err error) {
 	if e.st.BackfillDone {
 		return true, nil
 	}
-	sp, err := e.read(ctx, e.st.Since, e.st.Cursor, true)
+	sp, err := e.read(ctx, e.st.Since, e.st.Cursor, readProbe)
 	if err != nil {
 		return false, err
 	}
+	// Above the cursor is stored already (or, above Start, the head's:
+	// left to it, it is published).
 	keep := sp.rows[:0:0]
 	for _, a := range sp.rows {
-		if !ms(a.CreatedAt).Before(e.st.Since) {
+		if at := ms(a.CreatedAt); !at.Before(e.st.Since) && !at.After(e.st.Cursor) {
 			keep = append(keep, a)
 		}
 	}
@@ -363,8 +411,9 @@ func (e *Engine) backfillStep(ctx context.Context) (done bool, err error) {
 	return st.BackfillDone, nil
 }
 
-// Poll reads the head: the frozen window [CoveredTo-HeadOverlap, now],
-// then moves CoveredTo to now in the batch of the last span.
+// Poll reads the head: [CoveredTo-HeadOverlap, now] and anything dated
+// later (stored as dated, counted), then moves CoveredTo to now, never
+// further, in the batch of the last span.
 func (e *Engine) Poll(ctx context.Context) error {
 	e.work.Lock()
 	defer e.work.Unlock()
@@ -383,8 +432,8 @@ func (e *Engine) poll(ctx context.Context) error {
 		return nil // a clock behind the head: nothing to read yet
 	}
 	lo := later(e.st.CoveredTo.Add(-e.o.HeadOverlap), e.st.Since)
-	for hi := now; ; {
-		sp, err := e.read(ctx, lo, hi, false)
+	for hi, kind := now, readHead; ; kind = readWindow {
+		sp, err := e.read(ctx, lo, hi, kind)
 		if err != nil {
 			return err
 		}

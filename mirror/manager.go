@@ -103,6 +103,31 @@ func (m *Manager) Start(tenant string, list ListFunc) (*Engine, error) {
 	return e, nil
 }
 
+// Adopt makes e, an engine over the manager's store that its caller
+// built and drives itself (Backfill, Poll, Ingest) rather than Run, the
+// engine of its tenant: For returns it, Stop and Close forget it, and the
+// manager never runs it. Tests use it to serve a mirror they filled
+// through the server's stack. Like Start, it fails beyond MaxTenants
+// (ErrTooManyTenants) and after Close (ErrManagerClosed); it also fails
+// when the tenant has an engine.
+func (m *Manager) Adopt(e *Engine) error {
+	if e == nil {
+		return errors.New("mirror: Adopt needs an engine")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.closed:
+		return ErrManagerClosed
+	case m.engines[e.tenant] != nil:
+		return errors.New("mirror: Adopt: the tenant has an engine")
+	case len(m.engines) >= m.o.MaxTenants:
+		return ErrTooManyTenants
+	}
+	m.engines[e.tenant] = &running{e: e, stop: func() {}}
+	return nil
+}
+
 // For returns the engine of tenant, nil when the manager runs none (the
 // tenant is then answered from upstream). It implements
 // graph.MirrorSource.

@@ -55,7 +55,14 @@ func TestManager(t *testing.T) {
 	if s.Activities != 450 || !s.Syncing {
 		t.Fatalf("status %+v, want the fake's 450 activities, syncing", s)
 	}
+	// The engine counts a call just before making it, and a head poll may
+	// be starting as it turns LIVE: wait for the counter and the calls
+	// that reached the upstream to agree (no further call comes for an
+	// hour).
 	before := m.Counters()
+	for deadline := time.Now().Add(10 * time.Second); before.Calls != c.calls.Load() && time.Now().Before(deadline); before = m.Counters() {
+		time.Sleep(time.Millisecond)
+	}
 	if before.Calls == 0 || before.Calls != c.calls.Load() || before.RowsInserted != 450 {
 		t.Fatalf("counters %+v, want the %d calls made and 450 rows", before, c.calls.Load())
 	}
@@ -81,5 +88,52 @@ func TestManager(t *testing.T) {
 	}
 	if err := m.Close(); err != nil {
 		t.Fatalf("second Close = %v", err)
+	}
+}
+
+// Adopt serves an engine its caller filled, without running it: For finds
+// it, the manager makes no call of its own, and the cap and Close apply as
+// to Start.
+func TestManagerAdopt(t *testing.T) {
+	t.Parallel()
+	fake := newFake(t, 300)
+	store := openStore(t, "")
+	c := newCounted(fake)
+	m, err := mirror.NewManager(store, mirror.ManagerOptions{Engine: mirror.Options{ChannelOf: channelOf}, MaxTenants: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, store, c.List, mirror.Options{Since: t0.Add(-100 * 24 * time.Hour)})
+	if err := e.Backfill(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	filled := c.calls.Load()
+	if err := m.Adopt(e); err != nil {
+		t.Fatal(err)
+	}
+	if m.For("tenant") != e || m.Len() != 1 {
+		t.Fatal("For does not find the adopted engine")
+	}
+	if s := status(t, e); s.Activities != 300 || s.Syncing || c.calls.Load() != filled {
+		t.Fatalf("status %+v after %d calls, want the 300 backfilled, not syncing, after %d", s, c.calls.Load(), filled)
+	}
+	if err := m.Adopt(e); err == nil {
+		t.Error("a second Adopt of the tenant succeeded")
+	}
+	other, err := mirror.NewEngine("other", store, c.List, mirror.Options{ChannelOf: channelOf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Adopt(other); !errors.Is(err, mirror.ErrTooManyTenants) {
+		t.Fatalf("Adopt beyond the cap = %v, want ErrTooManyTenants", err)
+	}
+	if !m.Stop("tenant") || m.For("tenant") != nil {
+		t.Fatal("Stop did not forget the adopted engine")
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Adopt(e); !errors.Is(err, mirror.ErrManagerClosed) {
+		t.Fatalf("Adopt after Close = %v, want ErrManagerClosed", err)
 	}
 }

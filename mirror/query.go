@@ -92,9 +92,17 @@ type CampaignRates struct {
 // Interval is the bucket size of a Series.
 type Interval string
 
-// The intervals. A DAY, WEEK (ISO: from Monday) or MONTH starts at local
-// midnight in the query's zone, an HOUR at a local whole hour, so their
-// lengths follow the zone's DST changes.
+// The intervals, in the query's zone. A DAY, WEEK (ISO: from Monday) or
+// MONTH starts at the first instant of its first local day: local
+// midnight, or the end of a DST gap that swallows midnight. An HOUR holds
+// the instants that share the local date, the local hour and the UTC
+// offset, and starts at the first of them: at a local whole hour, or at
+// an offset change within an hour. So every HOUR lasts at most an hour:
+// when clocks go back the repeated hour is two buckets (Europe/Paris:
+// 02:00 CEST, then 02:00 CET), and a half-hour shift cuts the hour it
+// falls in (Australia/Lord_Howe, back from +11:00 to +10:30 at 02:00:
+// 01:00–02:00 +11:00, then 01:30–02:00 +10:30, then 02:00 +10:30). The
+// lengths of all intervals follow the zone's changes.
 const (
 	Hour  Interval = "HOUR"
 	Day   Interval = "DAY"
@@ -160,23 +168,25 @@ func Buckets(from, to time.Time, iv Interval, loc *time.Location) ([]time.Time, 
 	}
 }
 
-// BucketStart returns the start of the bucket of iv in loc that holds t.
+// BucketStart returns the start of the bucket of iv in loc that holds t
+// (see Interval).
 func BucketStart(t time.Time, iv Interval, loc *time.Location) time.Time {
 	l := t.In(loc)
 	y, m, d := l.Date()
 	switch iv {
 	case Hour:
-		// The local whole hour, under the offset in force at t: offsets
-		// that are not whole hours move it off the UTC hour, and a
-		// repeated hour (DST ends) gives two buckets.
-		return t.Add(-time.Duration(l.Minute())*time.Minute - time.Duration(l.Second())*time.Second - time.Duration(l.Nanosecond()))
+		h := t.Add(-time.Duration(l.Minute())*time.Minute - time.Duration(l.Second())*time.Second - time.Duration(l.Nanosecond()))
+		if since, _ := offsetSpan(l); since.After(h) {
+			return since // the offset changed within the hour
+		}
+		return h
 	case Week:
 		back := (int(l.Weekday()) + 6) % 7 // days since Monday
-		return time.Date(y, m, d-back, 0, 0, 0, 0, loc)
+		return dayStart(y, m, d-back, loc)
 	case Month:
-		return time.Date(y, m, 1, 0, 0, 0, 0, loc)
+		return dayStart(y, m, 1, loc)
 	default:
-		return time.Date(y, m, d, 0, 0, 0, 0, loc)
+		return dayStart(y, m, d, loc)
 	}
 }
 
@@ -187,18 +197,88 @@ func nextBucket(s time.Time, iv Interval, loc *time.Location) time.Time {
 	var n time.Time
 	switch iv {
 	case Hour:
-		n = BucketStart(s.Add(time.Hour), Hour, loc)
+		n = s.Add(time.Hour - time.Duration(l.Minute())*time.Minute - time.Duration(l.Second())*time.Second - time.Duration(l.Nanosecond()))
+		if _, until := offsetSpan(l); !until.IsZero() && until.Before(n) {
+			n = until // the offset changes within the hour
+		}
 	case Week:
-		n = time.Date(y, m, d+7, 0, 0, 0, 0, loc)
+		back := (int(l.Weekday()) + 6) % 7
+		n = dayStart(y, m, d-back+7, loc)
 	case Month:
-		n = time.Date(y, m+1, 1, 0, 0, 0, 0, loc)
+		n = dayStart(y, m+1, 1, loc)
 	default:
-		n = time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+		n = dayStart(y, m, d+1, loc)
 	}
 	if !n.After(s) { // cannot happen with real zones; never loop
 		n = s.Add(time.Hour)
 	}
 	return n
+}
+
+// offsetSpan returns the stretch [since, until) around t (in its own
+// location) over which the UTC offset stays t's; zero when unbounded.
+// Changes of the zone's name alone do not end it.
+func offsetSpan(t time.Time) (since, until time.Time) {
+	_, off := t.Zone()
+	since, until = t.ZoneBounds()
+	for !since.IsZero() {
+		before := since.Add(-time.Nanosecond).In(t.Location())
+		if _, o := before.Zone(); o != off {
+			break
+		}
+		since, _ = before.ZoneBounds()
+	}
+	for !until.IsZero() {
+		if _, o := until.In(t.Location()).Zone(); o != off {
+			break
+		}
+		_, until = until.In(t.Location()).ZoneBounds()
+	}
+	return since, until
+}
+
+// dayStart returns the first instant of the local day y-m-d (normalized
+// as time.Date does) in loc: its midnight; the end of a DST gap that
+// swallows midnight (America/Havana in March), where time.Date alone
+// returns an instant of the day before; or the first of two midnights
+// when clocks go back over it.
+func dayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
+	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC) // the day, normalized; its midnight read as UTC
+	// reached reports whether t's local day is the day or a later one.
+	reached := func(t time.Time) bool {
+		ty, tm, td := t.Date()
+		return !time.Date(ty, tm, td, 0, 0, 0, 0, time.UTC).Before(day)
+	}
+	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	if !reached(t) { // before a gap: the day starts where it ends
+		if _, until := t.ZoneBounds(); !until.IsZero() {
+			t = until
+		}
+	}
+	// Within one offset the local clock only moves forward: the day's
+	// first instant under offset off reads its midnight, or is the
+	// offset's first instant. Step back over the offsets that reach it.
+	start := t
+	for {
+		_, off := t.Zone()
+		since, _ := t.ZoneBounds()
+		first := day.Add(-time.Duration(off) * time.Second)
+		if since.After(first) {
+			first = since
+		}
+		if first.Before(start) {
+			start = first
+		}
+		if since.IsZero() {
+			break
+		}
+		before := since.Add(-time.Nanosecond).In(loc)
+		if !reached(before) {
+			break
+		}
+		t = before
+	}
+	return start.In(loc)
 }
 
 // Valid reports whether iv is a known interval.

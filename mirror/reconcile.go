@@ -27,7 +27,7 @@ func (e *Engine) reconcile(ctx context.Context) error {
 	now := e.now()
 	lo, hi := later(now.Add(-e.o.Lookback), e.st.Since), e.st.CoveredTo
 	for hi.After(lo) || hi.Equal(lo) {
-		sp, err := e.read(ctx, lo, hi, false)
+		sp, err := e.read(ctx, lo, hi, readWindow)
 		if err != nil {
 			return err
 		}
@@ -65,7 +65,7 @@ func (e *Engine) fullStep(ctx context.Context) (done bool, err error) {
 	if st.FullTop.IsZero() {
 		st.FullTop, st.FullCursor = st.CoveredTo, st.CoveredTo
 	}
-	sp, err := e.read(ctx, st.Since, st.FullCursor, false)
+	sp, err := e.read(ctx, st.Since, st.FullCursor, readWindow)
 	if err != nil {
 		return false, err
 	}

@@ -120,7 +120,8 @@ type State struct {
 	// the mirror then holds every activity up to CoveredTo.
 	AllTime bool
 	// CoveredTo is the head: every activity created in (Start, CoveredTo]
-	// is stored, as of the last poll.
+	// is stored, as of the last poll. It is the engine's clock at that
+	// poll, never a row's createdAt: rows dated later may be stored too.
 	CoveredTo time.Time
 	// LastReconciled is when the last reconciliation of the lookback
 	// window completed.

@@ -21,7 +21,9 @@ const cachePrefix = "lgql:cache:"
 // cache takes as a miss.
 //
 // Redis should evict under memory pressure rather than refuse writes
-// (maxmemory-policy allkeys-lru): every entry can be fetched again.
+// (maxmemory-policy allkeys-lru): every entry can be fetched again. When
+// it also keeps pass-through webhook secrets (secrets.go), which have no
+// TTL, use volatile-lru: every cache entry has a TTL.
 func (r *Redis) CacheStore() upstream.SharedBatchStore { return cacheStore{r} }
 
 type cacheStore struct{ r *Redis }

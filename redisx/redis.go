@@ -6,9 +6,11 @@
 //   - Limiters hands out a rate limiter per lemlist API key whose budget is
 //     counted in Redis, so that all replicas together stay inside lemlist's
 //     20 requests per 2 s per key.
-//   - Publish and Subscribe pass the live feed's webhook activities between
-//     replicas, so that a webhook reaching one replica reaches the
-//     subscribers of all of them.
+//   - Publish and Subscribe pass the live feed's activities between
+//     replicas, so that a webhook reaching one replica, or a row the
+//     mirror stored on one replica, reaches the subscribers of all of them.
+//   - Redis is a feed.SecretBackend: it keeps pass-through tenants' sealed
+//     webhook secrets when no shared mirror store does (secrets.go).
 //
 // Redis is a help, never a dependency: when it fails, the server keeps
 // serving on a local limiter holding a conservative share of each key's
@@ -24,11 +26,20 @@
 // limiter's scripts touch two keys per tenant, so they need a single Redis
 // (or Sentinel) rather than a Cluster.
 //
-// Publish and Subscribe carry the live feed's webhook activities between
-// replicas over Redis pub/sub, on channels "lgql:feed:<tenant>" (or
-// "lgql:<namespace>:feed:<tenant>", Options.Namespace), authenticated with
+// Publish and Subscribe carry the live feed's activities between replicas
+// over Redis pub/sub, on channels "lgql:feed:<topic>" (or
+// "lgql:<namespace>:feed:<topic>", Options.Namespace), authenticated with
 // an HMAC under Options.FeedSecret, over the same client and health
-// tracking.
+// tracking. The gateway chooses the topics: a tenant's webhook activities,
+// and "<tenant>/stored" for the rows its mirror stored. Webhook secrets
+// are kept under "lgql:[<namespace>:]webhook-secret:<tenant>", without
+// expiry, so a Redis that keeps them must not evict them (noeviction or a
+// volatile-* policy).
+//
+// In pass-through mode it also keeps each tenant's webhook secret
+// (secrets.go, a feed.SecretBackend) under
+// "lgql:[<namespace>:]webhook-secret:<tenant>", without expiry: a Redis
+// that holds them must not use an allkeys-* eviction policy.
 package redisx
 
 import (

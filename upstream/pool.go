@@ -150,6 +150,14 @@ func (p *Pool) For(apiKey string) (Upstream, error) {
 	return up, nil
 }
 
+// Limiter returns the limiter of apiKey's budget, the one its Upstream
+// takes its request slots from, for calls to lemlist made with the key
+// outside the pool (registering a webhook), so that they count against
+// the same budget.
+func (p *Pool) Limiter(apiKey string) lemlist.Limiter {
+	return p.limiters.For(apiKey)
+}
+
 func defaultHTTPClient() *http.Client {
 	t, ok := http.DefaultTransport.(*http.Transport)
 	if !ok {

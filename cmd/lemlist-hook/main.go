@@ -210,7 +210,17 @@ func registerViaServer(ctx context.Context, root, key string, spec feed.HookSpec
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusCreated {
-		msg := strings.TrimSpace(strings.ReplaceAll(string(answer), key, "…"))
+		msg := strings.TrimSpace(string(answer))
+		var e struct {
+			Errors []struct {
+				Message    string
+				Extensions struct{ Code string }
+			}
+		}
+		if json.Unmarshal(answer, &e) == nil && len(e.Errors) > 0 {
+			msg = e.Errors[0].Extensions.Code + ": " + e.Errors[0].Message
+		}
+		msg = strings.ReplaceAll(msg, key, "…")
 		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
 			msg = "the server offers no hook registration (not in pass-through mode, or an older version)"
 		}

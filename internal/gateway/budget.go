@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/lemlist-graphql/server/graph"
@@ -31,7 +32,9 @@ const DefaultMaxUpstreamCalls = 2000
 // the estimate and the limit, before any upstream call. An admitted one
 // runs over an upstream that refuses any call beyond its estimate
 // (budgeted, set up by tenantScope), so that it never makes more.
-// Subscriptions are not priced.
+// Subscriptions are not priced, and get no budget: each event runs its
+// nested lookups over fresh loaders (graph.Subscriptions), for as long as
+// the subscription lasts.
 type upstreamBudget struct{ limit, maxPage int }
 
 var _ interface {
@@ -50,6 +53,9 @@ func (upstreamBudget) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationContext implements graphql.OperationContextMutator.
 func (b upstreamBudget) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
+		return nil // a budget of 0 would refuse every event's lookups
+	}
 	est := graph.EstimateUpstreamCalls(oc, b.maxPage)
 	if ri := infoFrom(ctx); ri != nil {
 		ri.setEstimate(est)

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"github.com/lemlist-graphql/server/graph"
 	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
@@ -38,6 +41,22 @@ func TestBudgetedStopsAtEstimate(t *testing.T) {
 	}
 	if g := graph.ErrorPresenter(nil)(t.Context(), fmt.Errorf("load team: %w", err)); g.Extensions["code"] != graph.CodeUpstreamBudgetExceeded || g.Extensions["estimate"] != 2 {
 		t.Errorf("presented as %v", g.Extensions)
+	}
+}
+
+// Queries get a budget; subscriptions none, since their events' lookups
+// are not priced and a budget of 0 would refuse them all (the graph
+// package's TestLiveFeedEventsGetFreshLoaders runs such lookups).
+func TestBudgetOnlyForQueries(t *testing.T) {
+	t.Parallel()
+	for _, op := range []ast.Operation{ast.Query, ast.Subscription} {
+		oc := &graphql.OperationContext{Operation: &ast.OperationDefinition{Operation: op}}
+		if err := (upstreamBudget{limit: 10}).MutateOperationContext(t.Context(), oc); err != nil {
+			t.Fatalf("%s: %v", op, err)
+		}
+		if got, want := budgetFrom(oc) != nil, op == ast.Query; got != want {
+			t.Errorf("%s: has a budget %v, want %v", op, got, want)
+		}
 	}
 }
 

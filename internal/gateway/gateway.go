@@ -34,9 +34,10 @@
 // request that made it. livefeed.go is the live feed's HTTP side: its
 // webhook route is a route of this handler, and its subscriptions run as
 // the tenant auth.go found, so it lives here rather than in a package of
-// its own; the hub itself is package feed. mirror.go connects the mirror
-// (package mirror's Manager) to the resolvers, to pass-through tenants and
-// to the live feed.
+// its own; the hub itself is package feed. register.go mounts the
+// registration of pass-through tenants' hooks (feed.Registrar) beside it.
+// mirror.go connects the mirror (package mirror's Manager) to the
+// resolvers, to pass-through tenants and to the live feed.
 //
 // Beside gqlgen, it imports graph (the schema, resolvers and error codes),
 // graph/fastrows (the optional row writer), graph/loaders, lemlist (caller
@@ -156,6 +157,12 @@ type Options struct {
 	// persisted queries are then off.
 	TrustedDocuments *trusted.Manifest
 
+	// Registration, in pass-through mode with a persistent webhook secret
+	// store, configures the registrar of tenants' hooks at POST
+	// /webhooks/lemlist/register (register.go; its WriteError is the
+	// gateway's); nil leaves the route out.
+	Registration *feed.RegistrarOptions
+
 	// Ready answers GET /readyz; nil answers "ready".
 	Ready http.HandlerFunc
 	// ServeMetrics serves GET /metrics from Metrics on this handler
@@ -175,6 +182,7 @@ type Gateway struct {
 	apq     persistedQueries
 	docs    *sizedCache[*ast.QueryDocument] // parsed queries
 	handler http.Handler
+	hooks   *feed.Registrar // nil without Registration
 }
 
 // New builds the gateway of o.
@@ -233,6 +241,15 @@ func New(o Options) (*Gateway, error) {
 			return float64(b)
 		})
 	}
+	if o.Registration != nil {
+		ro := *o.Registration
+		ro.WriteError = writeError
+		hooks, err := feed.NewRegistrar(ro)
+		if err != nil {
+			return nil, errors.New("gateway: hook registration: " + err.Error())
+		}
+		g.hooks = hooks
+	}
 	g.handler = g.routes()
 	return g, nil
 }
@@ -252,6 +269,7 @@ func (g *Gateway) routes() http.Handler {
 	// (auth included) as /graphql, introspection on or off.
 	mux.Handle("GET /graphql/schema.graphql", chain(sdl.Handler(graph.NewExecutableSchema(graph.Config{}).Schema()), g.steps()))
 	g.o.Live.mount(mux, g.observe) // POST /webhooks/lemlist[/{tenant}]
+	g.mountRegistrar(mux)          // POST /webhooks/lemlist/register
 	// GraphiQL, with its scripts embedded rather than from a CDN.
 	mux.Handle("GET /{$}", g.checkHost(web.Handler("lemlist GraphQL", "/graphql")))
 	mux.Handle("GET "+web.AssetsPath, web.Assets())

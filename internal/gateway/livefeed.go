@@ -49,8 +49,14 @@ type LiveFeedOptions struct {
 	MaxBodyBytes  int64         // of a webhook call; 0 means 1 MiB
 	Logger        *slog.Logger
 	Metrics       *metrics.Metrics // nil: no gauges
+	// Buffer bounds each subscription's queue (feed.Options.Buffer): a
+	// subscriber that many activities behind is dropped with
+	// SUBSCRIBER_TOO_SLOW. 0 means feed.DefaultBuffer.
+	Buffer int
 	// Relay passes webhook activities to the other replicas and back
-	// (REDIS_URL); nil: this replica's webhooks reach its subscribers only.
+	// (REDIS_URL), and with Mirror the rows this replica's mirror stored
+	// first (storedrelay.go); nil: this replica's webhooks and mirror
+	// reach its subscribers only.
 	Relay FeedRelay
 	// ServerTenant is the upstream.TenantID of the server's key in server
 	// and demo modes: the topic of their webhooks between replicas, so
@@ -59,10 +65,17 @@ type LiveFeedOptions struct {
 	// Mirror, when set (MIRROR), is the one source of new activities of
 	// the tenants it mirrors: webhooks (this replica's, and those relayed
 	// from the others) go into their engine's Ingest, the engine's
-	// mirror.Options.OnIngest must call Ingested, and their subscriptions
-	// start no poller (the engine polls the head). Tenants it does not
-	// mirror (pass-through tenants beyond its cap) are fed as without it.
+	// mirror.Options.OnIngest must call Ingested, which publishes the new
+	// rows here and, with Relay, on every other replica, and their
+	// subscriptions start no poller (the engine polls the head). Tenants
+	// it does not mirror (pass-through tenants beyond its cap) are fed as
+	// without it.
 	Mirror *mirror.Manager
+	// Secrets, in pass-through mode, holds each tenant's random webhook
+	// secret (register.go): calls must carry it, and the secret derived
+	// from WebhookSecret is refused. Nil keeps that deprecated derived
+	// secret (feed.TenantSecret).
+	Secrets feed.SecretStore
 }
 
 // FeedRelay carries activities between replicas: *redisx.Redis, over
@@ -92,6 +105,7 @@ type LiveFeed struct {
 	serverTenant string
 	mirror       *mirror.Manager // nil when off
 	stopRelay    func()
+	stored       *storedRelay // the mirror's new rows to the other replicas; nil without relay or mirror
 
 	mu       sync.Mutex
 	stopEmit func()
@@ -109,7 +123,7 @@ func NewLiveFeed(o LiveFeedOptions) (*LiveFeed, error) {
 	if interval <= 0 {
 		interval = -1 // the hub's "off"
 	}
-	fo := feed.Options{PollInterval: interval, Logger: o.Logger}
+	fo := feed.Options{PollInterval: interval, Buffer: o.Buffer, Logger: o.Logger}
 	if !o.PerTenant {
 		// One tenant: its share is the whole feed.
 		fo.MaxSubscriptionsPerTenant = feed.DefaultMaxSubscriptions
@@ -140,6 +154,9 @@ func NewLiveFeed(o LiveFeedOptions) (*LiveFeed, error) {
 			l.pattern = webhookTenantPattern
 		}
 		wo := feed.WebhookOptions{Secret: l.secret, PerTenant: l.perTenant, MaxBodyBytes: o.MaxBodyBytes}
+		if l.perTenant {
+			wo.Secrets = o.Secrets
+		}
 		if l.relay != nil {
 			wo.Relay = l.forward
 		}
@@ -154,6 +171,9 @@ func NewLiveFeed(o LiveFeedOptions) (*LiveFeed, error) {
 		l.webhook = wh
 	}
 	if l.relay != nil {
+		if l.mirror != nil {
+			l.stored = newStoredRelay(l.relay, l.logger)
+		}
 		l.stopRelay = l.relay.Subscribe(context.Background(), l.receive)
 	}
 	if m := o.Metrics; m != nil {
@@ -172,6 +192,11 @@ func NewLiveFeed(o LiveFeedOptions) (*LiveFeed, error) {
 		m.CounterFunc("feed_webhooks_relay_failed_total", "Webhook calls answered 503 because the other replicas could not be told (Redis down).", func() float64 {
 			return float64(l.hub.Stats().WebhooksRelayFailed)
 		})
+		if l.stored != nil {
+			m.CounterFunc("feed_stored_relay_dropped_total", "Activities new to the mirror that could not be passed to the other replicas' subscribers (Redis down, or a full queue).", func() float64 {
+				return float64(l.stored.dropped.Load())
+			})
+		}
 	}
 	return l, nil
 }
@@ -183,11 +208,17 @@ func (l *LiveFeed) forward(ctx context.Context, tenant string, activity []byte) 
 	return l.relay.Publish(ctx, l.topic(tenant), activity)
 }
 
-// receive delivers an activity another replica's webhook brought.
+// receive delivers an activity another replica's webhook brought, or the
+// rows another replica's mirror stored (receiveStored).
 func (l *LiveFeed) receive(topic string, payload []byte) {
+	topic, stored := storedTopic(topic)
 	tenant, ok := l.tenantOf(topic)
 	if !ok {
 		return // another deployment's, or another key's
+	}
+	if stored {
+		l.receiveStored(tenant, payload)
+		return
 	}
 	a, err := feed.DecodeActivity(payload)
 	if err != nil {
@@ -223,8 +254,9 @@ func (l *LiveFeed) ingest(ctx context.Context, tenant string, a *lemlist.Activit
 
 // Ingested publishes the activities that the mirror of tenant (a
 // upstream.TenantID, as the mirror names it) stored for the first time,
-// oldest first: it is the mirror.Options.OnIngest of the server's
-// engines. It never blocks.
+// oldest first, to this replica's subscribers and, with a Relay, to the
+// other replicas' (storedrelay.go): it is the mirror.Options.OnIngest of
+// the server's engines. It never blocks.
 func (l *LiveFeed) Ingested(tenant string, acts []*lemlist.Activity) {
 	if l == nil {
 		return
@@ -235,6 +267,9 @@ func (l *LiveFeed) Ingested(tenant string, acts []*lemlist.Activity) {
 	}
 	for _, a := range acts {
 		l.hub.Publish(hubTenant, a)
+	}
+	if l.stored != nil {
+		l.stored.send(l.topic(hubTenant), acts)
 	}
 }
 
@@ -263,6 +298,15 @@ func (l *LiveFeed) resolverFeed(keys *keyVerdicts) graph.Feed {
 		return nil
 	}
 	return tenantFeed{hub: l.hub, perTenant: l.perTenant, keys: keys, mirror: l.mirror}
+}
+
+// Hub returns the live feed's hub (nil without a live feed), whose Stats
+// the feed's metrics read; tests also Publish to it, as a webhook does.
+func (l *LiveFeed) Hub() *feed.Hub {
+	if l == nil {
+		return nil
+	}
+	return l.hub
 }
 
 // mount adds the webhook route to mux, each request wrapped by wrap (the
@@ -313,6 +357,9 @@ func (l *LiveFeed) Close() {
 	}
 	if l.stopRelay != nil {
 		l.stopRelay()
+	}
+	if l.stored != nil {
+		l.stored.stop()
 	}
 	l.hub.Close()
 }

@@ -15,7 +15,8 @@ import (
 // engine starts with the tenant's first operation (tenantScope calls
 // startMirror); and for the tenants it mirrors it is the live feed's one
 // source of new activities (livefeed.go: webhooks go into the engine's
-// Ingest, the engine's OnIngest goes to LiveFeed.Ingested, and their
+// Ingest, the engine's OnIngest goes to LiveFeed.Ingested, which relays
+// the new rows to the other replicas (storedrelay.go), and their
 // subscriptions start no poller of the hub's).
 
 // mirrorSource returns the resolver's view of the manager: nil (the mirror

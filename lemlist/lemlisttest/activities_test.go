@@ -329,3 +329,49 @@ func TestClientDatesAndEqualBounds(t *testing.T) {
 		t.Errorf("client sent %d requests for an empty window", n)
 	}
 }
+
+func TestDatePrecisionTruncatesBounds(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, lemlisttest.Options{
+		Dataset:       lemlisttest.DatasetOptions{Seed: 42, Activities: 600, Span: time.Hour},
+		RateLimit:     lemlisttest.NoRateLimit,
+		DatePrecision: time.Second,
+	})
+	// A second holding several activities at distinct milliseconds.
+	sec := expected(t, s, nil)[300].CreatedAt.Truncate(time.Second)
+	var specs []lemlisttest.ActivitySpec
+	for _, ms := range []int{0, 1, 250, 500, 501, 999} {
+		specs = append(specs, lemlisttest.ActivitySpec{CreatedAt: sec.Add(time.Duration(ms) * time.Millisecond)})
+	}
+	if _, err := s.Insert(specs...); err != nil {
+		t.Fatal(err)
+	}
+	all := expected(t, s, nil)
+	between := func(min, max time.Time) []string { // inclusive
+		return filterAll(all, func(a lemlisttest.Activity) bool { return !a.CreatedAt.Before(min) && !a.CreatedAt.After(max) })
+	}
+	e := url.QueryEscape
+	for _, tt := range []struct {
+		q    string
+		want []string
+		n    int // at least, so that the case means something
+	}{
+		// maxDate ...:00.500 counts as ...:00: of that second, only the
+		// activity at .000; minDate ...:00.501 as ...:00: all six.
+		{"minDate=" + e(isoMs(sec.Add(-time.Second))) + "&maxDate=" + e(isoMs(sec.Add(500*time.Millisecond))), between(sec.Add(-time.Second), sec), 1},
+		{"minDate=" + e(isoMs(sec.Add(501*time.Millisecond))) + "&maxDate=" + e(isoMs(sec.Add(1999*time.Millisecond))), between(sec, sec.Add(time.Second)), 6},
+	} {
+		q, _ := url.ParseQuery(tt.q)
+		got := expIDs(expected(t, s, q))
+		equalIDs(t, tt.q, got, tt.want)
+		if len(got) < tt.n {
+			t.Errorf("%s: %d activities, want at least %d", tt.q, len(got), tt.n)
+		}
+		equalIDs(t, "served "+tt.q, activitiesIDs(t, rawGet(t, s, lemlisttest.DefaultAPIKey, "/activities?version=v2&"+tt.q).body), tt.want)
+	}
+	// Bounds in one second become equal: 400, as maxDate <= minDate.
+	r := rawGet(t, s, lemlisttest.DefaultAPIKey, "/activities?version=v2&minDate="+e(isoMs(sec.Add(100*time.Millisecond)))+"&maxDate="+e(isoMs(sec.Add(900*time.Millisecond))))
+	if r.status != 400 || r.body != "maxDate must be strictly greater than minDate" {
+		t.Errorf("bounds within one second: %d %q", r.status, r.body)
+	}
+}

@@ -50,7 +50,8 @@
 //     both inclusive. A value is unix seconds (an integer, even a 13-digit
 //     one) or ISO 8601: RFC 3339 with or without fractional seconds, Z or an
 //     offset; a date-time without zone and a bare date (2026-05-11) are UTC.
-//     Precision beyond the millisecond is truncated. The primary name wins
+//     Precision beyond the millisecond is truncated (beyond
+//     Options.DatePrecision when set). The primary name wins
 //     when both are non-empty, even when its value is invalid; an empty
 //     value counts as absent. An unparsable date is 400 "<name> must be a
 //     unix timestamp in seconds or an ISO 8601 date"; maxDate <= minDate is
@@ -85,9 +86,15 @@
 //     /campaigns (with version=v2 {campaigns,pagination}, else an array;
 //     limit, offset, page, status, sortOrder), GET /team (users only with
 //     version=v2).
+//   - Hooks: POST /hooks (a JSON body {targetUrl, type, secret,
+//     campaignId, isFirst}, campaignId and isFirst also as query
+//     parameters; a targetUrl that is not an absolute http(s) URL is 400),
+//     GET /hooks, DELETE /hooks/{id} (404 "Webhook not found"). Answers
+//     never hold the secret; Tenant.Hooks returns it, and
+//     Tenant.CallHooks calls the hooks an activity fires, as lemlist does.
 //   - Any other path answers 200 text/html with a web-app shell, without
 //     authentication or rate limiting, as lemlist does. A known path with a
-//     method other than GET is 405.
+//     method other than GET (POST and DELETE on the hooks) is 405.
 //   - Test hooks: Requests, CountRequests, ResetRequests; Tenant.Revoke
 //     (the key is refused with 401 from then on); InjectFault and
 //     FailNext (faults apply after authentication and rate limiting, so a
@@ -110,15 +117,15 @@
 //     types (contacted, hooked…) which match nothing here.
 //   - No 402 plan gating, no 403, no Cloudflare pages; inject them with
 //     Fault when needed.
-//   - Only the routes above exist; the rest of the API (hooks, sequences,
-//     exports, users, tasks, inbox…) answers the HTML shell.
+//   - Only the routes above exist; the rest of the API (sequences,
+//     exports, users, tasks, inbox…) answers the HTML shell. Hooks never
+//     fire on their own: only Tenant.CallHooks calls them.
 //   - Rate-limit headers are omitted when limiting is disabled; X-RateLimit-
 //     Reset is in UTC rather than the server's zone.
 //   - Data never changes on its own: only Insert and InsertActivities add
 //     rows (StartEmitting calls InsertActivities on a timer, and can post
 //     each new row to a webhook URL with a secret, as lemlist's hooks do),
-//     and only Delete removes them. The /hooks routes themselves are not
-//     served.
+//     and only Delete removes them.
 //   - isFirst is decided when an activity is added: a late arrival is
 //     first only if its lead had no activity of its type yet, and deleting
 //     a first activity makes no other one first.

@@ -242,7 +242,7 @@ func TestCampaignsAndTeam(t *testing.T) {
 func TestUnknownPathsAnswerHTML(t *testing.T) {
 	t.Parallel()
 	s := small(t, 10)
-	for _, p := range []string{"/nope", "/campaigns/cam_x/sequences", "/hooks", "/"} {
+	for _, p := range []string{"/nope", "/campaigns/cam_x/sequences", "/sequences", "/"} {
 		for _, key := range []string{"", lemlisttest.DefaultAPIKey} {
 			r := rawGet(t, s, key, p)
 			if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") || !strings.HasPrefix(r.body, "<!DOCTYPE html>") {

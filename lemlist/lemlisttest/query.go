@@ -35,9 +35,9 @@ type filter struct {
 	min, max                      int64 // unix ms, inclusive
 }
 
-// parseFilter reads the filters of q. It does not look at version, offset
-// or limit.
-func parseFilter(q url.Values) (filter, error) {
+// parseFilter reads the filters of q, truncating its dates to multiples of
+// prec ms when prec > 1. It does not look at version, offset or limit.
+func parseFilter(q url.Values, prec int64) (filter, error) {
 	var f filter
 	if v := q.Get("type"); v != "" {
 		f.typ, f.hasType = v, true
@@ -63,6 +63,9 @@ func parseFilter(q url.Values) (filter, error) {
 	}
 	if f.max, f.hasMax, err = dateParam(q, "maxDate", "endDate"); err != nil {
 		return f, err
+	}
+	if prec > 1 {
+		f.min, f.max = floorTo(f.min, prec), floorTo(f.max, prec)
 	}
 	if f.hasMin && f.hasMax && f.max <= f.min {
 		return f, &QueryError{msgDateSpan}
@@ -105,6 +108,16 @@ func parseDate(s string) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// floorTo rounds ms down to a multiple of prec (towards the past, before
+// 1970 too).
+func floorTo(ms, prec int64) int64 {
+	r := ms % prec
+	if r < 0 {
+		r += prec
+	}
+	return ms - r
 }
 
 func isInteger(s string) bool {

@@ -55,6 +55,12 @@ type Options struct {
 	// Now is the clock of the rate limiter and of the request log. Nil
 	// means time.Now. It does not move the dataset (see DatasetOptions.Now).
 	Now func() time.Time
+	// DatePrecision, when set, truncates minDate and maxDate to a multiple
+	// of it before they bound createdAt (and before maxDate > minDate is
+	// checked): time.Second emulates an upstream that ignores their
+	// milliseconds, which lemlist's docs leave open. Zero keeps
+	// milliseconds.
+	DatePrecision time.Duration
 }
 
 // TenantOptions describes one extra tenant (a lemlist team).
@@ -126,6 +132,7 @@ type Server struct {
 	window  time.Duration
 	latency time.Duration
 	now     func() time.Time
+	prec    int64 // Options.DatePrecision in ms; 0 or 1 keeps every ms
 
 	tenants []*Tenant
 	byKey   map[string]*Tenant
@@ -149,6 +156,7 @@ type pendingFault struct {
 func NewServer(opts Options) *Server {
 	s := &Server{
 		limit: opts.RateLimit, window: opts.RateWindow, latency: opts.Latency, now: opts.Now,
+		prec:  opts.DatePrecision.Milliseconds(),
 		byKey: map[string]*Tenant{}, byName: map[string]*Tenant{},
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 192<<10); return &b }
@@ -412,10 +420,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			res = text(http.StatusTooManyRequests, "Too Many Requests")
 			break
 		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			res = text(http.StatusMethodNotAllowed, "Method Not Allowed")
-		} else {
+		switch {
+		case r.Method == http.MethodGet || r.Method == http.MethodHead:
 			res = route(t, q, rel)
+		case r.Method == http.MethodPost && rel == "/hooks":
+			res = t.createHook(r, q, arrived)
+		case r.Method == http.MethodDelete && strings.HasPrefix(rel, "/hooks/"):
+			res = t.deleteHook(strings.TrimPrefix(rel, "/hooks/"))
+		default:
+			res = text(http.StatusMethodNotAllowed, "Method Not Allowed")
 		}
 		if fault != nil {
 			res = applyFault(r, h, *fault, res)
@@ -495,6 +508,8 @@ func findRoute(p string) routeFunc {
 		return (*Tenant).serveCampaignList
 	case "/team":
 		return (*Tenant).serveTeam
+	case "/hooks":
+		return (*Tenant).serveHooks
 	}
 	for _, r := range [...]struct {
 		prefix string
@@ -503,6 +518,7 @@ func findRoute(p string) routeFunc {
 		{"/leads/", (*Tenant).serveLeadByEmail},
 		{"/contacts/", (*Tenant).serveContact},
 		{"/campaigns/", (*Tenant).serveCampaign},
+		{"/hooks/", (*Tenant).serveHookByID},
 	} {
 		if rest, ok := strings.CutPrefix(p, r.prefix); ok && rest != "" && !strings.Contains(rest, "/") {
 			return r.fn

@@ -28,6 +28,8 @@ type Tenant struct {
 	lim limiter // guarded by s.mu
 
 	revoked atomic.Bool // Revoke: the key is refused from now on
+
+	hooks hookStore // POST /hooks
 }
 
 // Revoke makes the tenant's key unknown from now on, as when a team
@@ -153,7 +155,7 @@ func (t *Tenant) MaxInWindow() int {
 // first, exactly as the fake orders them. It ignores version, offset and
 // limit; a filter the fake refuses returns a *QueryError.
 func (t *Tenant) Expected(q url.Values) ([]Activity, error) {
-	f, err := parseFilter(q)
+	f, err := parseFilter(q, t.s.prec)
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +384,7 @@ func (t *Tenant) serveActivities(q url.Values, _ string) response {
 	if err != nil {
 		return text(400, err.Error())
 	}
-	f, err := parseFilter(q)
+	f, err := parseFilter(q, t.s.prec)
 	if err != nil {
 		return text(400, err.Error())
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lemlist-graphql/server/feed"
 	"github.com/lemlist-graphql/server/mirror"
 	"github.com/lemlist-graphql/server/mirror/postgres"
 	"github.com/lemlist-graphql/server/mirror/storetest"
@@ -28,6 +29,8 @@ func TestStore(t *testing.T) {
 			return open(t, c.URL(c.newDB(t)), postgres.Options{CopyThreshold: 200})
 		})
 	})
+	storetest.RunSecrets(t, func(t *testing.T) feed.SecretBackend { return open(t, c.URL(c.newDB(t)), postgres.Options{}) })
+	t.Run("WebhookSecretsShared", func(t *testing.T) { t.Parallel(); testSecretsShared(t, c) })
 	t.Run("CopyRoundTrip", func(t *testing.T) { t.Parallel(); testCopyRoundTrip(t, c) })
 	t.Run("Replicas", func(t *testing.T) { t.Parallel(); testReplicas(t, c, postgres.Options{}) })
 	t.Run("ReplicasCopy", func(t *testing.T) { t.Parallel(); testReplicas(t, c, postgres.Options{CopyThreshold: 1}) })
@@ -329,11 +332,27 @@ func testMigrations(t *testing.T, c *cluster) {
 		return
 	}
 	for _, s := range append(stores, open(t, url, postgres.Options{})) {
-		if v, err := s.Version(t.Context()); v != 1 || err != nil {
-			t.Errorf("Version = %d, %v; want 1", v, err)
+		if v, err := s.Version(t.Context()); v != 2 || err != nil {
+			t.Errorf("Version = %d, %v; want 2", v, err)
 		}
 	}
-	if got := c.ints(t, db, "SELECT version FROM schema_migrations ORDER BY version"); !slices.Equal(got, []int64{1}) {
-		t.Errorf("schema_migrations holds %v, want [1]", got)
+	if got := c.ints(t, db, "SELECT version FROM schema_migrations ORDER BY version"); !slices.Equal(got, []int64{1, 2}) {
+		t.Errorf("schema_migrations holds %v, want [1 2]", got)
+	}
+}
+
+// testSecretsShared: replicas sharing the database share the webhook
+// secrets: one registers, another checks.
+func testSecretsShared(t *testing.T, c *cluster) {
+	url := c.URL(c.newDB(t))
+	a, b := open(t, url, postgres.Options{}), open(t, url, postgres.Options{})
+	if _, err := a.EnsureWebhookSecret(t.Context(), "t1", "sealed-a"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := b.EnsureWebhookSecret(t.Context(), "t1", "sealed-b"); v != "sealed-a" || err != nil {
+		t.Fatalf("the other replica: %q, %v", v, err)
+	}
+	if v, ok, err := b.WebhookSecret(t.Context(), "t1"); v != "sealed-a" || !ok || err != nil {
+		t.Fatalf("the other replica reads %q, %v, %v", v, ok, err)
 	}
 }

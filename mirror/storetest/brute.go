@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"time"
 
@@ -93,27 +94,29 @@ func compareKeys(a, b mirror.GroupKey) int {
 		cmp.Compare(a.CampaignID, b.CampaignID), cmp.Compare(a.UserID, b.UserID))
 }
 
-// localStart is the start of the bucket holding t, computed from t's own
-// wall clock, independently of mirror.BucketStart.
-func localStart(t time.Time, iv mirror.Interval, loc *time.Location) time.Time {
+// label names the bucket of iv in loc that holds t, from t's own wall
+// clock, independently of mirror.BucketStart: its local hour and UTC
+// offset, day, ISO week or month.
+func label(t time.Time, iv mirror.Interval, loc *time.Location) string {
 	l := t.In(loc)
 	switch iv {
 	case mirror.Hour:
-		return l.Truncate(time.Second).Add(-time.Duration(l.Minute()*60+l.Second()) * time.Second)
+		_, off := l.Zone()
+		return fmt.Sprintf("%s %02d %d", l.Format(time.DateOnly), l.Hour(), off)
 	case mirror.Week:
-		for l.Weekday() != time.Monday {
-			l = l.AddDate(0, 0, -1)
-		}
+		y, w := l.ISOWeek()
+		return fmt.Sprintf("%d-W%02d", y, w)
 	case mirror.Month:
-		l = l.AddDate(0, 0, 1-l.Day())
+		return l.Format("2006-01")
 	}
-	y, m, d := l.Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, loc)
+	return l.Format(time.DateOnly)
 }
 
 // BruteSeries computes q over rows by brute force, with the buckets of
-// mirror.Buckets; ok is false when a row's own bucket start is not one of
-// them.
+// mirror.Buckets: a row counts in the bucket whose label (local hour and
+// offset, day, week or month) is its own. ok is false when a bucket does
+// not start at the first instant of its label or repeats one, or when a
+// row's label is not among them.
 func BruteSeries(rows []mirror.Row, q mirror.SeriesQuery) (*mirror.Series, bool) {
 	loc := cmp.Or(q.Location, time.UTC)
 	starts, err := mirror.Buckets(q.Filter.From.Truncate(time.Millisecond), q.Filter.To.Truncate(time.Millisecond), q.Interval, loc)
@@ -121,9 +124,15 @@ func BruteSeries(rows []mirror.Row, q mirror.SeriesQuery) (*mirror.Series, bool)
 		return nil, false
 	}
 	nb := len(starts) - 1
-	index := map[int64]int{}
-	for i, s := range starts[:nb] {
-		index[s.UnixMilli()] = i
+	index := map[string]int{}
+	for i, s := range starts {
+		l := label(s, q.Interval, loc)
+		if _, dup := index[l]; dup || l == label(s.Add(-time.Nanosecond), q.Interval, loc) {
+			return nil, false
+		}
+		if i < nb {
+			index[l] = i
+		}
 	}
 	on := func(d mirror.Dim) bool { return slices.Contains(q.GroupBy, d) }
 	lines := map[mirror.GroupKey][]int{}
@@ -149,7 +158,7 @@ func BruteSeries(rows []mirror.Row, q mirror.SeriesQuery) (*mirror.Series, bool)
 		if on(mirror.DimUser) {
 			k.UserID = r.UserID
 		}
-		b, found := index[localStart(r.CreatedAt, q.Interval, loc).UnixMilli()]
+		b, found := index[label(r.CreatedAt, q.Interval, loc)]
 		if !found {
 			ok = false
 			continue

@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) mirror.Store) {
 	t.Run("Tenants", func(t *testing.T) { t.Parallel(); testTenants(t, newStore(t)) })
 	t.Run("IDsInRange", func(t *testing.T) { t.Parallel(); testIDsInRange(t, newStore(t)) })
 	t.Run("Aggregates", func(t *testing.T) { t.Parallel(); testAggregates(t, newStore(t)) })
+	t.Run("Zones", func(t *testing.T) { t.Parallel(); testZones(t, newStore(t)) })
 	t.Run("InvalidQueries", func(t *testing.T) { t.Parallel(); testInvalid(t, newStore(t)) })
 }
 
@@ -228,9 +229,33 @@ func cmp2(a, b string) int {
 }
 
 // zones exercise whole-hour, half-hour and quarter-hour offsets, DST in
-// both hemispheres and Lord Howe's half-hour DST.
+// both hemispheres, Lord Howe's half-hour DST, and DST changes at
+// midnight (Havana skips and repeats it, Santiago skips it).
 var zones = []string{"UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu",
-	"Australia/Lord_Howe", "Pacific/Chatham", "America/St_Johns", "Pacific/Kiritimati"}
+	"Australia/Lord_Howe", "Pacific/Chatham", "America/St_Johns", "Pacific/Kiritimati", "America/Havana",
+	"America/Santiago"}
+
+// shiftRows returns rows every 7 minutes within 3 hours of each offset
+// change of zones in [from, to], where buckets are cut unevenly.
+func shiftRows(from, to time.Time) []mirror.Row {
+	var out []mirror.Row
+	for _, zone := range zones {
+		loc, _ := time.LoadLocation(zone)
+		for at := from; at.Before(to); {
+			_, change := at.In(loc).ZoneBounds()
+			if change.IsZero() || change.After(to) {
+				break
+			}
+			for d := -3 * time.Hour; d <= 3*time.Hour; d += 7 * time.Minute {
+				r := row(fmt.Sprintf("act_shift_%d", len(out)), change.Add(d))
+				r.CampaignID = fmt.Sprintf("cam_%d", len(out)%3)
+				out = append(out, r)
+			}
+			at = change
+		}
+	}
+	return out
+}
 
 // RandomRows returns n deterministic rows over span before end, with
 // repeated dimensions and some empty ones, for aggregate checks.
@@ -342,7 +367,9 @@ func CheckStats(t testing.TB, s mirror.Store, tenant string, rows []mirror.Row, 
 }
 
 func seriesEqual(a, b *mirror.Series) bool {
-	return slices.EqualFunc(a.Starts, b.Starts, time.Time.Equal) && cmp.Equal(a.Lines, b.Lines)
+	return slices.EqualFunc(a.Starts, b.Starts, time.Time.Equal) && slices.EqualFunc(a.Lines, b.Lines, func(x, y mirror.Line) bool {
+		return x.Key == y.Key && slices.Equal(x.Counts, y.Counts)
+	})
 }
 
 // CheckSeries fails t when s's series differ from BruteSeries over rows,
@@ -360,7 +387,7 @@ func CheckSeries(t testing.TB, s mirror.Store, tenant string, rows []mirror.Row,
 			}
 			want, ok := BruteSeries(rows, q)
 			if !ok {
-				t.Fatalf("%s %s: a row's bucket start is not among mirror.Buckets", zone, iv)
+				t.Fatalf("%s %s: mirror.Buckets disagrees with the buckets' labels (local hour and offset, day, week, month)", zone, iv)
 			}
 			if !seriesEqual(got, want) {
 				t.Fatalf("%s %s %v: series differ from brute force:\n got %d buckets from %v, %d lines\nwant %d buckets from %v, %d lines\n%s",
@@ -429,6 +456,32 @@ func testAggregates(t *testing.T, s mirror.Store) {
 	}
 	CheckStats(t, s, "t", now, queries)
 	CheckSeries(t, s, "t", now, from, to, []mirror.Dim{mirror.DimCampaign}, mirror.Filter{})
+}
+
+// testZones checks series and daily stats around the offset changes of
+// zones with odd offsets and DST rules, for every interval. It starts
+// with issue 12's repro: HOUR buckets around Lord Howe's half-hour shift
+// on 5 April 2026 once disagreed with the brute force.
+func testZones(t *testing.T, s mirror.Store) {
+	end := time.Date(2026, 4, 15, 0, 0, 0, 0, time.UTC)
+	rows := RandomRows(11, 1000, end, 20*24*time.Hour)
+	apply(t, s, "t", mirror.Batch{Upserts: rows})
+	CheckSeries(t, s, "t", rows, end.Add(-20*24*time.Hour), end, []mirror.Dim{mirror.DimCampaign}, mirror.Filter{})
+
+	shifts := shiftRows(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC))
+	if len(shifts) < 10*52 { // seven zones change twice (tzdata 2026)
+		t.Fatalf("only %d rows around offset changes", len(shifts))
+	}
+	apply(t, s, "t", mirror.Batch{Upserts: shifts})
+	rows = append(rows, shifts...)
+	CheckSeries(t, s, "t", rows, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), end, []mirror.Dim{mirror.DimCampaign}, mirror.Filter{})
+	CheckSeries(t, s, "t", rows, time.Date(2026, 8, 30, 1, 2, 3, 0, time.UTC), time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC), nil, mirror.Filter{})
+	var queries []mirror.StatsQuery
+	for _, zone := range zones {
+		loc, _ := time.LoadLocation(zone)
+		queries = append(queries, mirror.StatsQuery{GroupBy: []mirror.Dim{mirror.DimDay, mirror.DimCampaign}, Location: loc})
+	}
+	CheckStats(t, s, "t", rows, queries)
 }
 
 func testInvalid(t *testing.T, s mirror.Store) {
