@@ -66,6 +66,7 @@ func TestMalformedRequests(t *testing.T) {
 	bomb.WriteString("fragment F20 on Activity { id }\n")
 
 	const (
+		badRequest = "BAD_REQUEST"
 		badInput   = "BAD_USER_INPUT"
 		parse      = "GRAPHQL_PARSE_FAILED"
 		validation = "GRAPHQL_VALIDATION_FAILED"
@@ -80,36 +81,36 @@ func TestMalformedRequests(t *testing.T) {
 		code    string // a code among the errors; "" for an answer that is not GraphQL
 	}{
 		// The HTTP request itself.
-		{name: "no Content-Type", headers: []header{auth}, body: gql("{ __typename }", nil), status: 400},
-		{name: "text/plain", headers: []header{auth, {"Content-Type", "text/plain"}}, body: gql("{ __typename }", nil), status: 400},
-		{name: "form body", headers: []header{auth, {"Content-Type", "application/x-www-form-urlencoded"}}, body: "query=%7B__typename%7D", status: 400},
-		{name: "multipart", headers: []header{auth, {"Content-Type", "multipart/form-data; boundary=x"}}, body: "--x--", status: 400},
-		{name: "bad Content-Type", headers: []header{auth, {"Content-Type", ";;;"}}, body: gql("{ __typename }", nil), status: 400},
+		{name: "no Content-Type", headers: []header{auth}, body: gql("{ __typename }", nil), status: 415, code: badRequest},
+		{name: "text/plain", headers: []header{auth, {"Content-Type", "text/plain"}}, body: gql("{ __typename }", nil), status: 415, code: badRequest},
+		{name: "form body", headers: []header{auth, {"Content-Type", "application/x-www-form-urlencoded"}}, body: "query=%7B__typename%7D", status: 415, code: badRequest},
+		{name: "multipart", headers: []header{auth, {"Content-Type", "multipart/form-data; boundary=x"}}, body: "--x--", status: 415, code: badRequest},
+		{name: "bad Content-Type", headers: []header{auth, {"Content-Type", ";;;"}}, body: gql("{ __typename }", nil), status: 400, code: badRequest},
 		{name: "PUT", method: http.MethodPut, body: gql("{ __typename }", nil), status: 405},
 		{name: "DELETE", method: http.MethodDelete, status: 405},
 		{name: "PATCH", method: http.MethodPatch, body: gql("{ __typename }", nil), status: 405},
 		{name: "GET without query", method: http.MethodGet, status: 400, code: validation},
 		{name: "GET parse error", method: http.MethodGet, path: "/graphql?query=%7B", status: 200, code: parse},
-		{name: "GET bad variables", method: http.MethodGet, path: "/graphql?query=%7B__typename%7D&variables=%5B", status: 400},
-		{name: "GET subscription", method: http.MethodGet, path: "/graphql?query=subscription%7BactivityAdded%7Bid%7D%7D", status: 405},
+		{name: "GET bad variables", method: http.MethodGet, path: "/graphql?query=%7B__typename%7D&variables=%5B", status: 400, code: badRequest},
+		{name: "GET subscription", method: http.MethodGet, path: "/graphql?query=subscription%7BactivityAdded%7Bid%7D%7D", status: 405, code: badRequest},
 		{name: "huge body", body: `{"query":"{ __typename }","x":"` + strings.Repeat("a", 70_000) + `"}`, status: 413, code: "PAYLOAD_TOO_LARGE"},
 		{name: "no token", headers: []header{jsonCT}, body: gql("{ __typename }", nil), status: 401, code: "UNAUTHENTICATED"},
 		{name: "wrong token", headers: []header{jsonCT, bearerHeader("tok-2")}, body: gql("{ __typename }", nil), status: 401, code: "UNAUTHENTICATED"},
 		{name: "garbled Authorization", headers: []header{jsonCT, {"Authorization", "Bearer"}}, body: gql("{ __typename }", nil), status: 401, code: "UNAUTHENTICATED"},
 		// The JSON body.
-		{name: "empty body", body: "", status: 400},
-		{name: "truncated JSON", body: `{"query":"{ __typename }"`, status: 400},
-		{name: "not JSON", body: `query { __typename }`, status: 400},
-		{name: "JSON array (batch)", body: `[{"query":"{ __typename }"}]`, status: 400},
+		{name: "empty body", body: "", status: 400, code: badRequest},
+		{name: "truncated JSON", body: `{"query":"{ __typename }"`, status: 400, code: badRequest},
+		{name: "not JSON", body: `query { __typename }`, status: 400, code: badRequest},
+		{name: "JSON array (batch)", body: `[{"query":"{ __typename }"}]`, status: 400, code: badRequest},
 		{name: "JSON null", body: `null`, status: 400},
-		{name: "JSON string", body: `"{ __typename }"`, status: 400},
-		{name: "query a number", body: `{"query":1}`, status: 400},
+		{name: "JSON string", body: `"{ __typename }"`, status: 400, code: badRequest},
+		{name: "query a number", body: `{"query":1}`, status: 400, code: badRequest},
 		{name: "query null", body: `{"query":null}`, status: 400, code: validation},
 		{name: "no query", body: `{"qeury":"{ __typename }"}`, status: 400, code: validation},
-		{name: "variables an array", body: `{"query":"{ __typename }","variables":[]}`, status: 400},
-		{name: "variables a string", body: `{"query":"{ __typename }","variables":"{}"}`, status: 400},
-		{name: "operationName a number", body: `{"query":"{ __typename }","operationName":1}`, status: 400},
-		{name: "extensions a string", body: `{"query":"{ __typename }","extensions":"x"}`, status: 400},
+		{name: "variables an array", body: `{"query":"{ __typename }","variables":[]}`, status: 400, code: badRequest},
+		{name: "variables a string", body: `{"query":"{ __typename }","variables":"{}"}`, status: 400, code: badRequest},
+		{name: "operationName a number", body: `{"query":"{ __typename }","operationName":1}`, status: 400, code: badRequest},
+		{name: "extensions a string", body: `{"query":"{ __typename }","extensions":"x"}`, status: 400, code: badRequest},
 		{name: "invalid UTF-8", body: "{\"query\":\"{ activities(filter: {type: \\\"\xff\xfe\\\"}) { nodes { id } } }\"}", status: 200, code: badInput},
 		// The document.
 		{name: "syntax error", body: gql("{ activities(first: ", nil), status: 200, code: parse},
@@ -128,7 +129,7 @@ func TestMalformedRequests(t *testing.T) {
 		{name: "introspection off", body: gql("{ __schema { types { name } } }", nil), status: 200, code: "FORBIDDEN"},
 		{name: "__type off", body: gql(`{ __type(name: "Activity") { name } }`, nil), status: 200, code: "FORBIDDEN"},
 		{name: "unknown persisted query", body: `{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"0000000000000000000000000000000000000000000000000000000000000000"}}}`, status: 200, code: "PERSISTED_QUERY_NOT_FOUND"},
-		{name: "persisted query hash mismatch", body: `{"query":"{ __typename }","extensions":{"persistedQuery":{"version":1,"sha256Hash":"00"}}}`, status: 200, code: ""},
+		{name: "persisted query hash mismatch", body: `{"query":"{ __typename }","extensions":{"persistedQuery":{"version":1,"sha256Hash":"00"}}}`, status: 200, code: badRequest},
 		// Variables.
 		{name: "missing required variable", body: gql("query($n: Int!) { activities(first: $n) { nodes { id } } }", nil), status: 200, code: validation},
 		{name: "string for Int", body: pageVars("first", "ten"), status: 200, code: validation},
@@ -183,6 +184,9 @@ func TestMalformedRequests(t *testing.T) {
 		}
 		if tc.code != "" && !slices.Contains(resp.codes(), tc.code) {
 			t.Errorf("%s: codes %v, want %s: %.300s", tc.name, resp.codes(), tc.code, resp.Raw)
+		}
+		if slices.Contains(resp.codes(), "INTERNAL") {
+			t.Errorf("%s: INTERNAL for a bad request: %.300s", tc.name, resp.Raw)
 		}
 		if resp.Status == http.StatusOK && len(resp.Errors) == 0 {
 			t.Errorf("%s: 200 without errors: %.300s", tc.name, resp.Raw)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -25,21 +27,91 @@ const testKey = "sk_test_9f8e7d6c5b4a3210fedcba98"
 // mux, and a counter of the requests served.
 func setup(t *testing.T, opts ...Option) (*Client, *http.ServeMux, *atomic.Int64) {
 	t.Helper()
+	return setupOn(t, func(h http.Handler) (string, []Option) {
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		return srv.URL, nil
+	}, opts...)
+}
+
+// setupPiped is setup over an in-memory network (net.Pipe connections),
+// for a test run in a synctest bubble: waiting on a pipe blocks durably, so
+// the bubble's clock (attempt timeouts, retry waits) moves only when every
+// goroutine, the server's included, waits.
+func setupPiped(t *testing.T, opts ...Option) (*Client, *http.ServeMux, *atomic.Int64) {
+	t.Helper()
+	return setupOn(t, func(h http.Handler) (string, []Option) {
+		l := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+		srv := &http.Server{Handler: h}
+		go srv.Serve(l)
+		tr := &http.Transport{DialContext: l.dial}
+		t.Cleanup(func() {
+			tr.CloseIdleConnections()
+			srv.Close()
+		})
+		return "http://lemlist.test", []Option{WithHTTPClient(&http.Client{Transport: tr})}
+	}, opts...)
+}
+
+// pipeListener is a net.Listener whose connections are made by its dial,
+// each a net.Pipe.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
+
+// setupOn is setup on the server that serve starts for a handler,
+// returning its URL and the options a client needs to reach it.
+func setupOn(t *testing.T, serve func(http.Handler) (string, []Option), opts ...Option) (*Client, *http.ServeMux, *atomic.Int64) {
+	t.Helper()
 	mux := http.NewServeMux()
 	var hits atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	url, reach := serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		if strings.Contains(r.URL.String(), testKey) {
 			t.Errorf("API key in URL %s", r.URL)
 		}
 		mux.ServeHTTP(w, r)
 	}))
-	t.Cleanup(srv.Close)
-	base := []Option{
-		WithBaseURL(srv.URL + "/api"),
+	base := append(reach,
+		WithBaseURL(url+"/api"),
 		WithRateLimit(0, 0),
 		WithRetry(RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}),
-	}
+	)
 	c, err := NewClient(testKey, append(base, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -380,28 +452,40 @@ func TestContextCancelled(t *testing.T) {
 	}
 }
 
+// An attempt that times out is retried. The test runs on synctest's clock
+// over in-memory connections: an attempt times out exactly when nothing
+// else can happen, and one that is answered never does, however loaded the
+// machine.
 func TestAttemptTimeoutIsRetried(t *testing.T) {
 	t.Parallel()
-	c, mux, hits := setup(t, WithTimeout(50*time.Millisecond))
-	mux.HandleFunc("/api/team", func(w http.ResponseWriter, r *http.Request) {
-		if hits.Load() == 1 {
-			<-r.Context().Done()
-			return
+	synctest.Test(t, func(t *testing.T) {
+		c, mux, hits := setupPiped(t, WithTimeout(50*time.Millisecond))
+		mux.HandleFunc("/api/team", func(w http.ResponseWriter, r *http.Request) {
+			if hits.Load() == 1 {
+				<-r.Context().Done()
+				return
+			}
+			fmt.Fprint(w, `{"_id":"tea_1"}`)
+		})
+		mux.HandleFunc("/api/leads", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		start := time.Now()
+		if _, _, err := c.Team.Get(t.Context()); err != nil || hits.Load() != 2 {
+			t.Errorf("err %v after %d requests; want success after 2", err, hits.Load())
 		}
-		fmt.Fprint(w, `{"_id":"tea_1"}`)
+		// On the bubble's clock: the first attempt's timeout, then the
+		// retry wait (at most BaseDelay, 1ms).
+		if el := time.Since(start); el < 50*time.Millisecond || el > 51*time.Millisecond {
+			t.Errorf("success after %v, want 50ms and the retry wait", el)
+		}
+		hits.Store(0)
+		_, _, err := c.Leads.Get(t.Context(), "lea_1")
+		if err == nil || !strings.Contains(err.Error(), "attempt timed out after 50ms") || hits.Load() != 4 {
+			t.Errorf("err %v after %d requests; want a timeout after 4", err, hits.Load())
+		}
+		if errors.Is(err, context.Canceled) {
+			t.Error("an attempt timeout reads as a cancellation")
+		}
 	})
-	mux.HandleFunc("/api/leads", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	if _, _, err := c.Team.Get(t.Context()); err != nil || hits.Load() != 2 {
-		t.Errorf("err %v after %d requests; want success after 2", err, hits.Load())
-	}
-	hits.Store(0)
-	_, _, err := c.Leads.Get(t.Context(), "lea_1")
-	if err == nil || !strings.Contains(err.Error(), "attempt timed out after 50ms") || hits.Load() != 4 {
-		t.Errorf("err %v after %d requests; want a timeout after 4", err, hits.Load())
-	}
-	if t.Context().Err() == nil && errors.Is(err, context.Canceled) {
-		t.Error("an attempt timeout reads as a cancellation")
-	}
 }
 
 func TestLocalRateLimitFailsFast(t *testing.T) {

@@ -26,8 +26,9 @@ import (
 // holds the time, in µs, before which nothing is granted (Pause). ARGV: the
 // most grants a window may hold for this call (n, or fewer for a
 // background call), the window in µs, the new grant's member (unique), the
-// log's TTL in ms, then the ages in µs of grants made elsewhere to count
-// first (a replica's local grants while Redis was down).
+// log's TTL in ms, then pairs of a member and an age in µs: slots to count
+// first, at now minus their age unless the log holds them later (a
+// replica's pending slot moves: see Limiter.pending).
 //
 // It returns {1, 0, now} on a grant, else {0, wait, now}: wait µs until
 // enough grants leave the window (or the pause ends).
@@ -37,9 +38,13 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local n = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-if #ARGV >= 5 then
-  for i = 5, #ARGV do
-    redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i]), ARGV[3] .. ':seed' .. i)
+if #ARGV >= 6 then
+  for i = 5, #ARGV - 1, 2 do
+    local at = now - tonumber(ARGV[i + 1])
+    local s = redis.call('ZSCORE', KEYS[1], ARGV[i])
+    if not s or tonumber(s) < at then
+      redis.call('ZADD', KEYS[1], at, ARGV[i])
+    end
   end
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
 end
@@ -58,17 +63,19 @@ local last = redis.call('ZRANGE', KEYS[1], card - n, card - n, 'WITHSCORES')
 return {0, tonumber(last[2]) + window - now, now}
 `)
 
-// answerScript moves grant ARGV[1] of log KEYS[1] to now, when its request
-// got its answer (see lemlist.SlotLimiter), if it is still in the log.
-// ARGV[2] is the log's TTL in ms.
-var answerScript = redis.NewScript(`
+// moveScript puts slot ARGV[2] of log KEYS[1] at now minus ARGV[3] µs,
+// when its request got its answer (see lemlist.SlotLimiter), unless the
+// log holds it later; a slot that already left the log comes back, since
+// lemlist still counts it. ARGV[1] is the log's TTL in ms.
+var moveScript = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if s and tonumber(s) < now then
-  redis.call('ZADD', KEYS[1], now, ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local at = now - tonumber(ARGV[3])
+local s = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if not s or tonumber(s) < at then
+  redis.call('ZADD', KEYS[1], at, ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
 end
 return 0
 `)
@@ -174,6 +181,10 @@ func (s *limiterSource) forTenant(tenant string) *Limiter {
 // ⌊n/replicas⌋ slots per window, which is told of this replica's Redis
 // grants as they happen; once Redis is back, the grants the fallback made
 // in the last window are added to the shared log before the next grant.
+// Likewise a slot whose move to its answer Redis missed (down, or too slow
+// to answer) is moved with the next grant: else the log would count it from
+// its grant, which can be long before lemlist saw the request, and free it
+// early.
 type Limiter struct {
 	r        *Redis
 	key      string
@@ -185,10 +196,18 @@ type Limiter struct {
 	seq      atomic.Uint64
 
 	mu        sync.Mutex
-	notBefore time.Time   // the next slot, as Redis reported it; zero after a grant
-	unseeded  []time.Time // the fallback's grants Redis has not been told of
-	fellBack  bool        // the fallback decides: Redis failed since its last grant
+	notBefore time.Time  // the next slot, as Redis reported it; zero after a grant
+	pending   []slotMove // slots Redis has not been told of, oldest first
+	fellBack  bool       // the fallback decides: Redis failed since its last grant
 	onGrant   func(at time.Time, shared bool)
+	onWait    func() // a test's: a call is about to wait in the fallback
+}
+
+// slotMove is a slot the shared log must hold at (at the latest): a grant
+// of the fallback, or the answer to a request whose move Redis missed.
+type slotMove struct {
+	member string
+	at     time.Time
 }
 
 // Wait blocks until a request may be sent. It implements lemlist.Limiter.
@@ -203,31 +222,95 @@ func (l *Limiter) WaitSlot(ctx context.Context) (func(time.Time), error) {
 	if ctx.Err() != nil {
 		return nil, l.waitError(ctx)
 	}
-	if l.r.Healthy() {
-		if err := l.failFast(ctx); err != nil {
-			return nil, err
+	var (
+		answered func(time.Time)
+		err      error
+	)
+	for {
+		if l.r.Healthy() {
+			if err := l.failFast(ctx); err != nil {
+				return nil, err
+			}
+			answered, err := l.acquire(ctx, lemlist.IsBackground(ctx))
+			if err != errFallback {
+				return answered, err
+			}
 		}
-		answered, err := l.acquire(ctx, lemlist.IsBackground(ctx))
-		if err != errFallback {
-			return answered, err
-		}
-	}
-	l.enterFallback()
-	answered, err := l.fallback.WaitSlot(ctx)
-	if err == nil {
-		now := time.Now()
-		l.mu.Lock()
-		l.unseeded = append(l.unseeded, now)
-		if len(l.unseeded) > l.n {
-			l.unseeded = l.unseeded[len(l.unseeded)-l.n:]
-		}
-		hook := l.onGrant
-		l.mu.Unlock()
-		if hook != nil {
-			hook(now, false)
+		l.enterFallback()
+		var again bool
+		answered, again, err = l.fallbackSlot(ctx)
+		if !again {
+			break
 		}
 	}
-	return answered, err
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	member := l.newMember()
+	l.mu.Lock()
+	l.pendLocked(slotMove{member, now})
+	hook := l.onGrant
+	l.mu.Unlock()
+	if hook != nil {
+		hook(now, false)
+	}
+	return func(at time.Time) {
+		if answered != nil {
+			answered(at)
+		}
+		l.move(member, at)
+	}, nil
+}
+
+// errRecovered cancels a wait in the fallback when Redis recovers.
+var errRecovered = errors.New("redisx: redis recovered")
+
+// fallbackSlot waits for a slot of the fallback, unless Redis recovers
+// first: then again is set, and the call must ask Redis, since the
+// fallback does not see the grants other replicas made meanwhile.
+func (l *Limiter) fallbackSlot(ctx context.Context) (answered func(time.Time), again bool, err error) {
+	fctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	up, waited := l.r.recovered(), make(chan struct{})
+	defer close(waited)
+	go func() {
+		select {
+		case <-up:
+			cancel(errRecovered)
+		case <-waited:
+		}
+	}()
+	l.mu.Lock()
+	hook := l.onWait
+	l.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	answered, err = l.fallback.WaitSlot(fctx)
+	if err != nil && ctx.Err() == nil && context.Cause(fctx) == errRecovered {
+		return nil, true, nil
+	}
+	return answered, false, err
+}
+
+// newMember returns a unique member for a slot in the shared log.
+func (l *Limiter) newMember() string {
+	return l.r.procID + ":" + strconv.FormatUint(l.seq.Add(1), 36)
+}
+
+// pendLocked queues m for the shared log, dropping what has left the
+// window. l.mu is held.
+func (l *Limiter) pendLocked(m slotMove) {
+	cut := time.Now().Add(-l.window)
+	i := 0
+	for i < len(l.pending) && !l.pending[i].at.After(cut) {
+		i++
+	}
+	l.pending = append(l.pending[i:], m)
+	if most := 4 * l.n; len(l.pending) > most {
+		l.pending = l.pending[len(l.pending)-most:]
+	}
 }
 
 // enterFallback holds the fallback back until a window after Redis went
@@ -315,7 +398,7 @@ func (l *Limiter) acquire(ctx context.Context, bg bool) (answered func(time.Time
 				hook(g.at, true)
 			}
 			member := g.member
-			return func(time.Time) { l.answered(member) }, nil
+			return func(at time.Time) { l.move(member, at) }, nil
 		}
 		at := now.Add(g.wait)
 		if !bg { // a background call's slot says nothing of a foreground call's
@@ -358,32 +441,29 @@ type grant struct {
 }
 
 // try runs grantScript once for a call that may hold at most limit of a
-// window's grants, telling Redis of the fallback's recent grants.
+// window's grants, telling Redis of the pending slot moves first.
 func (l *Limiter) try(ctx context.Context, limit int) (grant, error) {
-	g := grant{member: l.r.procID + ":" + strconv.FormatUint(l.seq.Add(1), 36)}
+	g := grant{member: l.newMember()}
 	args := []any{limit, l.window.Microseconds(), g.member, l.ttl()}
 	l.mu.Lock()
-	seeded := len(l.unseeded)
+	sent := l.pending // given back if Redis does not take them
+	l.pending = nil
+	l.mu.Unlock()
 	now := time.Now()
-	for _, t := range l.unseeded {
-		if age := now.Sub(t); age < l.window {
-			args = append(args, age.Microseconds())
+	for _, m := range sent {
+		if age := now.Sub(m.at); age < l.window {
+			args = append(args, m.member, max(age, 0).Microseconds())
 		}
 	}
-	l.mu.Unlock()
 	octx, cancel := l.r.opContext(ctx)
 	defer cancel()
 	res, err := grantScript.Run(octx, l.r.rdb, []string{l.key, l.pauseKey}, args...).Int64Slice()
 	if err = l.r.check(err); err != nil {
+		l.unsend(sent)
 		return g, err
 	}
 	if len(res) != 3 {
 		return g, l.r.check(fmt.Errorf("redisx: grant script answered %v", res))
-	}
-	if seeded > 0 {
-		l.mu.Lock()
-		l.unseeded = l.unseeded[min(seeded, len(l.unseeded)):]
-		l.mu.Unlock()
 	}
 	g.granted = res[0] == 1
 	g.wait = max(time.Duration(res[1])*time.Microsecond, time.Microsecond)
@@ -391,17 +471,40 @@ func (l *Limiter) try(ctx context.Context, limit int) (grant, error) {
 	return g, nil
 }
 
+// unsend puts back sent, the slot moves a failed grantScript run was to
+// make, before those queued since.
+func (l *Limiter) unsend(sent []slotMove) {
+	if len(sent) == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	queued := l.pending
+	l.pending = sent
+	for _, m := range queued {
+		l.pendLocked(m)
+	}
+}
+
 // ttl is the log's TTL in ms: it outlives its newest grant by a window.
 func (l *Limiter) ttl() int64 { return l.window.Milliseconds() + 1000 }
 
-// answered moves the grant member to Redis's now.
-func (l *Limiter) answered(member string) {
-	if !l.r.Healthy() {
-		return
+// move puts the slot member at, when its request got its answer, in the
+// shared log; if Redis is down or fails, the move waits in l.pending for
+// the next grant.
+func (l *Limiter) move(member string, at time.Time) {
+	if l.r.Healthy() {
+		ctx, cancel := l.r.opContext(context.Background())
+		defer cancel()
+		age := max(time.Since(at), 0)
+		err := moveScript.Run(ctx, l.r.rdb, []string{l.key}, l.ttl(), member, age.Microseconds()).Err()
+		if l.r.check(err) == nil {
+			return
+		}
 	}
-	ctx, cancel := l.r.opContext(context.Background())
-	defer cancel()
-	_ = l.r.check(answerScript.Run(ctx, l.r.rdb, []string{l.key}, member, l.ttl()).Err())
+	l.mu.Lock()
+	l.pendLocked(slotMove{member, at})
+	l.mu.Unlock()
 }
 
 // Pause grants nothing before until, on every replica. It implements

@@ -407,6 +407,76 @@ func TestAnsweredMovesTheSharedSlot(t *testing.T) {
 	}
 }
 
+// A slot's move to its answer that Redis misses (down when the answer
+// comes) is made with the next grant once Redis is back: lemlist counts the
+// request from when it saw it, so the shared log must too. Redis restarts
+// empty here; without the move, the log would not hold the slot at all.
+func TestMissedMoveMadeOnRecovery(t *testing.T) {
+	t.Parallel()
+	const window = time.Minute // longer than the test: no slot leaves it
+	srv := redistest.Start(t)
+	r := newReplica(t, srv)
+	l := limiterOf(r.Limiters(1, window, 1), testKey)
+	answered, err := l.WaitSlot(t.Context())
+	if err != nil || answered == nil {
+		t.Fatalf("WaitSlot = %v, %v", answered != nil, err)
+	}
+	srv.Kill()
+	answered(time.Now()) // Redis fails the move
+	if r.Healthy() {
+		t.Fatal("Redis killed, still healthy after a failed move")
+	}
+	srv.Restart()
+	waitUntil(t, "Redis to be healthy again", 5*time.Second, r.Healthy)
+	// The one slot of the window is the answered request's.
+	if err := l.Wait(withTimeout(t, time.Second)); !errors.Is(err, lemlist.ErrRateLimitWait) {
+		t.Errorf("Wait after recovery: err = %v, want ErrRateLimitWait", err)
+	}
+	if got := sharedGrants(t, srv); got != 1 {
+		t.Errorf("shared log holds %d slots, want 1 (the answered request's)", got)
+	}
+}
+
+// A call waiting in the fallback when Redis recovers asks Redis instead:
+// the fallback cannot see what the other replicas were granted meanwhile.
+// (Its hold of a window after the failure outlasts the test here: without
+// the move, the call would still wait.)
+func TestFallbackWaitMovesToRedisOnRecovery(t *testing.T) {
+	t.Parallel()
+	const window = time.Minute
+	srv := redistest.Start(t)
+	r := newReplica(t, srv)
+	l := limiterOf(r.Limiters(20, window, 1), testKey)
+	var g grants
+	g.watch(l, "")
+	waiting := make(chan struct{}, 1)
+	l.mu.Lock()
+	l.onWait = func() { waiting <- struct{}{} }
+	l.mu.Unlock()
+	srv.Kill()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- l.Wait(ctx) }()
+	<-waiting // Redis failed it: it waits in the fallback
+	if r.Healthy() {
+		t.Fatal("Redis killed, still healthy")
+	}
+	srv.Restart()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Wait after recovery: %v", err)
+		}
+	case <-time.After(10 * time.Second): // a hang guard: the fallback holds for a minute
+		cancel()
+		t.Fatalf("the call still waits in the fallback after Redis recovered: %v", <-done)
+	}
+	if shared, local := g.sharedCount(); shared != 1 || local != 0 {
+		t.Errorf("%d shared and %d fallback grants, want 1 and 0", shared, local)
+	}
+}
+
 func TestLimitersSource(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)

@@ -120,8 +120,9 @@ type Redis struct {
 	feedRejected atomic.Uint64
 
 	mu           sync.Mutex
-	err          error     // the last failure while down
-	downAt       time.Time // when it went down
+	err          error         // the last failure while down
+	downAt       time.Time     // when it went down
+	up           chan struct{} // closed when Redis is healthy; a new one each time it goes down
 	closed       bool
 	closing      chan struct{}
 	probing      sync.WaitGroup
@@ -183,11 +184,13 @@ func NewWithOptions(ctx context.Context, o Options) (*Redis, error) {
 		probe:   [2]time.Duration{o.ProbeInterval, o.ProbeMaxInterval},
 		procID:  newProcID(),
 		closing: make(chan struct{}),
+		up:      make(chan struct{}),
 
 		feedPrefix: feedChannelPrefix(o.Namespace),
 		feedKey:    feedKey(o.FeedSecret),
 	}
 	r.healthy.Store(true)
+	close(r.up)
 	pctx, cancel := r.opContext(ctx)
 	defer cancel()
 	if err := r.rdb.Ping(pctx).Err(); err != nil {
@@ -225,6 +228,14 @@ func (r *Redis) downSince() time.Time {
 	return r.downAt
 }
 
+// recovered returns a channel closed once Redis is healthy: already closed
+// while it is.
+func (r *Redis) recovered() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.up
+}
+
 // Up returns 1 while Redis is healthy and 0 otherwise: a gauge callback.
 func (r *Redis) Up() float64 {
 	if r.Healthy() {
@@ -246,6 +257,7 @@ func (r *Redis) Close() error {
 	}
 	r.closed = true
 	close(r.closing)
+	r.up = make(chan struct{}) // never closed: r is not used again
 	r.mu.Unlock()
 	r.probing.Wait()
 	r.healthy.Store(false)
@@ -293,6 +305,7 @@ func (r *Redis) down(err error) {
 		return
 	}
 	r.healthy.Store(false)
+	r.up = make(chan struct{})
 	r.downAt = time.Now()
 	r.failures.Add(1)
 	r.log.Warn("redis unavailable: using local rate limits and cache until it answers", "err", err)
@@ -317,6 +330,7 @@ func (r *Redis) probeLoop() {
 		if err == nil {
 			if !r.closed {
 				r.healthy.Store(true)
+				close(r.up)
 				r.err = nil
 				r.log.Info("redis recovered", "down_for", time.Since(r.downAt).Round(time.Millisecond))
 			}

@@ -106,6 +106,7 @@ type Cache struct {
 	now         func() time.Time
 	obs         CacheObserver
 	store       store
+	mem         *memStore // store's first level (all of it without Shared)
 	flights     singleflight.Group
 	// waits holds the lemlist.SlotWait of each flight in progress, by
 	// flight name: whether its call waits for a rate limit slot.
@@ -142,15 +143,17 @@ func NewCache(o CacheOptions) *Cache {
 	if o.SharedTimeout <= 0 {
 		o.SharedTimeout = DefaultSharedTimeout
 	}
+	mem := newMemStore(o.MaxBytes, o.Now)
 	c := &Cache{
 		notFoundTTL: max(o.NotFoundTTL, 0),
 		callTimeout: o.CallTimeout,
 		now:         o.Now,
 		obs:         o.Observer,
-		store:       newMemStore(o.MaxBytes, o.Now),
+		store:       mem,
+		mem:         mem,
 	}
 	if o.Shared != nil {
-		c.store = newTieredStore(c.store.(*memStore), o.Shared, o.SharedTimeout, o.Now)
+		c.store = newTieredStore(mem, o.Shared, o.SharedTimeout, o.Now)
 	}
 	c.ttl = [numKinds]time.Duration{
 		kindActivities: o.TTL,

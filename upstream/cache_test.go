@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -433,6 +434,71 @@ func TestCallerMayReuseOptions(t *testing.T) {
 	}
 	if n := f.calls.Load(); n != 1 {
 		t.Errorf("%d upstream calls, want 1", n)
+	}
+}
+
+// missHook is a CacheObserver that also runs a func, if set, on each
+// miss: between a caller's cache lookup and its flight.
+type missHook struct {
+	counts
+	onMiss atomic.Pointer[func()]
+}
+
+func (h *missHook) CacheMiss(kind string) {
+	h.counts.CacheMiss(kind)
+	if f := h.onMiss.Load(); f != nil {
+		(*f)()
+	}
+}
+
+// A caller that misses the cache just before a flight for its key keeps
+// its answer, and reaches the flights just after that flight has ended,
+// gets the kept answer: it neither misses both nor calls upstream again.
+func TestMissJustBeforeFlightEnds(t *testing.T) {
+	for k := range numKinds {
+		t.Run(k.String(), func(t *testing.T) {
+			obs := &missHook{}
+			c := NewCache(CacheOptions{TTL: ttl, Now: newClock().Now, Observer: obs})
+			f := newFake("A")
+			f.started = make(chan struct{}, 1)
+			release := f.block()
+			up := Cached(f, c, "t")
+			ctx := context.Background()
+
+			type result struct {
+				id  string
+				err error
+			}
+			first := make(chan result, 1)
+			go func() {
+				id, err := call(ctx, up, k, "x")
+				first <- result{id, err}
+			}()
+			<-f.started // the first call is upstream, its flight open
+			var got result
+			// The second caller has missed the cache: the first call ends
+			// (its flight kept the answer and left the group) before the
+			// second caller goes on to the flights.
+			hook := func() {
+				obs.onMiss.Store(nil)
+				release()
+				got = <-first
+			}
+			obs.onMiss.Store(&hook)
+			id, err := call(ctx, up, k, "x")
+			if got.err != nil || err != nil {
+				t.Fatalf("first call: %v; second: %v", got.err, err)
+			}
+			if got.id == "" || id != got.id {
+				t.Errorf("second call got %q, want the first's %q", id, got.id)
+			}
+			if n := f.calls.Load(); n != 1 {
+				t.Errorf("%d upstream calls, want 1", n)
+			}
+			if m, co := obs.get("miss", k.String()), obs.get("coalesced", k.String()); m != 2 || co != 1 {
+				t.Errorf("%d misses, %d coalesced; want 2 and 1", m, co)
+			}
+		})
 	}
 }
 

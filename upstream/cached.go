@@ -103,7 +103,7 @@ func (w *cached) ListActivities(ctx context.Context, o *lemlist.ActivityListOpti
 		}
 		oc = &cp
 	}
-	return flight(ctx, w.c, k, func(ctx context.Context) ([]*lemlist.Activity, error) {
+	return flight(ctx, w.c, k, settledAt[[]*lemlist.Activity](w.c, k), func(ctx context.Context) ([]*lemlist.Activity, error) {
 		rows, err := w.up.ListActivities(ctx, oc)
 		if err != nil {
 			return nil, err
@@ -134,7 +134,7 @@ func getByID[T any](ctx context.Context, w *cached, k kind, id string, get func(
 		v, _ := e.val.(*T) // nil for a remembered 404
 		return v, e.err
 	}
-	return flight(ctx, w.c, ck, func(ctx context.Context) (*T, error) {
+	return flight(ctx, w.c, ck, settledAt[*T](w.c, ck), func(ctx context.Context) (*T, error) {
 		v, err := get(w.up, ctx, id)
 		if err != nil {
 			w.c.keepNotFound(ctx, ck, err)
@@ -155,7 +155,7 @@ func (w *cached) GetTeam(ctx context.Context) (*lemlist.Team, error) {
 	if e, ok := w.c.lookup(ctx, k); ok {
 		return e.val.(*lemlist.Team), nil
 	}
-	return flight(ctx, w.c, k, func(ctx context.Context) (*lemlist.Team, error) {
+	return flight(ctx, w.c, k, settledAt[*lemlist.Team](w.c, k), func(ctx context.Context) (*lemlist.Team, error) {
 		t, err := w.up.GetTeam(ctx)
 		if err != nil {
 			return nil, err
@@ -204,7 +204,11 @@ func (w *cached) GetContacts(ctx context.Context, ids []string) ([]*lemlist.Cont
 	}
 	w.c.obs.CacheMiss(KindContacts)
 	k := key{w.tenant, kindContacts, encodeIDs(missing)}
-	fetched, err := flight(ctx, w.c, k, func(ctx context.Context) ([]*lemlist.Contact, error) {
+	settled := func() ([]*lemlist.Contact, error, bool) {
+		cs, ok := w.c.settledContacts(w.tenant, missing)
+		return cs, nil, ok
+	}
+	fetched, err := flight(ctx, w.c, k, settled, func(ctx context.Context) ([]*lemlist.Contact, error) {
 		cs, err := w.up.GetContacts(ctx, missing)
 		if err != nil {
 			return nil, err
@@ -324,8 +328,14 @@ func entrySize(k key, e *entry) int64 {
 // flight runs call once for all concurrent callers of k and returns its
 // result, or an error as soon as ctx is done. call runs on a context that
 // keeps ctx's values but not its cancellation, bounded by the cache's
-// CallTimeout; it caches what it got before any caller sees it, so that no
-// caller misses both the flight and the cache.
+// CallTimeout; it caches what it got before any caller sees it.
+//
+// A caller may miss the cache just before a flight for k keeps its answer,
+// and reach the singleflight group just after that flight has left it: it
+// then starts a flight of its own. So before calling, a new flight asks
+// settled for what the cache already holds in memory (where call keeps it
+// first), and answers with it when there is one: no caller misses both the
+// flight and the cache, and the caller is reported as coalesced.
 //
 // A caller whose deadline passes while the call waits for a rate limit slot
 // (lemlist.SlotWait: the client's Limiter, or a 429's Retry-After) gets a
@@ -337,7 +347,7 @@ func entrySize(k key, e *entry) int64 {
 // Background calls (lemlist.Background) share flights only with each
 // other, so that a foreground caller never waits behind a background
 // call's low priority.
-func flight[T any](ctx context.Context, c *Cache, k key, call func(context.Context) (T, error)) (T, error) {
+func flight[T any](ctx context.Context, c *Cache, k key, settled func() (T, error, bool), call func(context.Context) (T, error)) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, err
@@ -351,6 +361,9 @@ func flight[T any](ctx context.Context, c *Cache, k key, call func(context.Conte
 	}
 	leader := false // set by the call, which runs only for the first caller
 	ch := c.flights.DoChan(name, func() (v any, err error) {
+		if v, err, ok := settled(); ok {
+			return v, err // kept by a flight that just ended: leader stays false
+		}
 		leader = true
 		sw := new(lemlist.SlotWait)
 		c.waits.Store(name, sw)
@@ -387,6 +400,37 @@ func flight[T any](ctx context.Context, c *Cache, k key, call func(context.Conte
 		}
 	}
 	return zero, ctx.Err()
+}
+
+// settledAt returns a settled func for flight: the entry of k in memory,
+// whose value is a T (or nil, with a remembered 404).
+func settledAt[T any](c *Cache, k key) func() (T, error, bool) {
+	return func() (T, error, bool) {
+		e, ok := c.mem.get(context.Background(), k)
+		if !ok {
+			var zero T
+			return zero, nil, false
+		}
+		v, _ := e.val.(T)
+		return v, e.err, true
+	}
+}
+
+// settledContacts returns the contacts of ids in memory, if every id has
+// an entry there (a contact, or one remembered absent), for GetContacts'
+// flight.
+func (c *Cache) settledContacts(tenant string, ids []string) ([]*lemlist.Contact, bool) {
+	var cs []*lemlist.Contact
+	for _, id := range ids {
+		e, ok := c.mem.get(context.Background(), key{tenant, kindContacts, id})
+		if !ok {
+			return nil, false
+		}
+		if e.val != nil {
+			cs = append(cs, e.val.(*lemlist.Contact))
+		}
+	}
+	return slices.Clip(cs), true
 }
 
 // canonicalQuery encodes q unambiguously and in a canonical order, with

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -94,6 +95,19 @@ var _ interface {
 func newPersistedQueries(maxBytes int64) persistedQueries {
 	store := newSizedCache(maxBytes, textCost)
 	return persistedQueries{AutomaticPersistedQuery: extension.AutomaticPersistedQuery{Cache: pendingAPQ{store}}, store: store}
+}
+
+// MutateOperationParameters implements graphql.OperationParameterMutator:
+// gqlgen's, except that its errors about the persistedQuery extension
+// (data that does not decode, an unsupported version, a hash that does not
+// match the query) get the code BAD_REQUEST, where gqlgen gives them none
+// (and the error presenter would make them INTERNAL).
+func (p persistedQueries) MutateOperationParameters(ctx context.Context, raw *graphql.RawParams) *gqlerror.Error {
+	err := p.AutomaticPersistedQuery.MutateOperationParameters(ctx, raw)
+	if err != nil && err.Extensions["code"] == nil {
+		errcode.Set(err, outcomeBadRequest)
+	}
+	return err
 }
 
 // MutateOperationContext implements graphql.OperationContextMutator: it

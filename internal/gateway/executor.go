@@ -63,6 +63,7 @@ func (g *Gateway) transports() []graphql.Transport {
 		getTransport{},
 		sseTransport{}, // before POST: both take a JSON POST, SSE only when text/event-stream is accepted
 		postTransport{},
+		unsupportedTransport{}, // last: the POSTs the others did not take
 	}
 }
 

@@ -41,7 +41,7 @@ func TestOrder(t *testing.T) {
 	allowlist.TrustedDocuments = manifest
 
 	steps := []string{"trace", "observe", "check host", "cors", "limit body", "authenticate", "deadline"}
-	transports := []string{"transport.Websocket", "transport.Options", "gateway.getTransport", "gateway.sseTransport", "gateway.postTransport"}
+	transports := []string{"transport.Websocket", "transport.Options", "gateway.getTransport", "gateway.sseTransport", "gateway.postTransport", "gateway.unsupportedTransport"}
 	for _, tc := range []struct {
 		name       string
 		o          Options

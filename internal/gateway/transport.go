@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -32,6 +33,10 @@ import (
 //     and with application/json 200 for a well-formed request, 400 for one
 //     without a query (docs/compliance.md). A GET of anything but a query
 //     is 405, where gqlgen answers 406.
+//   - The errors they make themselves (a body or query string that does
+//     not decode, a GET of a mutation) carry the code BAD_REQUEST, where
+//     gqlgen's have none (and the error presenter would make them
+//     INTERNAL).
 //
 // Which requests they take, the content negotiation and the error texts
 // are gqlgen's; TestTransports compares them.
@@ -136,10 +141,41 @@ func jsonDecode(b []byte, v any) error {
 }
 
 // requestError answers a request that could not be read with status and
-// one error.
+// one error, whose code is BAD_REQUEST.
 func requestError(ctx context.Context, w http.ResponseWriter, exec graphql.GraphExecutor, status int, format string, args ...any) {
+	err := gqlerror.Errorf(format, args...)
+	errcode.Set(err, outcomeBadRequest)
 	w.WriteHeader(status)
-	writeRequestError(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf(format, args...)}))
+	writeRequestError(w, exec.DispatchError(ctx, gqlerror.List{err}))
+}
+
+// unsupportedTransport takes the POSTs no other transport took: those
+// whose Content-Type is not application/json (or is missing). It answers
+// 415 with an Accept header naming application/json, or 400 for a
+// Content-Type that does not parse, with one error whose code is
+// BAD_REQUEST, where gqlgen's executor answers 400 "transport not
+// supported" without a code or a content type.
+type unsupportedTransport struct{}
+
+var _ graphql.Transport = unsupportedTransport{}
+
+// Supports takes every POST: it comes last.
+func (unsupportedTransport) Supports(r *http.Request) bool { return r.Method == http.MethodPost }
+
+// Do answers the request with its error.
+func (unsupportedTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	setContentType(w, r)
+	ct := r.Header.Get("Content-Type")
+	if _, _, err := mime.ParseMediaType(ct); ct != "" && err != nil {
+		requestError(r.Context(), w, exec, http.StatusBadRequest, "invalid Content-Type %q: send %s", ct, mediaJSON)
+		return
+	}
+	w.Header().Set("Accept", mediaJSON)
+	if ct == "" {
+		requestError(r.Context(), w, exec, http.StatusUnsupportedMediaType, "no Content-Type: send %s", mediaJSON)
+		return
+	}
+	requestError(r.Context(), w, exec, http.StatusUnsupportedMediaType, "unsupported Content-Type %q: send %s", ct, mediaJSON)
 }
 
 // responseContentType is transport.POST's choice of content type by the
