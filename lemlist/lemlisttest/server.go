@@ -403,8 +403,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		res = text(http.StatusUnauthorized, MsgUnauthorized)
 	default:
 		entry.Tenant = t.name
+		// Admit at a time read under the lock, so that admissions are in
+		// the order of their times and the window never sees a request
+		// stamped before one it already admitted.
 		s.mu.Lock()
-		ok, remaining, reset := t.lim.admit(arrived, s.limit, s.window)
+		admitted := s.now()
+		ok, remaining, reset := t.lim.admit(admitted, s.limit, s.window)
 		var fault *Fault
 		if ok {
 			fault = s.takeFaultLocked(rel)
@@ -414,7 +418,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			h.Set("X-RateLimit-Limit", strconv.Itoa(s.limit))
 			h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
 			h.Set("X-RateLimit-Reset", formatJSDate(reset))
-			h.Set("Retry-After", formatSeconds(reset.Sub(arrived)))
+			h.Set("Retry-After", formatSeconds(reset.Sub(admitted)))
 		}
 		if !ok {
 			res = text(http.StatusTooManyRequests, "Too Many Requests")
