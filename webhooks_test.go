@@ -86,7 +86,11 @@ func TestWebhookRegistration(t *testing.T) {
 	})
 	t.Run("Redis", func(t *testing.T) {
 		t.Parallel()
-		env := map[string]string{"REDIS_URL": redistest.Start(t).URL(), "REDIS_NAMESPACE": "hooks-test"}
+		// Redis is up throughout: generous timeouts keep a loaded machine
+		// from taking a slow command for an outage (a webhook would then
+		// rightly answer 503; redisx's own tests cover that).
+		url := redistest.Start(t).URL() + "?dial_timeout=5s&read_timeout=5s&write_timeout=5s"
+		env := map[string]string{"REDIS_URL": url, "REDIS_NAMESPACE": "hooks-test"}
 		testWebhookRegistration(t, bin, env)
 	})
 }
