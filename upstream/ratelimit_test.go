@@ -101,6 +101,11 @@ func TestBackgroundFlightsApart(t *testing.T) {
 		}()
 	}
 	joins.wait(4)
+	// Both flights must be calling before either answers: a flight that
+	// starts after the other has kept its answer serves it from memory.
+	for deadline := time.Now().Add(10 * time.Second); f.calls.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	release()
 	for range 4 {
 		if err := <-errs; err != nil {
