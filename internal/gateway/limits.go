@@ -66,7 +66,8 @@ func pageSize(first, last *int, maxPage int) int {
 // shapeLimit rejects an operation whose fields nest deeper than maxDepth,
 // or that selects more than maxFields fields once its fragments are
 // expanded; 0 turns either check off. Introspection fields (which tools
-// nest deeply, and which INTROSPECTION governs) are not counted.
+// nest deeply, and which INTROSPECTION governs) are not counted, except
+// __typename, which counts as a field of no depth.
 //
 // The field count guards gqlgen's complexity walker, which expands
 // fragments afresh at every spread: fragments that each spread the next
@@ -134,6 +135,13 @@ func (w shapeWalker) walk(set ast.SelectionSet) shape {
 		var sh shape
 		switch s := sel.(type) {
 		case *ast.Field:
+			if s.Name == "__typename" {
+				// A leaf, but one gqlgen's complexity walker visits and
+				// prices like any other field: uncounted, it would let a
+				// fragment bomb ending in __typename through to that walk.
+				sh.fields = 1
+				break
+			}
 			if strings.HasPrefix(s.Name, "__") {
 				continue
 			}
