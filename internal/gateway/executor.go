@@ -88,6 +88,9 @@ func (g *Gateway) extensions() []graphql.HandlerExtension {
 	} else {
 		exts = append(exts, g.apq) // keeps only documents that parsed and validated
 	}
+	// Once the document's text is known (above), before gqlgen validates
+	// it: validation is quadratic in a document's breadth.
+	exts = append(exts, breadthLimit{docs: g.docs, tokenLimit: g.o.ParserTokenLimit})
 	if g.o.DepthLimit > 0 || g.o.ComplexityLimit > 0 {
 		// Before gqlgen's complexity walker, which the shape walk guards.
 		exts = append(exts, shapeLimit{maxDepth: g.o.DepthLimit, maxFields: g.o.ComplexityLimit})

@@ -48,11 +48,11 @@ func TestOrder(t *testing.T) {
 		steps      []string
 		extensions []string
 	}{
-		{"minimal", minimal, steps, []string{"ServiceSDL", "AutomaticPersistedQuery", "Tenant", "Outcome", "LiveSubscriptions"}},
-		{"full", full, steps, []string{"OpenTelemetry", "Introspection", "ServiceSDL", "AutomaticPersistedQuery", "ShapeLimit", "ComplexityLimit",
+		{"minimal", minimal, steps, []string{"ServiceSDL", "AutomaticPersistedQuery", "BreadthLimit", "Tenant", "Outcome", "LiveSubscriptions"}},
+		{"full", full, steps, []string{"OpenTelemetry", "Introspection", "ServiceSDL", "AutomaticPersistedQuery", "BreadthLimit", "ShapeLimit", "ComplexityLimit",
 			"UpstreamBudget", "Tenant", "FastRows", "Outcome", "LiveSubscriptions"}},
 		{"trusted documents", allowlist, append(slices.Clone(steps), "document id"),
-			[]string{"ServiceSDL", "TrustedDocuments", "Tenant", "Outcome", "LiveSubscriptions"}},
+			[]string{"ServiceSDL", "TrustedDocuments", "BreadthLimit", "Tenant", "Outcome", "LiveSubscriptions"}},
 	} {
 		g, err := New(tc.o)
 		if err != nil {
