@@ -2,49 +2,13 @@ package mirror_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/lemlist-graphql/server/lemlist"
 	"github.com/lemlist-graphql/server/lemlist/lemlisttest"
 	"github.com/lemlist-graphql/server/mirror"
 	"github.com/lemlist-graphql/server/mirror/storetest"
 )
-
-// published counts what OnIngest received, per id.
-type published struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (p *published) on(_ string, rows []*lemlist.Activity) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, a := range rows {
-		p.n[a.ID]++
-	}
-}
-
-// check fails t unless exactly ids were published, each once.
-func (p *published) check(t *testing.T, ids []string) {
-	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for id, n := range p.n {
-		if n != 1 {
-			t.Errorf("%s published %d times", id, n)
-		}
-	}
-	for _, id := range ids {
-		if p.n[id] == 0 {
-			t.Errorf("%s never published", id)
-		}
-	}
-	if len(p.n) != len(ids) {
-		t.Errorf("published %d ids, want %d", len(p.n), len(ids))
-	}
-}
 
 // sameIDs fails t unless the store holds exactly the fake's activities,
 // by id and createdAt: checkExact without the aggregates.
@@ -125,7 +89,7 @@ func TestSecondPrecisionUpstream(t *testing.T) {
 
 			clk := &clock{now: t0.Add(time.Minute).Add(345 * time.Millisecond)}
 			store := openStore(t, "")
-			pub := &published{n: map[string]int{}}
+			pub := &published{}
 			e := newEngine(t, store, newCounted(fake).List, mirror.Options{Now: clk.Now, Since: t0.Add(-time.Hour), OnIngest: pub.on})
 			if err := e.Backfill(t.Context()); err != nil {
 				t.Fatal(err)
@@ -183,7 +147,7 @@ func TestFutureCreatedAt(t *testing.T) {
 	fake := newFake(t, 300)
 	clk := &clock{now: t0.Add(time.Minute)}
 	store := openStore(t, "")
-	pub := &published{n: map[string]int{}}
+	pub := &published{}
 	e := newEngine(t, store, newCounted(fake).List, mirror.Options{Now: clk.Now, Since: t0.Add(-100 * 24 * time.Hour), OnIngest: pub.on})
 	if err := e.Backfill(t.Context()); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -102,8 +101,7 @@ func TestHeadInsertsDuringBackfill(t *testing.T) {
 	fake := newFake(t, 1000)
 	clk := &clock{now: t0.Add(time.Minute)}
 	store := openStore(t, "")
-	var mu sync.Mutex
-	var published []string
+	pub := &published{}
 	list := newCounted(fake)
 	var inserted []string
 	// Every third call, three activities arrive at the head, dated after
@@ -119,13 +117,7 @@ func TestHeadInsertsDuringBackfill(t *testing.T) {
 	}
 	e := newEngine(t, store, list.List, mirror.Options{
 		Now: clk.Now, Since: t0.Add(-100 * 24 * time.Hour),
-		OnIngest: func(tenant string, rows []*lemlist.Activity) {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, a := range rows {
-				published = append(published, a.ID)
-			}
-		},
+		OnIngest: pub.on,
 	})
 	if err := e.Backfill(t.Context()); err != nil {
 		t.Fatal(err)
@@ -138,16 +130,12 @@ func TestHeadInsertsDuringBackfill(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkExact(t, store, truth(t, fake, time.Time{}))
-	slices.Sort(published)
-	slices.Sort(inserted)
-	if !slices.Equal(published, inserted) {
-		t.Errorf("published %d activities, want the %d inserted:\n%v\n%v", len(published), len(inserted), published, inserted)
-	}
+	pub.check(t, inserted)
 	// A second poll re-reads the overlap and publishes nothing again.
-	before := len(published)
+	before := len(pub.list())
 	clk.Add(5 * time.Second)
-	if err := e.Poll(t.Context()); err != nil || len(published) != before {
-		t.Errorf("second poll: %v, published %d more", err, len(published)-before)
+	if err := e.Poll(t.Context()); err != nil || len(pub.list()) != before {
+		t.Errorf("second poll: %v, published %d more", err, len(pub.list())-before)
 	}
 }
 
@@ -156,12 +144,9 @@ func TestReconcileLateArrivalsAndDeletions(t *testing.T) {
 	fake := newFake(t, 1500)
 	clk := &clock{now: t0.Add(time.Minute)}
 	store := openStore(t, "")
-	var published []string
+	pub := &published{}
 	e := newEngine(t, store, newCounted(fake).List, mirror.Options{
-		Now: clk.Now, Since: t0.Add(-100 * 24 * time.Hour),
-		OnIngest: func(_ string, rows []*lemlist.Activity) {
-			published = append(published, ids(rows, func(a *lemlist.Activity) string { return a.ID })...)
-		},
+		Now: clk.Now, Since: t0.Add(-100 * 24 * time.Hour), OnIngest: pub.on,
 	})
 	if err := e.Backfill(t.Context()); err != nil {
 		t.Fatal(err)
@@ -192,11 +177,12 @@ func TestReconcileLateArrivalsAndDeletions(t *testing.T) {
 	if s.Counters.ReconcileAdded != 3 || s.Counters.ReconcileRemoved != 3 || !s.LastReconciledAt.Equal(clk.Now()) {
 		t.Errorf("lookback reconciliation: %+v", s.Counters)
 	}
-	slices.Sort(published)
+	got := pub.list()
+	slices.Sort(got)
 	want := []string{late[0].ID, late[1].ID, late[2].ID} // late is newest first; late[3] is 40 days old
 	slices.Sort(want)
-	if !slices.Equal(published, want) {
-		t.Errorf("published %v, want the recent late arrivals %v", published, want)
+	if !slices.Equal(got, want) {
+		t.Errorf("published %v, want the recent late arrivals %v", got, want)
 	}
 	if n, _ := store.Count(t.Context(), "tenant"); n != 1500+3-3 {
 		t.Errorf("after the lookback reconciliation: %d", n)
@@ -215,8 +201,8 @@ func TestReconcileLateArrivalsAndDeletions(t *testing.T) {
 		t.Errorf("full reconciliation: %+v", s.Counters)
 	}
 	checkExact(t, store, truth(t, fake, time.Time{}))
-	if len(published) != 4 || published[3] != late[3].ID {
-		t.Errorf("the full reconciliation published %v, want the old late arrival %s", published[3:], late[3].ID)
+	if got := pub.list(); len(got) != 4 || got[3] != late[3].ID {
+		t.Errorf("published %v, want the old late arrival %s fourth, after the full reconciliation", got, late[3].ID)
 	}
 }
 
@@ -326,12 +312,9 @@ func TestIngestPublishesOnce(t *testing.T) {
 	fake := newFake(t, 300)
 	clk := &clock{now: t0.Add(time.Minute)}
 	store := openStore(t, "")
-	var published []string
+	pub := &published{}
 	e := newEngine(t, store, newCounted(fake).List, mirror.Options{
-		Now: clk.Now, Since: t0.Add(-100 * 24 * time.Hour),
-		OnIngest: func(_ string, rows []*lemlist.Activity) {
-			published = append(published, ids(rows, func(a *lemlist.Activity) string { return a.ID })...)
-		},
+		Now: clk.Now, Since: t0.Add(-100 * 24 * time.Hour), OnIngest: pub.on,
 	})
 	if err := e.Backfill(t.Context()); err != nil {
 		t.Fatal(err)
@@ -350,15 +333,15 @@ func TestIngestPublishesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{late[1].ID, late[0].ID} // oldest first
-	if !slices.Equal(published, want) {
-		t.Errorf("published %v, want %v", published, want)
+	if got := pub.list(); !slices.Equal(got, want) {
+		t.Errorf("published %v, want %v", got, want)
 	}
 	clk.Add(5 * time.Second)
 	if err := e.Poll(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(published, want) {
-		t.Errorf("the poll published again: %v", published)
+	if got := pub.list(); !slices.Equal(got, want) {
+		t.Errorf("the poll published again: %v", got)
 	}
 	checkExact(t, store, truth(t, fake, time.Time{}))
 }

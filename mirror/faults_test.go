@@ -182,17 +182,10 @@ func TestRunSyncsOnlyWithTheLease(t *testing.T) {
 	})
 	t.Cleanup(fake.Close)
 	store := &leased{Store: openStore(t, "")}
-	var mu sync.Mutex
-	var published []string
+	pub := &published{}
 	e := newEngine(t, store, newCounted(fake).List, mirror.Options{
 		PollInterval: 20 * time.Millisecond, LeaseTTL: 60 * time.Millisecond, Holder: "replica-1",
-		OnIngest: func(_ string, rows []*lemlist.Activity) {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, a := range rows {
-				published = append(published, a.ID)
-			}
-		},
+		OnIngest: pub.on,
 	})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
@@ -209,9 +202,9 @@ func TestRunSyncsOnlyWithTheLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the new activity", func() bool { mu.Lock(); defer mu.Unlock(); return len(published) == 1 })
-	if published[0] != late[0].ID {
-		t.Errorf("published %v, want %s", published, late[0].ID)
+	waitFor(t, "the new activity", func() bool { return len(pub.list()) == 1 })
+	if got := pub.list(); got[0] != late[0].ID {
+		t.Errorf("published %v, want %s", got, late[0].ID)
 	}
 	cancel()
 	if err := <-done; err != nil {

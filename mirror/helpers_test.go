@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -179,4 +180,48 @@ func ids[T any](acts []T, id func(T) string) []string {
 		out[i] = id(a)
 	}
 	return out
+}
+
+// published records the ids OnIngest received, in order (its on method
+// is an OnIngest).
+type published struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (p *published) on(_ string, rows []*lemlist.Activity) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, a := range rows {
+		p.ids = append(p.ids, a.ID)
+	}
+}
+
+// list returns a copy of the ids published so far, in order.
+func (p *published) list() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.ids)
+}
+
+// check fails t unless exactly ids were published, each once.
+func (p *published) check(t *testing.T, ids []string) {
+	t.Helper()
+	n := map[string]int{}
+	for _, id := range p.list() {
+		n[id]++
+	}
+	for id, c := range n {
+		if c != 1 {
+			t.Errorf("%s published %d times", id, c)
+		}
+	}
+	for _, id := range ids {
+		if n[id] == 0 {
+			t.Errorf("%s never published", id)
+		}
+	}
+	if len(n) != len(ids) {
+		t.Errorf("published %d ids, want %d", len(n), len(ids))
+	}
 }

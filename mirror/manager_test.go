@@ -59,10 +59,8 @@ func TestManager(t *testing.T) {
 	// be starting as it turns LIVE: wait for the counter and the calls
 	// that reached the upstream to agree (no further call comes for an
 	// hour).
+	waitFor(t, "the calls counted to reach the upstream", func() bool { return m.Counters().Calls == c.calls.Load() })
 	before := m.Counters()
-	for deadline := time.Now().Add(10 * time.Second); before.Calls != c.calls.Load() && time.Now().Before(deadline); before = m.Counters() {
-		time.Sleep(time.Millisecond)
-	}
 	if before.Calls == 0 || before.Calls != c.calls.Load() || before.RowsInserted != 450 {
 		t.Fatalf("counters %+v, want the %d calls made and 450 rows", before, c.calls.Load())
 	}

@@ -90,6 +90,7 @@ func TestBackgroundFlightsApart(t *testing.T) {
 	c, _, _ := newTestCache(CacheOptions{TTL: ttl})
 	joins := watchJoins(c)
 	f := newFake("A")
+	f.started = make(chan struct{}, 4)
 	release := f.block()
 	up := Cached(f, c, "t")
 	bg := lemlist.Background(t.Context())
@@ -103,9 +104,8 @@ func TestBackgroundFlightsApart(t *testing.T) {
 	joins.wait(4)
 	// Both flights must be calling before either answers: a flight that
 	// starts after the other has kept its answer serves it from memory.
-	for deadline := time.Now().Add(10 * time.Second); f.calls.Load() < 2 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
+	<-f.started
+	<-f.started
 	release()
 	for range 4 {
 		if err := <-errs; err != nil {
