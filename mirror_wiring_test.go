@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -99,38 +97,7 @@ func TestMirrorDemo(t *testing.T) {
 // sends the id of each activity received.
 func sseIDs(t *testing.T, s *testServer, hs ...header) <-chan string {
 	t.Helper()
-	body := `{"query":"subscription { activityAdded { id } }"}`
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.url+"/graphql", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "text/event-stream")
-	for _, h := range hs {
-		req.Header.Set(h.k, h.v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	ids := make(chan string, 100)
-	go func() {
-		defer close(ids)
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			data, ok := strings.CutPrefix(sc.Text(), "data: ")
-			if !ok {
-				continue
-			}
-			var ev struct {
-				Data struct {
-					ActivityAdded struct{ ID string } `json:"activityAdded"`
-				} `json:"data"`
-			}
-			if json.Unmarshal([]byte(data), &ev) == nil && ev.Data.ActivityAdded.ID != "" {
-				ids <- ev.Data.ActivityAdded.ID
-			}
-		}
-	}()
-	return ids
+	return subscribeSSE(t, s.url, `subscription { activityAdded { id } }`, hs...).ids
 }
 
 // With the mirror on, activityAdded publishes what the mirror ingests: an

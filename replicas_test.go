@@ -265,7 +265,10 @@ func (r *feedRecord) await(t *testing.T, replica int, d time.Duration, want ...s
 	timeout := time.After(d)
 	for slices.ContainsFunc(want, func(id string) bool { return !slices.Contains(r.got, id) }) {
 		select {
-		case id := <-r.sub.ids:
+		case id, ok := <-r.sub.ids:
+			if !ok {
+				t.Fatalf("replica %d's subscriber: the stream ended; received %v", replica, r.got)
+			}
 			r.got = append(r.got, id)
 		case <-timeout:
 			t.Fatalf("replica %d's subscriber: %v did not all come within %v; received %v", replica, want, d, r.got)
@@ -362,7 +365,10 @@ func TestMirrorReplicasFeed(t *testing.T) {
 					warm = append(warm, id)
 					post(i, hookNow(id))
 					select {
-					case got := <-recs[i].sub.ids:
+					case got, ok := <-recs[i].sub.ids:
+						if !ok {
+							t.Fatalf("replica %d's subscription ended", i)
+						}
 						recs[i].got = append(recs[i].got, got)
 						return true
 					case <-time.After(100 * time.Millisecond):

@@ -245,8 +245,9 @@ type sseSub struct {
 }
 
 // subscribeSSE starts query (an activityAdded subscription) on the server
-// at url and collects the ids it delivers until the test ends.
-func subscribeSSE(t *testing.T, url, query string) *sseSub {
+// at url, with the headers hs, and collects the ids it delivers until the
+// test ends; ids is closed when the stream ends.
+func subscribeSSE(t *testing.T, url, query string, hs ...header) *sseSub {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -254,6 +255,9 @@ func subscribeSSE(t *testing.T, url, query string) *sseSub {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/graphql", strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
+	for _, h := range hs {
+		req.Header.Set(h.k, h.v)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -264,6 +268,7 @@ func subscribeSSE(t *testing.T, url, query string) *sseSub {
 	}
 	s := &sseSub{ids: make(chan string, 1000)}
 	go func() {
+		defer close(s.ids)
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
@@ -291,7 +296,10 @@ func (s *sseSub) take(id string, d time.Duration) string {
 	timeout := time.After(d)
 	for {
 		select {
-		case got := <-s.ids:
+		case got, ok := <-s.ids:
+			if !ok {
+				return "" // the stream ended
+			}
 			if got == id {
 				return id
 			}
