@@ -104,7 +104,7 @@ func (w *breadthWalker) set(set ast.SelectionSet) {
 		return
 	}
 	if spreads > maxSpreads {
-		w.err = gqlerror.ErrorPosf(position(set), "a selection set spreads %d fragments; at most %d may be spread in one", spreads, maxSpreads)
+		w.err = gqlerror.ErrorPosf(set[0].GetPosition(), "a selection set spreads %d fragments; at most %d may be spread in one", spreads, maxSpreads)
 		return
 	}
 	for _, sel := range set {
@@ -146,17 +146,4 @@ func (w *breadthWalker) flatten(set ast.SelectionSet, names map[string]int, spre
 			*spreads++
 		}
 	}
-}
-
-// position returns where set's first selection is, for an error.
-func position(set ast.SelectionSet) *ast.Position {
-	switch s := set[0].(type) {
-	case *ast.Field:
-		return s.Position
-	case *ast.InlineFragment:
-		return s.Position
-	case *ast.FragmentSpread:
-		return s.Position
-	}
-	return nil
 }
