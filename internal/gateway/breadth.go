@@ -123,10 +123,7 @@ func (w *breadthWalker) flatten(set ast.SelectionSet, names map[string]int, spre
 	for _, sel := range set {
 		switch s := sel.(type) {
 		case *ast.Field:
-			name := s.Alias
-			if name == "" {
-				name = s.Name
-			}
+			name := s.Alias // the parser sets it to Name without an alias
 			names[name]++
 			if n := names[name]; n > 1 {
 				w.repeats++
