@@ -33,10 +33,7 @@ func TestDedupeCoversTheLargestPoll(t *testing.T) {
 		t.Fatalf("webhook deliveries %s … %s", got[0].ID, got[n-1].ID)
 	}
 	up.add(rows...) // then the poll lists the same ones
-	waitPolls(t, h, 3)
-	if more := queued(s); len(more) != 0 {
-		t.Fatalf("%d activities delivered twice, e.g. %s", len(more), more[0].ID)
-	}
+	nothingAfter(t, h, 3, s, "delivered twice")
 }
 
 // An activity that lemlist lists only after newer ones (a late arrival)
@@ -53,30 +50,16 @@ func TestPollerDeliversLateArrivals(t *testing.T) {
 	}
 	waitPolls(t, h, 1)
 	up.add(act("act_new", 120))
-	if got := ids(recv(t, s, 1)); got != "act_new" {
-		t.Fatalf("got %s", got)
-	}
+	next(t, s, "act_new")
 	waitPolls(t, h, 2)
 	up.add(act("act_late", 110)) // 10 s before act_new, listed after it
-	if got := ids(recv(t, s, 1)); got != "act_late" {
-		t.Fatalf("got %s, want act_late", got)
-	}
-	waitPolls(t, h, 3)
-	if more := queued(s); len(more) != 0 {
-		t.Fatalf("repeated: %s", ids(more))
-	}
+	next(t, s, "act_late")
+	nothingAfter(t, h, 3, s, "repeated")
 	up.add(act("act_new2", 200))
-	if got := ids(recv(t, s, 1)); got != "act_new2" {
-		t.Fatalf("got %s", got)
-	}
+	next(t, s, "act_new2")
 	up.add(act("act_too_late", 160), act("act_new3", 201)) // 40 s before the newest
-	if got := ids(recv(t, s, 1)); got != "act_new3" {
-		t.Fatalf("got %s", got)
-	}
-	waitPolls(t, h, 3)
-	if more := queued(s); len(more) != 0 {
-		t.Fatalf("beyond the lookback, got %s", ids(more))
-	}
+	next(t, s, "act_new3")
+	nothingAfter(t, h, 3, s, "beyond the lookback")
 }
 
 // More activities than one poll reads (MaxPages pages) are all delivered,
@@ -109,10 +92,7 @@ func TestPollerReadsEveryPage(t *testing.T) {
 			t.Fatalf("%s delivered after a newer activity", a.ID)
 		}
 	}
-	waitPolls(t, h, 3)
-	if more := queued(s); len(more) != 0 {
-		t.Fatalf("repeated: %s", ids(more))
-	}
+	nothingAfter(t, h, 3, s, "repeated")
 	if st := h.Stats(); st.PollsContinued < 2 {
 		t.Fatalf("stats %+v: want at least 2 polls continued at the next tick", st)
 	}
@@ -198,9 +178,7 @@ func TestPollerDoesNotResumeItsOwnHub(t *testing.T) {
 	}
 	waitPolls(t, h, 1)
 	up.add(act("act_1", 2))
-	if got := ids(recv(t, s, 1)); got != "act_1" {
-		t.Fatalf("got %s", got)
-	}
+	next(t, s, "act_1")
 	s.Close()
 	eventually(t, "the poller to stop", func() bool { return h.Stats().Pollers == 0 })
 	up.add(act("act_2", 3)) // before the next subscription: history to it

@@ -192,3 +192,21 @@ func ids(acts []*lemlist.Activity) string {
 	}
 	return strings.Join(s, ",")
 }
+
+// next fails t unless the next activity s receives is id.
+func next(t *testing.T, s *Subscription, id string) {
+	t.Helper()
+	if got := ids(recv(t, s, 1)); got != id {
+		t.Fatalf("got %s, want %s", got, id)
+	}
+}
+
+// nothingAfter fails t if s holds any activity once h has polled n more
+// times; what names what such an activity would be.
+func nothingAfter(t *testing.T, h *Hub, n uint64, s *Subscription, what string) {
+	t.Helper()
+	waitPolls(t, h, n)
+	if more := queued(s); len(more) != 0 {
+		t.Fatalf("%s: %s", what, ids(more))
+	}
+}

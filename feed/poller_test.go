@@ -64,18 +64,10 @@ func TestPollerEqualCreatedAt(t *testing.T) {
 	if ids(got) != "act_c,act_d,act_e,act_f" {
 		t.Fatalf("got %s: want c and d (createdAt 10), then e and f (11)", ids(got))
 	}
-	waitPolls(t, h, 3)
-	if more := queued(s); len(more) != 0 {
-		t.Fatalf("repeated: %s", ids(more))
-	}
+	nothingAfter(t, h, 3, s, "repeated")
 	up.add(act("act_g", 11)) // at the new boundary
-	if got := ids(recv(t, s, 1)); got != "act_g" {
-		t.Fatalf("got %s", got)
-	}
-	waitPolls(t, h, 3)
-	if more := queued(s); len(more) != 0 {
-		t.Fatalf("repeated: %s", ids(more))
-	}
+	next(t, s, "act_g")
+	nothingAfter(t, h, 3, s, "repeated")
 }
 
 // More than 100 new activities between two polls are paged through by
@@ -113,10 +105,7 @@ func TestPollerPagesThroughManyNewRows(t *testing.T) {
 	if made := up.numCalls() - calls; made < 4 {
 		t.Errorf("%d calls for %d new rows, want at least 4 pages", made, n)
 	}
-	waitPolls(t, h, 3)
-	if more := queued(s); len(more) != 0 {
-		t.Fatalf("repeated: %s", ids(more))
-	}
+	nothingAfter(t, h, 3, s, "repeated")
 }
 
 // Activities arriving while a poll pages through shift the offsets: the
@@ -159,10 +148,7 @@ func TestPollerRowsArrivingWhilePaging(t *testing.T) {
 	up.mu.Lock()
 	up.onList = nil
 	up.mu.Unlock()
-	waitPolls(t, h, 3)
-	if more := queued(s); len(more) != 0 {
-		t.Fatalf("repeated: %s", ids(more))
-	}
+	nothingAfter(t, h, 3, s, "repeated")
 }
 
 // One poller serves every subscription of a tenant and upstream filter; it
@@ -266,9 +252,7 @@ func TestPollerBypassesTheCache(t *testing.T) {
 	}
 	waitPolls(t, h, 3)
 	up.add(act("act_new", 2))
-	if got := ids(recv(t, s, 1)); got != "act_new" {
-		t.Fatalf("got %s", got)
-	}
+	next(t, s, "act_new")
 	if n, _ := cache.Size(); n != 0 {
 		t.Fatalf("the poller filled the cache with %d entries", n)
 	}
@@ -288,16 +272,11 @@ func TestPollerRecoversFromErrors(t *testing.T) {
 	eventually(t, "a baseline", func() bool { return h.Stats().Polls >= 3 })
 	up.add(act("act_new", 2))
 	up.failNext(errors.New("boom"))
-	if got := ids(recv(t, s, 1)); got != "act_new" {
-		t.Fatalf("got %s", got)
-	}
+	next(t, s, "act_new")
 	if st := h.Stats(); st.PollErrors != 3 {
 		t.Fatalf("stats %+v, want 3 poll errors", st)
 	}
-	waitPolls(t, h, 2)
-	if more := queued(s); len(more) != 0 {
-		t.Fatalf("history or repeats after errors: %s", ids(more))
-	}
+	nothingAfter(t, h, 2, s, "history or repeats after errors")
 }
 
 func TestBackoff(t *testing.T) {

@@ -178,20 +178,13 @@ func TestWebhookAndPollerDeliverOnce(t *testing.T) {
 	}
 	hook("act_w") // webhook first
 	up.add(act("act_w", 5))
-	if got := ids(recv(t, s, 1)); got != "act_w" {
-		t.Fatalf("got %s", got)
-	}
+	next(t, s, "act_w")
 	waitPolls(t, hub, 3) // the poller has seen act_w by now
 	up.add(act("act_p", 6))
-	if got := ids(recv(t, s, 1)); got != "act_p" {
-		t.Fatalf("got %s", got)
-	}
+	next(t, s, "act_p")
 	hook("act_p") // poll first
 	hook("act_w") // a repeated call
-	waitPolls(t, hub, 3)
-	if more := queued(s); len(more) != 0 {
-		t.Fatalf("repeated: %s", ids(more))
-	}
+	nothingAfter(t, hub, 3, s, "repeated")
 }
 
 func TestStripSecret(t *testing.T) {
