@@ -20,10 +20,29 @@ func Match(r *mirror.Row, f *mirror.Filter) bool {
 		(f.From.IsZero() || at >= f.From.UnixMilli()) && (f.To.IsZero() || at <= f.To.UnixMilli())
 }
 
+// keyOf is r's group key under groupBy, its day in loc.
+func keyOf(r *mirror.Row, groupBy []mirror.Dim, loc *time.Location) mirror.GroupKey {
+	var k mirror.GroupKey
+	for _, d := range groupBy {
+		switch d {
+		case mirror.DimType:
+			k.Type = r.Type
+		case mirror.DimChannel:
+			k.Channel = r.Channel
+		case mirror.DimDay:
+			k.Day = r.CreatedAt.In(loc).Format(time.DateOnly)
+		case mirror.DimCampaign:
+			k.CampaignID = r.CampaignID
+		case mirror.DimUser:
+			k.UserID = r.UserID
+		}
+	}
+	return k
+}
+
 // BruteStats computes q over rows by brute force: the reference answer.
 func BruteStats(rows []mirror.Row, q mirror.StatsQuery) *mirror.Stats {
 	loc := cmp.Or(q.Location, time.UTC)
-	on := func(d mirror.Dim) bool { return slices.Contains(q.GroupBy, d) }
 	counts := map[mirror.GroupKey]int{}
 	type camp struct {
 		sent, opened map[string]bool
@@ -37,23 +56,7 @@ func BruteStats(rows []mirror.Row, q mirror.StatsQuery) *mirror.Stats {
 			continue
 		}
 		res.Total++
-		var k mirror.GroupKey
-		if on(mirror.DimType) {
-			k.Type = r.Type
-		}
-		if on(mirror.DimChannel) {
-			k.Channel = r.Channel
-		}
-		if on(mirror.DimDay) {
-			k.Day = r.CreatedAt.In(loc).Format(time.DateOnly)
-		}
-		if on(mirror.DimCampaign) {
-			k.CampaignID = r.CampaignID
-		}
-		if on(mirror.DimUser) {
-			k.UserID = r.UserID
-		}
-		counts[k]++
+		counts[keyOf(r, q.GroupBy, loc)]++
 		if !q.Rates || r.CampaignID == "" || (r.Type != "emailsSent" && r.Type != "emailsOpened" && r.Type != "emailsReplied") {
 			continue
 		}
@@ -134,7 +137,6 @@ func BruteSeries(rows []mirror.Row, q mirror.SeriesQuery) (*mirror.Series, bool)
 			index[l] = i
 		}
 	}
-	on := func(d mirror.Dim) bool { return slices.Contains(q.GroupBy, d) }
 	lines := map[mirror.GroupKey][]int{}
 	if len(q.GroupBy) == 0 {
 		lines[mirror.GroupKey{}] = make([]int, nb)
@@ -145,19 +147,7 @@ func BruteSeries(rows []mirror.Row, q mirror.SeriesQuery) (*mirror.Series, bool)
 		if !Match(r, &q.Filter) {
 			continue
 		}
-		var k mirror.GroupKey
-		if on(mirror.DimType) {
-			k.Type = r.Type
-		}
-		if on(mirror.DimChannel) {
-			k.Channel = r.Channel
-		}
-		if on(mirror.DimCampaign) {
-			k.CampaignID = r.CampaignID
-		}
-		if on(mirror.DimUser) {
-			k.UserID = r.UserID
-		}
+		k := keyOf(r, q.GroupBy, loc)
 		b, found := index[label(r.CreatedAt, q.Interval, loc)]
 		if !found {
 			ok = false
