@@ -234,13 +234,7 @@ func (r *Redis) openFeedMessage(channel string, msg []byte) (origin string, payl
 // was logged in the last 10 s (a flood must not flood the logs).
 func (r *Redis) rejectFeedMessage(channel string) {
 	n := r.feedRejected.Add(1)
-	r.mu.Lock()
-	warn := time.Since(r.lastFeedWarn) >= 10*time.Second
-	if warn {
-		r.lastFeedWarn = time.Now()
-	}
-	r.mu.Unlock()
-	if warn {
+	if r.warnDue(&r.lastFeedWarn) {
 		r.log.Warn("redis: dropped a feed message without a valid HMAC: something other than this deployment's replicas publishes on its channels",
 			"channel", channel, "rejected_total", n)
 	}

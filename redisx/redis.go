@@ -271,6 +271,19 @@ func (r *Redis) opContext(ctx context.Context) (context.Context, context.CancelF
 	return context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 }
 
+// warnDue reports whether a warning last logged at *last may be logged
+// again (10 s on), and if so, notes now in *last: a flood of failures must
+// not flood the logs. r.mu guards *last.
+func (r *Redis) warnDue(last *time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if time.Since(*last) < 10*time.Second {
+		return false
+	}
+	*last = time.Now()
+	return true
+}
+
 // check returns err, having recorded it: redis.Nil (no such key) is no
 // failure; an error Redis answered (a script error, OOM, LOADING) fails the
 // command but leaves Redis in use; any other (a timeout, a refused or broken
@@ -280,13 +293,7 @@ func (r *Redis) check(err error) error {
 		return err
 	}
 	if _, ok := errors.AsType[redis.Error](err); ok {
-		r.mu.Lock()
-		warn := time.Since(r.lastWarn) >= 10*time.Second
-		if warn {
-			r.lastWarn = time.Now()
-		}
-		r.mu.Unlock()
-		if warn {
+		if r.warnDue(&r.lastWarn) {
 			r.log.Warn("redis command failed", "err", err)
 		}
 		return err
