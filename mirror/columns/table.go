@@ -10,15 +10,16 @@
 // less. A scan of fixed-width columns does it in milliseconds, and
 // exactly in every zone: a row's bucket is found from its own instant.
 //
-// A row takes 32 bytes, in blocks without pointers (nothing for the GC to
-// scan), plus one dictionary entry per distinct type, channel, campaign,
-// user and lead. A Table is kept current by its store after each
+// A row takes 32 bytes, in blocks without pointers kept outside the Go
+// heap (offheap_unix.go), plus one dictionary entry per distinct type,
+// channel, campaign, user and lead. A Table is kept current by its store after each
 // committed write, under the store's write lock, so readers see whole
 // batches.
 package columns
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
 	"sync"
 
@@ -73,8 +74,9 @@ func (d *dict) lookup(s string) (uint32, bool) {
 // through Update.
 type Table struct {
 	mu     sync.RWMutex
-	blocks []*block
-	n      int // slots used
+	mem    *offHeap
+	blocks []*block // in mem
+	n      int      // slots used
 	live   int
 	minAt  int64
 	maxAt  int64
@@ -84,9 +86,12 @@ type Table struct {
 
 // New returns an empty table.
 func New() *Table {
-	return &Table{
+	t := &Table{
+		mem:   &offHeap{},
 		types: newDict(), chans: newDict(), camps: newDict(), users: newDict(), leads: newDict(),
 	}
+	runtime.AddCleanup(t, (*offHeap).free, t.mem)
+	return t
 }
 
 // Len returns the number of rows.
@@ -145,7 +150,7 @@ func (w *Writer) set(key, at int64, first bool, typ, ch, camp, lead, user uint32
 		}
 		i = t.n
 		if i/blockSize == len(t.blocks) {
-			t.blocks = append(t.blocks, new(block))
+			t.blocks = append(t.blocks, t.mem.block())
 		}
 		t.n++
 	}
@@ -191,4 +196,21 @@ func (t *Table) keyAt(i int) int64 { return t.blocks[i/blockSize].key[i%blockSiz
 func (t *Table) find(key int64) (int, bool) {
 	i := sort.Search(t.n, func(i int) bool { return t.keyAt(i) >= key })
 	return i, i < t.n && t.keyAt(i) == key
+}
+
+// Keys returns the keys of the rows created in [fromMs, toMs], in key
+// order.
+func (t *Table) Keys(fromMs, toMs int64) []int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var out []int64
+	for bi, b := range t.blocks {
+		n := min(blockSize, t.n-bi*blockSize)
+		for j := range n {
+			if b.flags[j]&fLive != 0 && b.at[j] >= fromMs && b.at[j] <= toMs {
+				out = append(out, b.key[j])
+			}
+		}
+	}
+	return out
 }

@@ -25,29 +25,27 @@ ON CONFLICT (tid) DO UPDATE SET
 	full_reconciled_ms = excluded.full_reconciled_ms, full_cursor_ms = excluded.full_cursor_ms,
 	full_top_ms = excluded.full_top_ms`
 
-	// qSequence is the last rid handed out: a rid above it is an insert.
-	qSequence = `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'activities'), 0)`
-	// qUpsertHead, n times qUpsertValues (comma-separated) and qUpsertTail
-	// upsert n rows in one statement.
-	qUpsertHead = `INSERT INTO activities (tid, id, type, channel, campaign_id, lead_id, contact_id, user_id,
-	created_at, is_first, sequence_step, written_at, raw)
-VALUES `
-	qUpsertValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qUpsertTail   = `
-ON CONFLICT (tid, id) DO UPDATE SET
-	type = excluded.type, channel = excluded.channel, campaign_id = excluded.campaign_id,
-	lead_id = excluded.lead_id, contact_id = excluded.contact_id, user_id = excluded.user_id,
-	created_at = excluded.created_at, is_first = excluded.is_first,
-	sequence_step = excluded.sequence_step, written_at = excluded.written_at, raw = excluded.raw
-RETURNING rid, id`
-	qDelete = `DELETE FROM activities WHERE tid = ? AND id = ? RETURNING rid`
+	qInsertPage = `INSERT INTO pages (tid, n, written_at, meta, raw) VALUES (?, ?, ?, ?, ?) RETURNING pid`
+	qPage       = `SELECT n, written_at, meta, raw FROM pages WHERE pid = ? AND tid = ?`
+	qPageMeta   = `SELECT n, written_at, meta FROM pages WHERE pid = ? AND tid = ?`
+	qDeletePage = `DELETE FROM pages WHERE pid = ? AND tid = ?`
 
-	qIDsInRange = `SELECT id, created_at, written_at FROM activities
-WHERE tid = ? AND created_at BETWEEN ? AND ? ORDER BY created_at DESC, id DESC`
-	qGet = `SELECT id, type, channel, campaign_id, lead_id, contact_id, user_id, created_at, is_first,
-	sequence_step, raw
-FROM activities WHERE tid = ? AND id = ?`
-	// qColumns loads a tenant's in-memory columns, in rid order.
-	qColumns = `SELECT rid, type, channel, campaign_id, lead_id, user_id, created_at, is_first
-FROM activities NOT INDEXED WHERE tid = ? ORDER BY rid`
+	qMarkDead   = `INSERT INTO dead (tid, row_key) VALUES (?, ?) ON CONFLICT DO NOTHING`
+	qDeadIn     = `SELECT count(*) FROM dead WHERE tid = ? AND row_key BETWEEN ? AND ?`
+	qForgetDead = `DELETE FROM dead WHERE tid = ? AND row_key BETWEEN ? AND ?`
+	qTouch      = `INSERT INTO touched (tid, row_key, written_at) VALUES (?, ?, ?)
+ON CONFLICT (tid, row_key) DO UPDATE SET written_at = excluded.written_at`
+	qForgetTouched = `DELETE FROM touched WHERE tid = ? AND row_key BETWEEN ? AND ?`
+	qTouchedIn     = `SELECT row_key, written_at FROM touched WHERE tid = ? AND row_key BETWEEN ? AND ?`
+
+	// qRows and qDead load a tenant's columns and id index.
+	qRows = `SELECT coalesce(sum(n), 0) FROM pages WHERE tid = ?`
+	qMeta = `SELECT pid, n, meta FROM pages WHERE tid = ? ORDER BY pid`
+	qDead = `SELECT row_key FROM dead WHERE tid = ?`
+
+	// The version 2 schema's rows, copied into pages by migration 3.
+	qV2Rows = `SELECT rid, tid, id, type, channel, campaign_id, lead_id, contact_id, user_id, created_at, is_first,
+	sequence_step, written_at, raw
+FROM activities WHERE rid > ? ORDER BY rid LIMIT ?`
+	qDropV2 = `DROP TABLE activities`
 )
