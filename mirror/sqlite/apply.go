@@ -101,6 +101,7 @@ func (s *Store) Apply(ctx context.Context, tenant string, b mirror.Batch) (mirro
 			res.Deleted++
 		}
 	}
+	s.applyReads.Add(int64(p.reads))
 	keys, err := s.write(ctx, tx, &p, ups, writes, dead, touched, at)
 	if err != nil {
 		return res, err
@@ -162,9 +163,6 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, p *pages, ups []mirror.Ro
 		var pid int64
 		if err := st.QueryRowContext(ctx, p.tid, len(chunk), at, meta, raw).Scan(&pid); err != nil {
 			return nil, fmt.Errorf("write page: %w", err)
-		}
-		if keyOf(pid+1, 0) > keyMask {
-			return nil, errKeysExhausted
 		}
 		for k := range chunk {
 			keys[lo+k] = keyOf(pid, k)

@@ -62,8 +62,25 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	if moved > 0 {
-		if _, err := s.db.ExecContext(ctx, "VACUUM"); err != nil {
+		if err := s.vacuum(ctx); err != nil {
 			return fmt.Errorf("vacuum after migrating: %w", err)
+		}
+	}
+	return nil
+}
+
+// vacuum rebuilds the file without its free pages. Its copy of the
+// database goes to a temporary file, not to memory as the store's other
+// temporary data does: it is as large as the database.
+func (s *Store) vacuum(ctx context.Context) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for _, q := range []string{"PRAGMA temp_store = FILE", "VACUUM", "PRAGMA temp_store = MEMORY"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return err
 		}
 	}
 	return nil

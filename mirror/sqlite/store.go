@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
@@ -60,6 +61,10 @@ type Store struct {
 	writeMu sync.Mutex           // serializes writes and tenant loads
 	stmts   map[string]*sql.Stmt // prepared on first use; under writeMu
 	enc     pageEncoder          // under writeMu
+	// applyReads counts the pages Apply read to find its rows' stored
+	// versions: candidates from the id index that a new row should
+	// rarely have.
+	applyReads atomic.Int64
 
 	mu      sync.Mutex // guards tenants and data
 	tenants map[string]int64

@@ -153,6 +153,7 @@ type pages struct {
 	tid   int64
 	raw   bool // decode the rows' JSON too
 	cache map[int64]*page
+	reads int // pages read from the database
 }
 
 // get returns page pid, nil when there is none.
@@ -163,6 +164,7 @@ func (p *pages) get(ctx context.Context, pid int64) (*page, error) {
 	if p.cache == nil {
 		p.cache = map[int64]*page{}
 	}
+	p.reads++
 	pg := &page{}
 	var meta, raw []byte
 	var err error
