@@ -92,7 +92,11 @@ func (s *ActivitiesService) List(ctx context.Context, opts *ActivityListOptions)
 		return nil, nil, err
 	}
 	var page []*Activity
-	resp, err := s.client.get(ctx, "activities", "activities", q, &page)
+	var dst any = &page
+	if SummariesOnly(ctx) {
+		dst = summaryPage{&page}
+	}
+	resp, err := s.client.get(ctx, "activities", "activities", q, dst)
 	if err != nil {
 		return nil, resp, err
 	}

@@ -466,6 +466,13 @@ func (c *Client) check(method, route string, hr *http.Response, body []byte, v a
 // slice of pointers; the body must be a JSON object or an array without nulls
 // to match.
 func decodeBody(body []byte, v any) error {
+	if p, ok := v.(summaryPage); ok {
+		if rows, err := decodeSummaries(body); err == nil {
+			*p.rows = rows
+			return nil
+		}
+		v = p.rows // the full decode decodes it, or reports why not
+	}
 	b := bytes.TrimLeft(body, " \t\r\n")
 	if len(b) == 0 || b[0] != '[' && b[0] != '{' {
 		return errNotJSON

@@ -108,6 +108,9 @@ type Activity struct {
 
 	// Raw is the upstream JSON object, untouched.
 	Raw json.RawMessage `json:"-"`
+	// Summary is set when only the fields WithSummaries names were
+	// decoded; Complete decodes the rest from Raw.
+	Summary bool `json:"-"`
 }
 
 // ActivityMetaData is the metaData object of an activity.

@@ -111,3 +111,15 @@ func BenchmarkDecodeActivitiesPage(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkDecodeSummariesPage(b *testing.B) {
+	body := activitiesPage(b)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var page []*Activity
+		if err := decodeBody(body, summaryPage{&page}); err != nil || len(page) != MaxPageSize || !page[0].Summary {
+			b.Fatal(len(page), err)
+		}
+	}
+}

@@ -209,9 +209,12 @@ func (e *Engine) notify(acts []*lemlist.Activity, res Applied) {
 	if e.o.OnIngest == nil || len(res.Inserted) == 0 {
 		return
 	}
-	out := make([]*lemlist.Activity, len(res.Inserted))
-	for i, k := range res.Inserted {
-		out[i] = acts[k]
+	out := make([]*lemlist.Activity, 0, len(res.Inserted))
+	for _, k := range res.Inserted {
+		// A summary's Raw decoded as a page: it decodes alone too.
+		if a, err := acts[k].Complete(); err == nil {
+			out = append(out, a)
+		}
 	}
 	slices.SortStableFunc(out, func(a, b *lemlist.Activity) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	e.o.OnIngest(e.tenant, out)
@@ -236,7 +239,9 @@ type span struct {
 func (e *Engine) call(ctx context.Context, minDate, maxDate time.Time, offset int) ([]*lemlist.Activity, error) {
 	e.calls.Add(1)
 	opts := &lemlist.ActivityListOptions{MinDate: minDate, MaxDate: maxDate, Offset: offset, Limit: pageSize}
-	page, err := e.list(e.o.Background(ctx), opts)
+	// Summaries: the store needs only the fields a Row holds and Raw;
+	// notify completes what it publishes.
+	page, err := e.list(lemlist.WithSummaries(e.o.Background(ctx)), opts)
 	if err != nil {
 		if maxDate.IsZero() {
 			return nil, fmt.Errorf("list the newest activities: %w", err)

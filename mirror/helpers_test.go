@@ -183,10 +183,12 @@ func ids[T any](acts []T, id func(T) string) []string {
 }
 
 // published records the ids OnIngest received, in order (its on method
-// is an OnIngest).
+// is an OnIngest), and the partial activities among them: the engine
+// lists summaries (lemlist.WithSummaries) and must publish them whole.
 type published struct {
-	mu  sync.Mutex
-	ids []string
+	mu      sync.Mutex
+	ids     []string
+	partial []string
 }
 
 func (p *published) on(_ string, rows []*lemlist.Activity) {
@@ -194,6 +196,9 @@ func (p *published) on(_ string, rows []*lemlist.Activity) {
 	defer p.mu.Unlock()
 	for _, a := range rows {
 		p.ids = append(p.ids, a.ID)
+		if a.Summary {
+			p.partial = append(p.partial, a.ID)
+		}
 	}
 }
 
@@ -204,7 +209,7 @@ func (p *published) list() []string {
 	return slices.Clone(p.ids)
 }
 
-// check fails t unless exactly ids were published, each once.
+// check fails t unless exactly ids were published, each once and whole.
 func (p *published) check(t *testing.T, ids []string) {
 	t.Helper()
 	n := map[string]int{}
@@ -223,5 +228,10 @@ func (p *published) check(t *testing.T, ids []string) {
 	}
 	if len(n) != len(ids) {
 		t.Errorf("published %d ids, want %d", len(n), len(ids))
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.partial) > 0 {
+		t.Errorf("published partial activities (summaries): %v", p.partial)
 	}
 }

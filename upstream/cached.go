@@ -70,9 +70,11 @@ func NoCache(ctx context.Context) context.Context {
 	return context.WithValue(ctx, noCacheKey{}, true)
 }
 
+// uncached reports whether a call in ctx bypasses the cache: NoCache, or
+// lemlist.WithSummaries, whose partial activities must reach no one else.
 func uncached(ctx context.Context) bool {
 	v, _ := ctx.Value(noCacheKey{}).(bool)
-	return v
+	return v || lemlist.SummariesOnly(ctx)
 }
 
 type cached struct {

@@ -3,6 +3,8 @@ package upstream
 import (
 	"context"
 	"testing"
+
+	"github.com/lemlist-graphql/server/lemlist"
 )
 
 func TestNoCacheBypassesEveryKind(t *testing.T) {
@@ -38,15 +40,29 @@ func TestNoCacheBypassesEveryKind(t *testing.T) {
 	}
 }
 
+// Neither NoCache calls nor lemlist.WithSummaries calls (whose partial
+// activities must reach no one else) fill the cache.
 func TestNoCacheDoesNotFillTheCache(t *testing.T) {
-	c, _, _ := newTestCache(CacheOptions{TTL: ttl})
-	f := newFake("A")
-	up := Cached(f, c, TenantID("key-a"))
-	if _, err := call(NoCache(context.Background()), up, kindActivities, "x1"); err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := c.Size(); n != 0 {
-		t.Fatalf("a NoCache call left %d entries in the cache", n)
+	for name, ctx := range map[string]context.Context{
+		"NoCache":       NoCache(context.Background()),
+		"WithSummaries": lemlist.WithSummaries(context.Background()),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, _, _ := newTestCache(CacheOptions{TTL: ttl})
+			f := newFake("A")
+			up := Cached(f, c, TenantID("key-a"))
+			for range 2 {
+				if _, err := call(ctx, up, kindActivities, "x1"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := f.calls.Load(); n != 2 {
+				t.Fatalf("2 calls made %d upstream calls, want 2", n)
+			}
+			if n, _ := c.Size(); n != 0 {
+				t.Fatalf("the calls left %d entries in the cache", n)
+			}
+		})
 	}
 }
 

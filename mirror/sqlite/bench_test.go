@@ -2,10 +2,13 @@ package sqlite_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -267,6 +271,71 @@ func BenchmarkIngestPage(b *testing.B) {
 			b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/1000/float64(b.N), "cpu-ms/page")
 		})
 	}
+}
+
+// BenchmarkIngestFromHTTP: the process CPU of the whole ingest of one
+// 100-row page as the engine does it: the HTTP call (to a loopback server
+// answering with a prepared page), the client's decode of summaries
+// (lemlist.WithSummaries), RowOf and Apply, into an empty database. The
+// server's share, writing a prepared body, is in the figure too.
+func BenchmarkIngestFromHTTP(b *testing.B) {
+	const pages = 1000
+	fake := lemlisttest.NewServer(lemlisttest.Options{Dataset: lemlisttest.DatasetOptions{Seed: 3, Activities: pages * 100}})
+	all, _ := fake.Expected(nil)
+	fake.Close()
+	bodies := make([][]byte, pages)
+	for p := range bodies {
+		var buf bytes.Buffer
+		buf.WriteByte('[')
+		for k, a := range all[p*100 : (p+1)*100] {
+			if k > 0 {
+				buf.WriteByte(',')
+			}
+			buf.Write(a.JSON())
+		}
+		buf.WriteByte(']')
+		bodies[p] = buf.Bytes()
+	}
+	all = nil
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := bodies[served.Add(1)%pages]
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
+	}))
+	defer srv.Close()
+	c, err := lemlist.NewClient("key", lemlist.WithBaseURL(srv.URL), lemlist.WithRateLimit(0, 0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "m.db"), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := lemlist.WithSummaries(b.Context())
+	i := 0
+	runtime.GC()
+	cpu := cpuTime()
+	for b.Loop() {
+		page, _, err := c.Activities.List(ctx, &lemlist.ActivityListOptions{Limit: 100})
+		if err != nil || len(page) != 100 || !page[0].Summary {
+			b.Fatalf("page: %d rows, %v", len(page), err)
+		}
+		rows := make([]mirror.Row, len(page))
+		for k, a := range page {
+			rows[k] = mirror.RowOf(a, channelOf)
+			if round := i / pages; round > 0 { // every page new, as in IngestPage
+				rows[k].ID += "~" + strconv.Itoa(round)
+			}
+		}
+		if _, err := s.Apply(b.Context(), "t", mirror.Batch{Upserts: rows, At: benchNow}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/1000/float64(b.N), "cpu-ms/page")
 }
 
 // copyFile copies the database at from to to and returns to.
