@@ -65,7 +65,7 @@ func (s *Store) Apply(ctx context.Context, tenant string, b mirror.Batch) (mirro
 		fp := td.ids.fingerprint(r.ID)
 		key, old, err := p.find(ctx, td.ids, fp, r.ID)
 		if err != nil {
-			return res, fmt.Errorf("upsert %s: %w", r.ID, err)
+			return mirror.Applied{}, fmt.Errorf("upsert %s: %w", r.ID, err)
 		}
 		if old == nil {
 			res.Inserted = append(res.Inserted, i)
@@ -94,7 +94,7 @@ func (s *Store) Apply(ctx context.Context, tenant string, b mirror.Batch) (mirro
 		fp := td.ids.fingerprint(id)
 		key, old, err := p.find(ctx, td.ids, fp, id)
 		if err != nil {
-			return res, fmt.Errorf("delete %s: %w", id, err)
+			return mirror.Applied{}, fmt.Errorf("delete %s: %w", id, err)
 		}
 		if old != nil {
 			dead = append(dead, version{fp, key})
@@ -104,20 +104,19 @@ func (s *Store) Apply(ctx context.Context, tenant string, b mirror.Batch) (mirro
 	s.applyReads.Add(int64(p.reads))
 	keys, err := s.write(ctx, tx, &p, ups, writes, dead, touched, at)
 	if err != nil {
-		return res, err
+		return mirror.Applied{}, err
 	}
 	if st := b.State; st != nil {
 		if err := s.exec(ctx, tx, qSaveState, tid, ms(st.Since), ms(st.Start), ms(st.Cursor), st.BackfillDone, st.AllTime,
 			ms(st.CoveredTo), ms(st.LastReconciled), ms(st.FullReconciled), ms(st.FullCursor), ms(st.FullTop)); err != nil {
-			return res, fmt.Errorf("save sync state: %w", err)
+			return mirror.Applied{}, fmt.Errorf("save sync state: %w", err)
 		}
 	}
 	// Readers see the write in the database and in memory together.
 	td.mu.Lock()
 	defer td.mu.Unlock()
 	if err := tx.Commit(); err != nil {
-		res.Inserted, res.Deleted = nil, 0
-		return res, fmt.Errorf("commit: %w", err)
+		return mirror.Applied{}, fmt.Errorf("commit: %w", err)
 	}
 	for _, v := range dead {
 		td.ids.remove(v.fp, v.key)

@@ -1,7 +1,7 @@
--- Rows move into pages (pages.go): one row per Apply of up to 128
--- activities, their columns and their JSON in two s2 blocks. The id index
+-- Rows move into pages (pages.go): one row for up to 128 activities of
+-- one write, their columns and their JSON in two s2 blocks. The id index
 -- is kept in memory (ids.go). The Go step of this migration (convertV2 in
--- store.go) copies the rows of the activities table into pages and drops
+-- migrate.go) copies the rows of the activities table into pages and drops
 -- it.
 CREATE TABLE pages (
 	pid        INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: row keys only grow
