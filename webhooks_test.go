@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,6 +94,45 @@ func TestWebhookRegistration(t *testing.T) {
 		env := map[string]string{"REDIS_URL": url, "REDIS_NAMESPACE": "hooks-test"}
 		testWebhookRegistration(t, bin, env)
 	})
+}
+
+// The registrar's calls to lemlist (the key's check and POST /hooks) take
+// slots of the key's own rate budget, as its queries do: three
+// registrations at once, six calls, never exceed LEMLIST_RATE_LIMIT in a
+// window. Without the key's limiter they all land at once.
+func TestRegistrationSpendsTheKeysBudget(t *testing.T) {
+	t.Parallel()
+	fake := newFake(t, lemlisttest.Options{})
+	s := startPublic(t, fake, map[string]string{"MIRROR": "sqlite:" + filepath.Join(t.TempDir(), "m.db"), "LEMLIST_RATE_LIMIT": "2"})
+	statuses := make(chan int, 3)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.url+feed.RegisterPath, strings.NewReader(`{"type":"emailsReplied"}`))
+			req.Header.Set("Authorization", "Bearer "+keyAlpha)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	for st := range statuses {
+		if st != http.StatusCreated {
+			t.Errorf("a registration answered %d, want 201\nserver logs:\n%s", st, s.logs)
+		}
+	}
+	alpha := fake.Tenant("alpha")
+	if n := len(alpha.Hooks()); n != 3 {
+		t.Fatalf("%d hooks registered, want 3", n)
+	}
+	if n := alpha.MaxInWindow(); n > 2 {
+		t.Fatalf("lemlist saw %d of the key's calls in one 2 s window; its budget is 2", n)
+	}
 }
 
 func testWebhookRegistration(t *testing.T, bin string, env map[string]string) {
