@@ -118,6 +118,9 @@ type Engine struct {
 	st       State
 	loaded   bool
 	lastPoll time.Time
+	// fence is the lease holder that fences commits (Batch.Holder) while
+	// Run holds the tenant's lease in a shared store.
+	fence string
 
 	mu      sync.Mutex // guards the fields below
 	pub     State      // st as last committed, for Status
@@ -182,7 +185,7 @@ func (e *Engine) publish() {
 // commit writes rows, deletions and the new state in one batch; st becomes
 // the engine's state only once committed.
 func (e *Engine) commit(ctx context.Context, ups []Row, dels []string, st *State) (Applied, error) {
-	res, err := e.store.Apply(ctx, e.tenant, Batch{Upserts: ups, Deletes: dels, State: st, At: e.now()})
+	res, err := e.store.Apply(ctx, e.tenant, Batch{Upserts: ups, Deletes: dels, State: st, At: e.now(), Holder: e.fence})
 	if err != nil {
 		return res, fmt.Errorf("store: %w", err)
 	}
@@ -615,6 +618,17 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}()
 	var leaseUntil time.Time
+	holding := false
+	fence := func(h string) {
+		e.work.Lock()
+		if h != "" && !holding {
+			// Taken (again): another process may have synced meanwhile.
+			e.loaded = false
+		}
+		e.fence = h
+		e.work.Unlock()
+		holding = h != ""
+	}
 	backoff := e.o.RetryMin
 	for ctx.Err() == nil {
 		if shared && !e.now().Before(leaseUntil) {
@@ -625,6 +639,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.mu.Lock()
 			e.syncing = held && err == nil
 			e.mu.Unlock()
+			if held && err == nil {
+				fence(holder)
+			} else {
+				fence("")
+			}
 			if !held || err != nil {
 				if err == nil {
 					// The store answers again: a failure reaching it
@@ -641,6 +660,17 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.mu.Unlock()
 		}
 		idle, err := e.step(ctx)
+		if shared && errors.Is(err, ErrLeaseLost) {
+			// Another process took the tenant over (this one overran
+			// its lease): the step wrote nothing, and it is no failure.
+			e.o.Logger.Info("mirror lease lost during a step", "tenant", e.tenant)
+			e.mu.Lock()
+			e.syncing = false
+			e.mu.Unlock()
+			fence("")
+			leaseUntil = time.Time{}
+			continue
+		}
 		if err = e.result(err); err != nil {
 			if ctx.Err() != nil {
 				break

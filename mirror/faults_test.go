@@ -137,13 +137,26 @@ func TestUpstreamFailureIsFailing(t *testing.T) {
 	}
 }
 
-// leased is a store with leases: held is whether the engine gets it.
+// leased is a store with leases: held is whether the engine gets it. Its
+// writes are fenced as a shared store's are: one with a Holder fails with
+// mirror.ErrLeaseLost while held is false.
 type leased struct {
 	mirror.Store
 	held     atomic.Bool
+	fenced   atomic.Int64 // writes with a Holder
 	mu       sync.Mutex
 	acquired int
 	released []string
+}
+
+func (l *leased) Apply(ctx context.Context, tenant string, b mirror.Batch) (mirror.Applied, error) {
+	if b.Holder != "" {
+		l.fenced.Add(1)
+		if !l.held.Load() {
+			return mirror.Applied{}, mirror.ErrLeaseLost
+		}
+	}
+	return l.Store.Apply(ctx, tenant, b)
 }
 
 func (l *leased) AcquireLease(_ context.Context, tenant, holder string, ttl time.Duration) (bool, error) {
@@ -214,4 +227,61 @@ func TestRunSyncsOnlyWithTheLease(t *testing.T) {
 		t.Errorf("after Run: syncing %v, released %v", s.Syncing, store.released)
 	}
 	checkExact(t, store, truth(t, fake, time.Time{}))
+}
+
+// TestLeaseLostMidStep: another process takes the lease while a step
+// runs (this one overran it). The step's fenced write is refused; the
+// engine stops syncing without calling it a failure; meanwhile the other
+// process finishes the backfill; when the lease comes back, the engine
+// reads the state the other one left instead of its own, and does not
+// read the history again.
+func TestLeaseLostMidStep(t *testing.T) {
+	t.Parallel()
+	now := time.Now().UTC()
+	fake := lemlisttest.NewServer(lemlisttest.Options{
+		Dataset:   lemlisttest.DatasetOptions{Seed: 5, Activities: 1500, Now: now.Add(-time.Minute)},
+		RateLimit: lemlisttest.NoRateLimit,
+	})
+	t.Cleanup(fake.Close)
+	shared := openStore(t, "")
+	store := &leased{Store: shared}
+	store.held.Store(true)
+	list := newCounted(fake)
+	list.hook = func(n int64) error {
+		if n == 5 { // mid-backfill: the lease is taken over
+			store.held.Store(false)
+		}
+		return nil
+	}
+	e := newEngine(t, store, list.List, mirror.Options{
+		PollInterval: 20 * time.Millisecond, LeaseTTL: 60 * time.Millisecond, Holder: "replica-a",
+		Since: now.Add(-400 * 24 * time.Hour),
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	waitFor(t, "the lease lost", func() bool { return !store.held.Load() && !status(t, e).Syncing })
+	if s := status(t, e); s.State == mirror.StateFailing || s.LastError != "" || s.Counters.Failures != 0 {
+		t.Errorf("a lost lease is no failure: %+v", s)
+	}
+	if store.fenced.Load() == 0 {
+		t.Error("the engine's writes carried no Holder")
+	}
+	// The other process (another engine on the same database) finishes.
+	other := newEngine(t, shared, newCounted(fake).List, mirror.Options{Since: now.Add(-400 * 24 * time.Hour)})
+	if err := other.Backfill(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	before := list.calls.Load()
+	store.held.Store(true)
+	waitFor(t, "LIVE again", func() bool { s := status(t, e); return s.Syncing && s.State == mirror.StateLive })
+	// Head polls only: a few calls, not the 15 of the history.
+	if n := list.calls.Load() - before; n > 8 {
+		t.Errorf("%d calls after the lease came back: the engine read the history again", n)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	checkExact(t, shared, truth(t, fake, time.Time{}))
 }

@@ -92,7 +92,16 @@ type Batch struct {
 	State *State
 	// At is the write's time, recorded as Stored.WrittenAt.
 	At time.Time
+	// Holder, when set, fences the write with the tenant's lease: a
+	// Leaser store writes the batch only while Holder holds the lease,
+	// and returns ErrLeaseLost, writing nothing, once another holder has
+	// taken it. Stores that are not Leasers ignore it.
+	Holder string
 }
+
+// ErrLeaseLost is returned by Apply for a batch whose Holder no longer
+// holds the tenant's lease: another process syncs the tenant now.
+var ErrLeaseLost = errors.New("mirror: the tenant's lease is held by another process")
 
 // Applied reports what a Batch changed.
 type Applied struct {

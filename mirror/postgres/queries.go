@@ -109,4 +109,8 @@ ON CONFLICT (tenant) DO UPDATE SET holder = excluded.holder, expires_at = exclud
 WHERE l.holder = excluded.holder OR l.expires_at <= clock_timestamp()
 RETURNING holder`
 	qReleaseLease = `DELETE FROM leases WHERE tenant = $1 AND holder = $2`
+	// qFence checks, first in a write, that holder still holds the
+	// tenant's lease, and keeps another holder from taking it (its
+	// qAcquireLease waits on the row) until the write commits.
+	qFence = `SELECT 1 FROM leases WHERE tenant = $1 AND holder = $2 AND expires_at > clock_timestamp() FOR SHARE`
 )

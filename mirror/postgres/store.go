@@ -64,7 +64,11 @@
 // with one connection: a pool that replaces a broken connection silently
 // drops it, and while the connection lives a hung replica keeps it
 // forever. A row survives reconnects and gives an explicit TTL: a
-// replica killed with kill -9 loses its tenants within the TTL.
+// replica killed with kill -9 loses its tenants within the TTL. A write
+// with a mirror.Batch.Holder first locks its lease row FOR SHARE and
+// fails with mirror.ErrLeaseLost unless the row is the holder's and
+// unexpired: a syncer that overran its lease writes nothing after a
+// takeover, and a takeover waits for a fenced write in flight.
 package postgres
 
 import (
@@ -294,6 +298,14 @@ func (s *Store) Apply(ctx context.Context, tenant string, b mirror.Batch) (mirro
 	var tid, version, mark int64
 	var deleted []int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if b.Holder != "" {
+			var one int
+			if err := tx.QueryRow(ctx, qFence, tenant, b.Holder).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+				return mirror.ErrLeaseLost
+			} else if err != nil {
+				return fmt.Errorf("check the lease: %w", err)
+			}
+		}
 		if err := tx.QueryRow(ctx, qBumpTenant, tenant).Scan(&tid, &version, &mark); err != nil {
 			return fmt.Errorf("lock tenant: %w", err)
 		}

@@ -40,6 +40,7 @@ func TestStore(t *testing.T) {
 	t.Run("Migrations", func(t *testing.T) { t.Parallel(); testMigrations(t, c) })
 	t.Run("Leases", func(t *testing.T) { t.Parallel(); testLeases(t, c) })
 	t.Run("LeaseTakeover", func(t *testing.T) { t.Parallel(); testLeaseTakeover(t, c) })
+	t.Run("LeaseFence", func(t *testing.T) { t.Parallel(); testLeaseFence(t, c) })
 	t.Run("OpenErrors", func(t *testing.T) { t.Parallel(); testOpenErrors(t, c) })
 	t.Run("EngineFailover", func(t *testing.T) { t.Parallel(); testEngineFailover(t, c) })
 }
