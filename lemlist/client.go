@@ -512,23 +512,32 @@ func decodeBody(body []byte, v any) error {
 // to decode or report, so errors read as they always have.
 // FuzzDecodeActivities checks the two decoders against each other.
 func decodeActivities(body []byte) ([]*Activity, error) {
+	return decodeArray(body, func(_, _ int, a *activityAlias, raw []byte) *Activity {
+		a.Raw = raw
+		return (*Activity)(a)
+	})
+}
+
+// decodeArray decodes a JSON array of T with go-json under the conditions
+// decodeActivities states, and returns what convert makes of each element
+// (the i-th of n) and its span of body.
+func decodeArray[T any](body []byte, convert func(i, n int, e *T, raw []byte) *Activity) ([]*Activity, error) {
 	if !utf8.Valid(body) {
 		return nil, errNotJSON
 	}
-	var rows []*activityAlias
+	var rows []*T
 	if err := gojson.Unmarshal(body, &rows); err != nil {
 		return nil, err
 	}
 	out := make([]*Activity, len(rows))
 	rest := bytes.TrimLeft(body, " \t\r\n")[1:] // past the '['
-	for i, a := range rows {
-		if a == nil {
+	for i, e := range rows {
+		if e == nil {
 			return nil, errNotJSON
 		}
 		var raw []byte
 		raw, rest = nextElement(rest)
-		a.Raw = raw[:len(raw):len(raw)]
-		out[i] = (*Activity)(a)
+		out[i] = convert(i, len(rows), e, raw[:len(raw):len(raw)])
 	}
 	return out, nil
 }

@@ -1,13 +1,9 @@
 package lemlist
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"time"
-	"unicode/utf8"
-
-	gojson "github.com/goccy/go-json"
 )
 
 // summariesKey marks a context with WithSummaries.
@@ -78,34 +74,21 @@ type summaryPage struct{ rows *[]*Activity }
 // the same conditions as decodeActivities; any other body is left to the
 // full decode.
 func decodeSummaries(body []byte) ([]*Activity, error) {
-	if !utf8.Valid(body) {
-		return nil, errNotJSON
-	}
-	var rows []*activitySummary
-	if err := gojson.Unmarshal(body, &rows); err != nil {
-		return nil, err
-	}
-	out := make([]*Activity, len(rows))
-	acts := make([]Activity, len(rows))
-	rest := bytes.TrimLeft(body, " \t\r\n")[1:] // past the '['
-	for i, s := range rows {
-		if s == nil {
-			return nil, errNotJSON
+	var acts []Activity // one allocation for the page
+	return decodeArray(body, func(i, n int, s *activitySummary, raw []byte) *Activity {
+		if acts == nil {
+			acts = make([]Activity, n)
 		}
 		a := &acts[i] // zeroed: only the summary's fields are written
 		a.ID, a.Type, a.CreatedAt, a.CampaignID, a.LeadID = s.ID, s.Type, s.CreatedAt, s.CampaignID, s.LeadID
 		a.ContactID, a.UserID, a.CreatedBy, a.SendUserID = s.ContactID, s.UserID, s.CreatedBy, s.SendUserID
-		a.IsFirst, a.SequenceStep, a.Summary = s.IsFirst, s.SequenceStep, true
+		a.IsFirst, a.SequenceStep, a.Summary, a.Raw = s.IsFirst, s.SequenceStep, true, raw
 		if s.Lead != nil {
 			a.Lead = &ActivityLead{ID: s.Lead.ID, ContactID: s.Lead.ContactID}
 		}
 		if s.MetaData != nil {
 			a.MetaData = &ActivityMetaData{CreatedBy: s.MetaData.CreatedBy}
 		}
-		var raw []byte
-		raw, rest = nextElement(rest)
-		a.Raw = raw[:len(raw):len(raw)]
-		out[i] = a
-	}
-	return out, nil
+		return a
+	})
 }
