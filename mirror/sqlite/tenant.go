@@ -270,6 +270,9 @@ func (s *Store) IDsInRange(ctx context.Context, tenant string, from, to time.Tim
 		}
 		for _, key := range keys[lo:hi] {
 			_, k := pageOf(key)
+			if k >= len(pg.rows) {
+				return nil, fmt.Errorf("ids in range: page %d: %w", pid, errCorrupt)
+			}
 			r := &pg.rows[k]
 			wr := max(pg.writtenAt, touched[key])
 			out = append(out, mirror.Stored{ID: string(r.id), CreatedAt: time.UnixMilli(r.at).UTC(), WrittenAt: time.UnixMilli(wr).UTC()})
