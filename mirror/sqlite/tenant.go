@@ -249,6 +249,13 @@ func (s *Store) IDsInRange(ctx context.Context, tenant string, from, to time.Tim
 	td.mu.RLock()
 	defer td.mu.RUnlock()
 	keys := td.table.Keys(from.UnixMilli(), to.UnixMilli())
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	touched, err := s.touched(ctx, td.tid, keys[0], keys[len(keys)-1])
+	if err != nil {
+		return nil, fmt.Errorf("ids in range: %w", err)
+	}
 	out := make([]mirror.Stored, 0, len(keys))
 	p := pages{q: s.db, tid: td.tid}
 	for lo := 0; lo < len(keys); {
@@ -263,10 +270,6 @@ func (s *Store) IDsInRange(ctx context.Context, tenant string, from, to time.Tim
 		}
 		if pg == nil {
 			return nil, fmt.Errorf("ids in range: page %d is missing", pid)
-		}
-		touched, err := s.touched(ctx, td.tid, keys[lo], keys[hi-1])
-		if err != nil {
-			return nil, fmt.Errorf("ids in range: %w", err)
 		}
 		for _, key := range keys[lo:hi] {
 			_, k := pageOf(key)
