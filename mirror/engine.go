@@ -214,10 +214,14 @@ func (e *Engine) notify(acts []*lemlist.Activity, res Applied) {
 	}
 	out := make([]*lemlist.Activity, 0, len(res.Inserted))
 	for _, k := range res.Inserted {
-		// A summary's Raw decoded as a page: it decodes alone too.
-		if a, err := acts[k].Complete(); err == nil {
-			out = append(out, a)
+		a, err := acts[k].Complete()
+		if err != nil {
+			// Stored (its summary decoded), but its other fields are not
+			// what the full decode takes: nothing whole to publish.
+			e.o.Logger.Warn("mirror: an activity stored but not published", "tenant", e.tenant, "id", acts[k].ID, "err", err)
+			continue
 		}
+		out = append(out, a)
 	}
 	slices.SortStableFunc(out, func(a, b *lemlist.Activity) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	e.o.OnIngest(e.tenant, out)

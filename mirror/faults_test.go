@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -284,4 +285,30 @@ func TestLeaseLostMidStep(t *testing.T) {
 		t.Errorf("Run: %v", err)
 	}
 	checkExact(t, shared, truth(t, fake, time.Time{}))
+}
+
+// TestOddSummaryStoredNotPublished: a summary whose other fields the full
+// decode refuses (lemlist sent "bot" as a string) is stored, counted, and
+// not published half-decoded; the engine says so in its log.
+func TestOddSummaryStoredNotPublished(t *testing.T) {
+	t.Parallel()
+	at := time.Now().UTC().Add(-time.Second).Truncate(time.Millisecond)
+	raw := `{"_id":"act_odd","type":"emailsSent","createdAt":"` + at.Format(time.RFC3339Nano) + `","bot":"true"}`
+	odd := &lemlist.Activity{ID: "act_odd", Type: "emailsSent", CreatedAt: at, Summary: true, Raw: []byte(raw)}
+	fine := &lemlist.Activity{ID: "act_fine", Type: "emailsSent", CreatedAt: at}
+	store := openStore(t, "")
+	pub := &published{}
+	var logs strings.Builder // Ingest logs from this goroutine
+	e := newEngine(t, store, func(context.Context, *lemlist.ActivityListOptions) ([]*lemlist.Activity, error) { return nil, nil },
+		mirror.Options{OnIngest: pub.on, Since: at.Add(-time.Hour), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err := e.Ingest(t.Context(), []*lemlist.Activity{odd, fine}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := store.Count(t.Context(), "tenant"); n != 2 || err != nil {
+		t.Fatalf("stored %d (%v), want 2", n, err)
+	}
+	pub.check(t, []string{"act_fine"})
+	if !strings.Contains(logs.String(), "stored but not published") || !strings.Contains(logs.String(), "act_odd") {
+		t.Errorf("no warning for act_odd in the log:\n%s", logs.String())
+	}
 }
