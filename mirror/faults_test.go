@@ -190,11 +190,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestRunSyncsOnlyWithTheLease(t *testing.T) {
 	t.Parallel()
 	now := time.Now().UTC()
-	fake := lemlisttest.NewServer(lemlisttest.Options{
-		Dataset:   lemlisttest.DatasetOptions{Seed: 3, Activities: 400, Now: now.Add(-time.Minute)},
-		RateLimit: lemlisttest.NoRateLimit,
-	})
-	t.Cleanup(fake.Close)
+	fake := liveFake(t, 3, 400, now)
 	store := &leased{Store: openStore(t, "")}
 	pub := &published{}
 	e := newEngine(t, store, newCounted(fake).List, mirror.Options{
@@ -239,11 +235,7 @@ func TestRunSyncsOnlyWithTheLease(t *testing.T) {
 func TestLeaseLostMidStep(t *testing.T) {
 	t.Parallel()
 	now := time.Now().UTC()
-	fake := lemlisttest.NewServer(lemlisttest.Options{
-		Dataset:   lemlisttest.DatasetOptions{Seed: 5, Activities: 1500, Now: now.Add(-time.Minute)},
-		RateLimit: lemlisttest.NoRateLimit,
-	})
-	t.Cleanup(fake.Close)
+	fake := liveFake(t, 5, 1500, now)
 	shared := openStore(t, "")
 	store := &leased{Store: shared}
 	store.held.Store(true)

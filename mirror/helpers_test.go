@@ -53,6 +53,19 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// liveFake starts a fake with n activities (dataset seed) whose history
+// ends a minute before the wall clock's now, and no rate limit: for tests
+// of Run, which runs on the wall clock.
+func liveFake(t testing.TB, seed int64, n int, now time.Time) *lemlisttest.Server {
+	t.Helper()
+	s := lemlisttest.NewServer(lemlisttest.Options{
+		Dataset:   lemlisttest.DatasetOptions{Seed: seed, Activities: n, Now: now.Add(-time.Minute)},
+		RateLimit: lemlisttest.NoRateLimit,
+	})
+	t.Cleanup(s.Close)
+	return s
+}
+
 // newFake starts a fake with n activities over 90 days before t0 and no
 // rate limit.
 func newFake(t testing.TB, n int) *lemlisttest.Server {

@@ -23,6 +23,15 @@ func newServer(t testing.TB, opts lemlisttest.Options) *lemlisttest.Server {
 	return s
 }
 
+// twoTenants is a fake with 50 activities for its default tenant and 50
+// for tenant "b" (key "key-b").
+func twoTenants(t testing.TB) *lemlisttest.Server {
+	return newServer(t, lemlisttest.Options{
+		Dataset: lemlisttest.DatasetOptions{Activities: 50},
+		Tenants: []lemlisttest.TenantOptions{{Name: "b", APIKey: "key-b", Dataset: lemlisttest.DatasetOptions{Activities: 50}}},
+	})
+}
+
 // small is a fake with n activities and no rate limiting.
 func small(t testing.TB, n int) *lemlisttest.Server {
 	t.Helper()

@@ -19,10 +19,7 @@ import (
 // CallHooks posts an activity to the hooks it fires, with their secret.
 func TestHooks(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, lemlisttest.Options{
-		Dataset: lemlisttest.DatasetOptions{Activities: 50},
-		Tenants: []lemlisttest.TenantOptions{{Name: "b", APIKey: "key-b", Dataset: lemlisttest.DatasetOptions{Activities: 50}}},
-	})
+	s := twoTenants(t)
 	var (
 		mu     sync.Mutex
 		bodies []map[string]any

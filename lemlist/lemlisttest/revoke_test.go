@@ -13,10 +13,7 @@ import (
 // unaffected.
 func TestRevoke(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, lemlisttest.Options{
-		Dataset: lemlisttest.DatasetOptions{Activities: 50},
-		Tenants: []lemlisttest.TenantOptions{{Name: "b", APIKey: "key-b", Dataset: lemlisttest.DatasetOptions{Activities: 50}}},
-	})
+	s := twoTenants(t)
 	a, b := s.Tenant(lemlisttest.DefaultTenant).Client(), s.Tenant("b").Client()
 	if _, _, err := a.Team.Get(t.Context()); err != nil {
 		t.Fatal(err)

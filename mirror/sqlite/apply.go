@@ -196,14 +196,15 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, p *pages, ups []mirror.Ro
 		if n < pg.n {
 			continue
 		}
-		for _, q := range []string{qDeletePage, qForgetDead, qForgetTouched} {
-			args := []any{p.tid, lo, hi}
-			if q == qDeletePage {
-				args = []any{pid, p.tid}
-			}
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-				return nil, fmt.Errorf("drop page %d: %w", pid, err)
-			}
+		err = s.exec(ctx, tx, qDeletePage, pid, p.tid)
+		if err == nil {
+			err = s.exec(ctx, tx, qForgetDead, p.tid, lo, hi)
+		}
+		if err == nil {
+			err = s.exec(ctx, tx, qForgetTouched, p.tid, lo, hi)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("drop page %d: %w", pid, err)
 		}
 	}
 	return keys, nil
